@@ -1,0 +1,219 @@
+"""OMCM's configuration: ``config.toml`` in the config dir, and its schema.
+
+The schema is declared once, below, as records: their annotations and defaults
+are the contract, ``DOCS`` says what each key means and ``RULES`` bounds its
+values. :mod:`omcm.config_schema` turns the same classes into pydantic models
+(``extra="forbid"``) that validate the user's file and word the errors; hooks
+read a validated snapshot (``config-cache.json`` in the state dir) so their hot
+path needs neither tomllib nor pydantic. A missing file means the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+
+from omcm import _json, paths
+from omcm.errors import ConfigError
+from omcm.records import Record, RecordError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
+TIERS = ("low", "medium", "high")
+PROVIDERS = ("codex", "gemini", "opencode")
+
+
+class Section(Record):
+    """A config table; ``DOCS`` describes its keys, ``RULES`` bounds them."""
+
+    DOCS: ClassVar[dict[str, str]] = {}
+    RULES: ClassVar[dict[str, dict[str, Any]]] = {}
+
+
+class TierModels(Section):
+    DOCS = {
+        "low": "Model for LOW-tier agents (passed with `-m`; empty: the CLI's own default).",
+        "medium": "Model for MEDIUM-tier agents.",
+        "high": "Model for HIGH-tier agents (used when fallback routes every tier).",
+    }
+    low: str = ""
+    medium: str = ""
+    high: str = ""
+
+
+class ProviderConfig(Section):
+    DOCS = {
+        "enabled": "Whether OMCM may hand work to this provider.",
+        "command": "Program to run (a name on PATH or an absolute path).",
+        "args": "Extra arguments put before OMCM's own (e.g. a profile).",
+        "model": "Model per agent tier.",
+        "timeout": "Seconds one run may take before it is killed with its process group.",
+    }
+    RULES = {"timeout": {"ge": 5, "le": 3600}}
+    enabled: bool = True
+    command: str = ""
+    args: list[str] = []
+    model: TierModels = TierModels()
+    timeout: int = 300
+
+
+class ProvidersConfig(Section):
+    DOCS = {
+        "codex": "OpenAI Codex CLI (`codex exec`).",
+        "gemini": "Google Gemini CLI (`gemini -p`).",
+        "opencode": "OpenCode (`opencode run`).",
+    }
+    codex: ProviderConfig = ProviderConfig(
+        command="codex",
+        model=TierModels(low="gpt-5.1-codex-mini", medium="gpt-5.2-codex", high="gpt-5.2-codex"),
+    )
+    gemini: ProviderConfig = ProviderConfig(
+        command="gemini",
+        model=TierModels(low="gemini-2.5-flash", medium="gemini-2.5-pro", high="gemini-2.5-pro"),
+    )
+    opencode: ProviderConfig = ProviderConfig(command="opencode")
+
+
+class RoutingConfig(Section):
+    DOCS = {
+        "enabled": "Master switch: false keeps every subagent call on Claude.",
+        "usage_threshold": "ulw mode starts routing LOW-tier agents at this Claude usage %.",
+        "max_workers": "Most provider processes running at once, across all Claude sessions.",
+        "prefer_claude": "Agents that always stay on Claude.",
+        "prefer_providers": "Agents that always go to a provider.",
+        "auto_delegate": "Route by agent tier when a mode or fusion_default asks for routing.",
+    }
+    RULES = {"usage_threshold": {"ge": 0, "le": 100}, "max_workers": {"ge": 1, "le": 32}}
+    enabled: bool = True
+    usage_threshold: int = 70
+    max_workers: int = 3
+    prefer_claude: list[str] = ["architect", "executor-high", "planner"]
+    prefer_providers: list[str] = ["explore", "researcher", "writer"]
+    auto_delegate: bool = True
+
+
+class ContextConfig(Section):
+    DOCS = {
+        "include_recent_files": "Put recently modified files in the handoff context.",
+        "recent_files_limit": "At most this many recent files.",
+        "include_todos": "Put the session's open todos in the handoff context.",
+        "include_decisions": "Put `.omcm/notes/decisions.md` in the handoff context.",
+        "max_context_length": "Characters of handoff context sent at most.",
+    }
+    RULES = {"recent_files_limit": {"ge": 0, "le": 1000},
+             "max_context_length": {"ge": 0, "le": 10_000_000}}
+    include_recent_files: bool = True
+    recent_files_limit: int = 10
+    include_todos: bool = True
+    include_decisions: bool = True
+    max_context_length: int = 50000
+
+
+class NotificationsConfig(Section):
+    DOCS = {
+        "show_on_threshold": "Tell the user when fallback switches on or off.",
+        "show_on_keyword": "Tell the user when a keyword sets a mode.",
+        "quiet_mode": "Show only failures.",
+    }
+    show_on_threshold: bool = True
+    show_on_keyword: bool = True
+    quiet_mode: bool = False
+
+
+class BalancingConfig(Section):
+    DOCS = {
+        "strategy": "How to order providers of equal standing: `priority` keeps the tier's "
+        "chain order; `round-robin`, `weighted`, `latency` and `usage` reorder it.",
+        "weights": "Provider weights for the `weighted` strategy.",
+    }
+    RULES = {"strategy": {"choices": ("priority", "round-robin", "weighted", "latency", "usage")}}
+    strategy: str = "priority"
+    weights: dict[str, float] = {"codex": 2.0, "gemini": 2.0, "opencode": 1.0}
+
+
+class Config(Section):
+    DOCS = {
+        "fusion_default": "Route MEDIUM and LOW agents to providers in every session.",
+        "threshold": "Claude 5-hour or weekly usage % at which fallback routes every tier.",
+        "recovery_threshold": "Fallback ends when usage is back below this %.",
+        "auto_handoff": "When Claude rejects a request for its limit, write the handoff "
+        "context and print the command to continue elsewhere.",
+        "keywords": "Words in a prompt that ask for a handoff to another CLI.",
+        "routing": "When and where subagent calls are routed.",
+        "context": "What the handoff context holds.",
+        "providers": "The provider CLIs.",
+        "notifications": "What OMCM tells the user.",
+        "balancing": "Choice among providers of one tier.",
+    }
+    RULES = {"threshold": {"ge": 1, "le": 100}, "recovery_threshold": {"ge": 0, "le": 100}}
+    fusion_default: bool = False
+    threshold: int = 90
+    recovery_threshold: int = 85
+    auto_handoff: bool = False
+    keywords: list[str] = ["opencode", "handoff", "전환"]
+    routing: RoutingConfig = RoutingConfig()
+    context: ContextConfig = ContextConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
+    balancing: BalancingConfig = BalancingConfig()
+
+
+def _cache_path() -> str:
+    return os.path.join(paths.state_dir(), "config-cache.json")
+
+
+def _stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def load(path: str | None = None) -> Config:
+    """The validated config; raises :class:`ConfigError` naming the file and key.
+
+    Reuses the snapshot of the last validation while ``config.toml`` is unchanged
+    (same mtime, size and inode, same OMCM version), so hooks stay fast.
+    """
+    from omcm import __version__
+
+    path = path or paths.config_file()
+    stamp = _stamp(path)
+    if stamp is None:
+        return Config()
+    cache = _cache_path()
+    try:
+        with open(cache, "rb") as handle:
+            snapshot = _json.loads(handle.read())
+        if (
+            snapshot.get("source") == path
+            and snapshot.get("stamp") == stamp
+            and snapshot.get("omcm") == __version__
+        ):
+            return Config.parse(snapshot["config"], cache)
+    except (OSError, ValueError, KeyError, AttributeError, RecordError):
+        pass  # no usable snapshot: validate the file itself below
+    from omcm.config_schema import validate_file
+
+    config = validate_file(path)
+    _save_snapshot(cache, path, stamp, config, __version__)
+    return config
+
+
+def _save_snapshot(cache: str, source: str, stamp: list[int], config: Config, version: str) -> None:
+    from omcm.state import atomic_write
+
+    data = {"source": source, "stamp": stamp, "omcm": version, "config": config.dump()}
+    try:
+        atomic_write(cache, _json.dumps(data))
+    except OSError:
+        pass  # a read-only state dir only costs speed here; the config itself is valid
+
+
+def invalid_config_message(exc: ConfigError) -> str:
+    return f"OMCM: {exc} — fix it or run `omcm config validate`; routing stays off until then."
+
+
+__all__ = ["PROVIDERS", "TIERS", "Config", "ConfigError", "load"]

@@ -1,0 +1,1 @@
+"""Claude Code hook adapters and the runner that owns the hook protocol."""

@@ -1,0 +1,60 @@
+"""What Claude Code sends each hook on stdin, as lenient records.
+
+Unknown keys are ignored (payloads grow between Claude Code versions); the
+fields a handler relies on are required, so a payload missing them is reported
+instead of half-handled. Samples: the project's end-to-end tests capture them
+from the real CLI.
+"""
+
+from __future__ import annotations
+
+from omcm.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class HookPayload(Record):
+    session_id: str
+    hook_event_name: str
+    cwd: str = ""
+    transcript_path: str = ""
+    permission_mode: str = ""
+
+
+class SessionStartPayload(HookPayload):
+    source: str = "startup"
+
+
+class UserPromptSubmitPayload(HookPayload):
+    prompt: str
+
+
+class AgentInput(Record):
+    """The subagent tool's input (``Agent``; ``Task`` before Claude Code 2.1.63)."""
+
+    prompt: str
+    description: str = ""
+    subagent_type: str = "general-purpose"
+    model: str | None = None
+    run_in_background: bool | None = None
+
+
+class PreToolUsePayload(HookPayload):
+    tool_name: str
+    tool_input: dict[str, Any]
+    tool_use_id: str = ""
+
+
+class StopPayload(HookPayload):
+    stop_hook_active: bool = False
+    last_assistant_message: str = ""
+
+
+class StopFailurePayload(HookPayload):
+    error: str = ""
+    error_details: str = ""
+
+
+SUBAGENT_TOOLS = ("Agent", "Task")
