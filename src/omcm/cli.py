@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     get.set_defaults(handler=cfg_get)
     setp = csub.add_parser("set", help="set one key, keeping the file's comments")
     setp.add_argument("key")
-    setp.add_argument("value", help='a TOML value: true, 3, "text", ["a", "b"]; bare text is a string')
+    setp.add_argument(
+        "value", help='a TOML value: true, 3, "text", ["a", "b"]; bare text is a string'
+    )
     setp.set_defaults(handler=cfg_set)
     csub.add_parser("validate", help="check config.toml").set_defaults(handler=cfg_validate)
     csub.add_parser("init", help="write a commented config.toml with every default").set_defaults(

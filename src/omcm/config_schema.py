@@ -9,7 +9,6 @@ config file import this module.
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 import tomllib
 from typing import Any, Literal
@@ -21,10 +20,13 @@ from omcm import config as cfg
 from omcm.errors import ConfigError
 from omcm.records import _MISSING, Record
 
+_MODELS: dict[str, type[BaseModel]] = {}
 
-@functools.cache
+
 def model_for(section: type[cfg.Section]) -> type[BaseModel]:
     """The pydantic model of one config table (built once per process)."""
+    if section.__name__ in _MODELS:
+        return _MODELS[section.__name__]
     fields: dict[str, Any] = {}
     for spec in section._specs():
         annotation = _python_type(section, spec.name)
@@ -33,17 +35,19 @@ def model_for(section: type[cfg.Section]) -> type[BaseModel]:
         if choices:
             annotation = Literal[tuple(choices)]
         default = spec.default
-        if isinstance(default, Record):
+        if isinstance(default, cfg.Section):
             default = model_for(type(default)).model_validate(default.dump())
         fields[spec.name] = (
             annotation,
             Field(default=default, description=section.DOCS.get(spec.name), **rules),
         )
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    model: type[BaseModel] = create_model(
         section.__name__,
         __config__=ConfigDict(extra="forbid", strict=True, validate_default=False),
         **fields,
     )
+    _MODELS[section.__name__] = model
+    return model
 
 
 def _python_type(section: type[cfg.Section], name: str) -> Any:

@@ -227,7 +227,9 @@ class Record:
         return {spec.name: _dump(getattr(self, spec.name)) for spec in self._specs()}
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.dump() == other.dump()  # type: ignore[attr-defined]
+        if not isinstance(other, Record) or type(other) is not type(self):
+            return False
+        return self.dump() == other.dump()
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from omcm import paths, state
 from omcm import config as cfg
+from omcm import paths, state
 from omcm.errors import ConfigError
 
 
@@ -45,7 +45,8 @@ def render(report: dict[str, Any]) -> str:
         f"routing={'on' if conf['routing'] else 'off'}",
         f"state:     {report['state_dir']} ({report['sessions']} sessions seen)",
         f"calls:     {counters['calls']} subagent calls, {counters['routed']} routed, "
-        f"{counters['cache_hits']} answered from cache, {counters['fell_back']} fell back to Claude",
+        f"{counters['cache_hits']} answered from cache, "
+        f"{counters['fell_back']} fell back to Claude",
     ]
     for window, label in (("five_hour", "5-hour"), ("seven_day", "weekly")):
         seen = limits[window]

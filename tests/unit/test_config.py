@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from omcm import config, config_schema, paths
+from omcm.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(text: str) -> Path:
+    path = Path(paths.config_file())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_missing_file_means_defaults() -> None:
+    loaded = config.load()
+    assert loaded == config.Config()
+    assert loaded.threshold == 90
+    assert loaded.recovery_threshold == 85
+    assert loaded.fusion_default is False
+    assert loaded.auto_handoff is False
+    assert loaded.routing.usage_threshold == 70
+    assert loaded.routing.max_workers == 3
+    assert loaded.context.max_context_length == 50000
+    assert loaded.providers.codex.command == "codex"
+
+
+def test_public_keys_exist() -> None:
+    keys = {key for key, _, _ in config_schema.reference_rows()}
+    expected = {
+        "fusion_default", "threshold", "recovery_threshold", "auto_handoff",
+        "routing.enabled", "routing.usage_threshold", "routing.max_workers",
+        "routing.prefer_claude", "routing.prefer_providers", "routing.auto_delegate",
+        "context.include_recent_files", "context.recent_files_limit", "context.include_todos",
+        "context.include_decisions", "context.max_context_length",
+        "balancing.strategy", "balancing.weights",
+    }
+    for provider in ("codex", "gemini", "opencode"):
+        expected |= {f"providers.{provider}.{k}" for k in ("enabled", "command", "args", "timeout")}
+        expected |= {f"providers.{provider}.model.{t}" for t in ("low", "medium", "high")}
+    assert expected <= keys
+    assert any(k.startswith("notifications.") for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("routing = { max_worker = 3 }",
+         "unknown key 'routing.max_worker' (did you mean 'routing.max_workers'?)"),
+        ('threshold = "90"', "key 'threshold': input should be a valid integer (got '90')"),
+        ("[providers.codex]\ntimeout = 1",
+         "key 'providers.codex.timeout': input should be greater than or equal to 5 (got 1)"),
+        ("recovery_threshold = 95", "key 'recovery_threshold' must be below 'threshold' (95 >= 90)"),
+        ("threshold = ", "not valid TOML"),
+    ],
+)
+def test_invalid_file_names_file_key_and_expectation(text: str, message: str) -> None:
+    path = write(text)
+    with pytest.raises(ConfigError) as err:
+        config.load()
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+
+
+def test_snapshot_is_reused_until_the_file_changes(mocker) -> None:  # type: ignore[no-untyped-def]
+    write("fusion_default = true\n")
+    assert config.load().fusion_default is True
+    spy = mocker.spy(config_schema, "validate_file")
+    assert config.load().fusion_default is True
+    assert spy.call_count == 0
+    path = write("fusion_default = false\n# changed size\n")
+    os.utime(path, ns=(1, 1))
+    assert config.load().fusion_default is False
+    assert spy.call_count == 1
+
+
+def test_invalid_file_is_never_served_from_an_old_snapshot() -> None:
+    write("fusion_default = true\n")
+    config.load()
+    write("fusion_default = 1\n")
+    with pytest.raises(ConfigError, match="fusion_default"):
+        config.load()
+
+
+def test_default_toml_is_valid_and_complete() -> None:
+    text = config_schema.default_toml()
+    assert config_schema.parse_text(text, "defaults") == config.Config()
+    assert "# Most provider processes running at once" in text
+
+
+def test_set_keeps_comments_and_other_keys() -> None:
+    path = write(
+        "# my settings\nfusion_default = false  # keep me\n\n[routing]\n"
+        "# workers comment\nmax_workers = 3\nprefer_claude = [\n  \"architect\",\n]\n"
+    )
+    config_schema.set_value(str(path), "routing.max_workers", "5")
+    config_schema.set_value(str(path), "fusion_default", "true")
+    config_schema.set_value(str(path), "routing.prefer_claude", '["planner", "critic"]')
+    config_schema.set_value(str(path), "providers.gemini.enabled", "false")
+    text = path.read_text()
+    assert text.startswith("# my settings\nfusion_default = true  # keep me\n")
+    assert "# workers comment\nmax_workers = 5\n" in text
+    assert 'prefer_claude = ["planner", "critic"]\n' in text
+    assert "[providers.gemini]\nenabled = false\n" in text
+    loaded = config.load()
+    assert loaded.routing.max_workers == 5
+    assert loaded.routing.prefer_claude == ["planner", "critic"]
+    assert loaded.providers.gemini.enabled is False
+
+
+def test_set_validates_before_writing() -> None:
+    path = write("threshold = 90\n")
+    with pytest.raises(ConfigError, match="key 'threshold': input should be less than or equal to 100"):
+        config_schema.set_value(str(path), "threshold", "150")
+    with pytest.raises(ConfigError, match="unknown key 'routing.workers'"):
+        config_schema.set_value(str(path), "routing.workers", "2")
+    assert path.read_text() == "threshold = 90\n"
+
+
+def test_set_string_keys_take_bare_text() -> None:
+    path = write("")
+    value, kept = config_schema.set_value(str(path), "providers.codex.command", "/opt/codex")
+    assert value == "/opt/codex"
+    assert kept
+    assert config.load().providers.codex.command == "/opt/codex"
+
+
+def test_readme_configuration_reference_matches_the_schema() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for key, default, _meaning in config_schema.reference_rows():
+        row = re.search(rf"^\| `{re.escape(key)}` \| `(.*?)` \|", readme, re.MULTILINE)
+        assert row, f"README's configuration reference lacks `{key}`"
+        assert row.group(1) == default, f"README shows a stale default for `{key}`"
