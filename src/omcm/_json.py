@@ -7,7 +7,10 @@ measured (``benchmarks/``): ``json`` is the only sizeable import a hook needs.
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 JSONDecodeError = json.JSONDecodeError
 

@@ -75,6 +75,18 @@ class ProvidersConfig(Section):
     opencode: ProviderConfig = ProviderConfig(command="opencode")
 
 
+class TierChains(Section):
+    DOCS = {
+        "low": "Providers tried, in order, for LOW-tier agents (then Claude).",
+        "medium": "Providers tried, in order, for MEDIUM-tier agents.",
+        "high": "Providers tried, in order, for HIGH-tier agents (only under fallback or a pin).",
+    }
+    RULES = {tier: {"choices": PROVIDERS} for tier in TIERS}
+    low: list[str] = ["gemini", "codex", "opencode"]
+    medium: list[str] = ["codex", "opencode", "gemini"]
+    high: list[str] = ["codex", "opencode", "gemini"]
+
+
 class RoutingConfig(Section):
     DOCS = {
         "enabled": "Master switch: false keeps every subagent call on Claude.",
@@ -82,7 +94,9 @@ class RoutingConfig(Section):
         "max_workers": "Most provider processes running at once, across all Claude sessions.",
         "prefer_claude": "Agents that always stay on Claude.",
         "prefer_providers": "Agents that always go to a provider.",
-        "auto_delegate": "Route by agent tier when a mode or fusion_default asks for routing.",
+        "auto_delegate": "Route by agent tier when a mode or fusion_default asks for routing "
+        "(false: only pins and fallback route).",
+        "chains": "Provider order per agent tier.",
     }
     RULES = {"usage_threshold": {"ge": 0, "le": 100}, "max_workers": {"ge": 1, "le": 32}}
     enabled: bool = True
@@ -91,6 +105,55 @@ class RoutingConfig(Section):
     prefer_claude: list[str] = ["architect", "executor-high", "planner"]
     prefer_providers: list[str] = ["explore", "researcher", "writer"]
     auto_delegate: bool = True
+    chains: TierChains = TierChains()
+
+
+class AgentOverride(Section):
+    DOCS = {
+        "tier": "Tier to treat the agent as (low, medium, high).",
+        "provider": "Provider to try first (codex, gemini, opencode), or `claude` to pin it.",
+        "model": "Model to pass instead of the provider's model for the tier.",
+        "sandbox": "`read-only` or `workspace-write` instead of the agent's default.",
+    }
+    RULES = {
+        "tier": {"choices": ("", *TIERS)},
+        "provider": {"choices": ("", *PROVIDERS, "claude")},
+        "sandbox": {"choices": ("", "read-only", "workspace-write")},
+    }
+    tier: str = ""
+    provider: str = ""
+    model: str = ""
+    sandbox: str = ""
+
+
+class DelegationConfig(Section):
+    DOCS = {
+        "hook_budget": "Seconds one routed subagent call may take in all (attempts, retries, "
+        "waiting for a worker slot); below the hook's own timeout in hooks/hooks.json.",
+        "max_answer_chars": "Longer answers are cut here for Claude; the full text is saved.",
+        "repeat_window": "Seconds an identical call (same session, agent and prompt) is "
+        "answered from the stored answer instead of a new run (0: never).",
+        "retry": "Retry a provider once after a timeout or crash when the budget allows.",
+        "circuit_failures": "Consecutive failures after which a provider is skipped for a while.",
+        "circuit_seconds": "How long a provider is skipped after `circuit_failures` failures.",
+        "rate_limit_cooldown": "Seconds a rate-limited provider is skipped when its CLI "
+        "gives no reset time.",
+    }
+    RULES = {
+        "hook_budget": {"ge": 30, "le": 1700},
+        "max_answer_chars": {"ge": 1000, "le": 10_000_000},
+        "repeat_window": {"ge": 0, "le": 86400},
+        "circuit_failures": {"ge": 1, "le": 100},
+        "circuit_seconds": {"ge": 0, "le": 86400},
+        "rate_limit_cooldown": {"ge": 0, "le": 86400},
+    }
+    hook_budget: int = 1500
+    max_answer_chars: int = 40000
+    repeat_window: int = 600
+    retry: bool = True
+    circuit_failures: int = 3
+    circuit_seconds: int = 300
+    rate_limit_cooldown: int = 900
 
 
 class ContextConfig(Section):
@@ -145,6 +208,8 @@ class Config(Section):
         "providers": "The provider CLIs.",
         "notifications": "What OMCM tells the user.",
         "balancing": "Choice among providers of one tier.",
+        "agents": "Per-agent overrides, e.g. `[agents.explore] provider = \"codex\"`.",
+        "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
     }
     RULES = {"threshold": {"ge": 1, "le": 100}, "recovery_threshold": {"ge": 0, "le": 100}}
     fusion_default: bool = False
@@ -157,6 +222,8 @@ class Config(Section):
     providers: ProvidersConfig = ProvidersConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     balancing: BalancingConfig = BalancingConfig()
+    agents: dict[str, AgentOverride] = {}
+    delegation: DelegationConfig = DelegationConfig()
 
 
 def _cache_path() -> str:

@@ -9,6 +9,7 @@ config file import this module.
 from __future__ import annotations
 
 import difflib
+import typing
 import os
 import tomllib
 from typing import Any, Literal
@@ -33,7 +34,9 @@ def model_for(section: type[cfg.Section]) -> type[BaseModel]:
         rules = dict(section.RULES.get(spec.name, {}))
         choices = rules.pop("choices", None)
         if choices:
-            annotation = Literal[tuple(choices)]
+            literal: Any = Literal[tuple(choices)]
+            is_list = typing.get_origin(annotation) is list
+            annotation = list.__class_getitem__(literal) if is_list else literal
         default = spec.default
         if isinstance(default, cfg.Section):
             default = model_for(type(default)).model_validate(default.dump())
@@ -56,6 +59,10 @@ def _python_type(section: type[cfg.Section], name: str) -> Any:
     value = eval(annotation, namespace)  # annotations of our own schema, not user input
     if isinstance(value, type) and issubclass(value, cfg.Section):
         return model_for(value)
+    args = typing.get_args(value)
+    if typing.get_origin(value) is dict and isinstance(args[1], type):
+        if issubclass(args[1], cfg.Section):
+            return dict[str, model_for(args[1])]  # type: ignore[misc]
     if value is float:
         return float | int
     if str(value) == "dict[str, float]":

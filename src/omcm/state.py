@@ -183,6 +183,16 @@ class UsageWindow(Record):
     observed_at: float = 0.0
 
 
+class FallbackTransition(Record):
+    """One switch of the fallback state (kept in :attr:`FallbackState.history`)."""
+
+    at: float = 0.0
+    was_active: bool = False
+    active: bool = False
+    usage_percentage: float | None = None
+    reason: str = ""
+
+
 class FallbackState(StateRecord):
     """``fallback-state.json``: whether every tier is routed because Claude's usage is high."""
 
@@ -191,6 +201,7 @@ class FallbackState(StateRecord):
     since: float | None = None
     usage_percentage: float | None = None
     changed_at: float | None = None
+    history: list[FallbackTransition] = []  # the last few transitions, oldest first
 
 
 class ProviderHealth(Record):
