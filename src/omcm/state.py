@@ -209,6 +209,9 @@ class ProviderHealth(Record):
     cooldown_reason: str = ""
     consecutive_failures: int = 0
     circuit_open_until: float | None = None
+    last_error: str = ""
+    last_ok_at: float | None = None
+    latency: float | None = None  # seconds, moving average of successful runs
 
 
 class ProviderLimits(StateRecord):
@@ -230,6 +233,17 @@ class SessionInfo(StateRecord):
     last_event: str = ""
     last_event_at: float | None = None
     events: dict[str, int] = {}
+
+
+class SessionMode(StateRecord):
+    """``sessions/<id>/mode.json``: the mode a keyword or command set for one session."""
+
+    mode: str = ""  # "", "hulw", "ulw", "autopilot", "save-tokens"
+    fusion: bool = False  # autopilot with fusion
+    task: str = ""
+    keyword: str = ""
+    set_at: float | None = None
+    continuations: int = 0  # consecutive Stop-hook continuations (autopilot)
 
 
 FUSION_STATE = "fusion-state.json"

@@ -1,0 +1,256 @@
+"""The handoff context: what another CLI needs to know to carry on Claude's work.
+
+Built from real sources: the session transcript (the user's last prompt, the
+todo list from TodoWrite / task-list tool calls, files touched by Edit / Write
+tool calls), ``git status``, and ``.omcm/notes/decisions.md``. Written as
+``<project>/.omcm/handoff/context.md`` with a ``context.json`` twin, secrets
+masked. Transcripts can be huge, so they are read from the end, in bounded
+chunks, and only lines that can matter are decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+from omcm import paths, proc
+from omcm.masking import mask
+from omcm.state import atomic_write
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from omcm.config import ContextConfig
+
+CHUNK = 1024 * 1024
+MAX_SCAN = 16 * 1024 * 1024  # never read more than this of a transcript
+EDIT_TOOLS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
+              "NotebookEdit": "notebook_path"}
+_MARKERS = (b'"type":"user"', b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"', b'"Edit"',
+            b'"Write"', b'"MultiEdit"', b'"NotebookEdit"')
+
+
+@dataclass
+class Todo:
+    content: str
+    status: str = "pending"
+
+
+@dataclass
+class TranscriptFacts:
+    last_prompt: str = ""
+    todos: list[Todo] | None = None  # None: no todo list in the part read
+    files: list[str] = field(default_factory=list)  # most recent first
+
+
+@dataclass
+class HandoffContext:
+    project: str
+    created_at: str
+    session_id: str
+    target: str
+    usage: str
+    task: str
+    last_prompt: str
+    todos: list[Todo]
+    recent_files: list[str]
+    decisions: list[str]
+
+    def markdown(self, limit: int) -> str:
+        lines = [
+            "# Task handoff context", "",
+            f"> Handed over from Claude Code to {self.target} by OMCM",
+            f"> Created: {self.created_at}", "", "---", "",
+            "## Session", "| Item | Value |", "|------|-------|",
+            f"| Project path | `{self.project}` |", f"| Time | {self.created_at} |",
+            f"| Claude usage | {self.usage} |", f"| Session | `{self.session_id}` |", "",
+            "## Current task", self.task or "(no description)", "",
+        ]
+        if self.last_prompt:
+            quoted = "\n".join(f"> {line}" for line in self.last_prompt.splitlines()[:40])
+            lines += ["The user's last request:", quoted, ""]
+        open_todos = [t for t in self.todos if t.status != "completed"]
+        if open_todos:
+            marks = {"in_progress": "[~]", "pending": "[ ]"}
+            lines += ["## Open todos", *[f"- {marks.get(t.status, '[ ]')} {t.content}"
+                                         for t in open_todos], ""]
+        if self.recent_files:
+            lines += ["## Recently modified files", *[f"- {f}" for f in self.recent_files], ""]
+        if self.decisions:
+            lines += ["## Decisions", *[f"{i}. {d}" for i, d in enumerate(self.decisions, 1)], ""]
+        return _cap("\n".join(lines), limit)
+
+
+def _cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    note = "\n\n[… handoff context cut at context.max_context_length]\n"
+    return text[: max(0, limit - len(note))] + note
+
+
+def read_transcript(path: str, want_files: int = 10) -> TranscriptFacts:
+    """Scan a Claude Code transcript from its end for the facts a handoff needs."""
+    facts = TranscriptFacts()
+    if not path:
+        return facts
+    seen_files: dict[str, None] = {}
+    try:
+        for raw in _lines_from_end(path):
+            if not any(marker in raw for marker in _MARKERS):
+                continue
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict) or entry.get("isSidechain"):
+                continue
+            _take(entry, facts, seen_files)
+            done_files = len(seen_files) >= want_files
+            if facts.last_prompt and facts.todos is not None and done_files:
+                break
+    except OSError:
+        return facts
+    facts.files = list(seen_files)[:want_files]
+    return facts
+
+
+def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, None]) -> None:
+    message = entry.get("message")
+    if not isinstance(message, dict):
+        return
+    content = message.get("content")
+    if entry.get("type") == "user" and not facts.last_prompt and not entry.get("isMeta"):
+        text = _user_text(content)
+        if text and not text.lstrip().startswith(("<command-", "<local-command")):
+            facts.last_prompt = text
+        return
+    if entry.get("type") != "assistant" or not isinstance(content, list):
+        return
+    for block in reversed(content):
+        if not isinstance(block, dict) or block.get("type") != "tool_use":
+            continue
+        name, data = block.get("name"), block.get("input")
+        if not isinstance(data, dict):
+            continue
+        if name == "TodoWrite" and facts.todos is None and isinstance(data.get("todos"), list):
+            facts.todos = [
+                Todo(str(t.get("content", "")), str(t.get("status", "pending")))
+                for t in data["todos"] if isinstance(t, dict)
+            ]
+        elif name == "TaskCreate" and facts.todos is None and data.get("subject"):
+            facts.todos = [Todo(str(data["subject"]), "pending")]
+        elif isinstance(name, str) and name in EDIT_TOOLS:
+            target = data.get(EDIT_TOOLS[name])
+            if isinstance(target, str) and target:
+                files.setdefault(target, None)
+
+
+def _user_text(content: object) -> str:
+    if isinstance(content, str):
+        return content.strip()
+    if isinstance(content, list):
+        texts = [b.get("text", "") for b in content
+                 if isinstance(b, dict) and b.get("type") == "text"]
+        return "\n".join(t for t in texts if isinstance(t, str)).strip()
+    return ""
+
+
+def _lines_from_end(path: str) -> Iterator[bytes]:
+    """The file's lines, last first, reading at most :data:`MAX_SCAN` bytes."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        tail = b""
+        scanned = 0
+        while position > 0 and scanned < MAX_SCAN:
+            size = min(CHUNK, position)
+            position -= size
+            handle.seek(position)
+            block = handle.read(size) + tail
+            scanned += size
+            parts = block.split(b"\n")
+            tail = parts[0]  # may be the end of an earlier line: keep it for the next chunk
+            for line in reversed(parts[1:]):
+                if line.strip():
+                    yield line
+        if position == 0 and tail.strip():
+            yield tail
+
+
+def git_changed_files(project: str, limit: int) -> list[str]:
+    """Files ``git status`` reports as changed, newest first."""
+    result = proc.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal"],
+                      cwd=project, timeout=10)
+    if not result.ok:
+        return []
+    names = [entry[3:] for entry in result.stdout.split("\0") if len(entry) > 3]
+    def mtime(name: str) -> float:
+        try:
+            return os.path.getmtime(os.path.join(project, name))
+        except OSError:
+            return 0.0
+    return sorted(names, key=mtime, reverse=True)[:limit]
+
+
+def read_decisions(project: str) -> list[str]:
+    path = os.path.join(paths.project_dir(project), "notes", "decisions.md")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return []
+    items = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        for prefix in ("- ", "* ", "+ "):
+            if stripped.startswith(prefix):
+                stripped = stripped[len(prefix):]
+        head, _, rest = stripped.partition(". ")
+        items.append(rest if head.isdigit() and rest else stripped)
+    return items
+
+
+def build(
+    *, project: str, session_id: str, transcript_path: str, task: str, target: str,
+    usage: str, settings: ContextConfig,
+) -> HandoffContext:
+    limit = settings.recent_files_limit if settings.include_recent_files else 0
+    facts = read_transcript(transcript_path, want_files=limit)
+    files: list[str] = []
+    if settings.include_recent_files and limit:
+        relative = [os.path.relpath(f, project) if os.path.isabs(f) else f for f in facts.files]
+        files = list(dict.fromkeys([*relative, *git_changed_files(project, limit)]))[:limit]
+    return HandoffContext(
+        project=project,
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        session_id=session_id,
+        target=target,
+        usage=usage,
+        task=mask(task),
+        last_prompt=mask(facts.last_prompt),
+        todos=[Todo(mask(t.content), t.status) for t in (facts.todos or [])]
+        if settings.include_todos else [],
+        recent_files=files,
+        decisions=[mask(d) for d in read_decisions(project)] if settings.include_decisions
+        else [],
+    )
+
+
+def write(context: HandoffContext, limit: int) -> tuple[str, str]:
+    """Write ``context.md`` and ``context.json`` under ``<project>/.omcm/handoff``."""
+    folder = os.path.join(paths.project_dir(context.project), "handoff")
+    markdown = context.markdown(limit)
+    md_path = os.path.join(folder, "context.md")
+    atomic_write(md_path, markdown)
+    ignore = os.path.join(folder, ".gitignore")
+    if not os.path.exists(ignore):
+        atomic_write(ignore, "# written by OMCM: handoff files are not part of the project\n*\n")
+    data = asdict(context)
+    atomic_write(os.path.join(folder, "context.json"),
+                 json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return md_path, markdown

@@ -1,0 +1,114 @@
+"""Gather the engine's inputs from the state files, and keep the books afterwards.
+
+Everything here is cheap enough for the hook's hot path: the state files are
+small JSON documents read under their locks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm import engine, paths, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.config import Config
+
+#: A usage reading older than this is not trusted for usage-based rules.
+USAGE_MAX_AGE = 15 * 60
+
+
+def claude_usage(limits: state.ProviderLimits, now: float) -> float | None:
+    """The larger of Claude's 5-hour and weekly usage %, if a fresh reading exists."""
+    from omcm.usage import claude_usage as usage_of
+
+    return usage_of(limits, now, USAGE_MAX_AGE)
+
+
+def gather(config: Config, session_id: str, now: float, probe: bool = False) -> engine.EngineState:
+    """The engine's view of the world for one call in ``session_id``.
+
+    With ``probe``, also check that each enabled provider's program is installed
+    (only worth it once a call is going to be routed).
+    """
+    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode)
+    fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState) if (
+        config.balancing.strategy == "usage") else None
+    return engine.EngineState(
+        fallback_active=fallback.active,
+        claude_limited=(limits.claude_limited_until or 0) > now,
+        usage=claude_usage(limits, now),
+        mode=mode.mode,
+        mode_fusion=mode.fusion,
+        health=health(config, limits, now, probe),
+        balance=engine.Balance(
+            turn=int(now * 1000) % 997,
+            draw=(time.perf_counter_ns() % 10_000) / 10_000,
+            latency={n: h.latency for n, h in limits.providers.items() if h.latency},
+            tokens={n: c.input_tokens + c.output_tokens
+                    for n, c in (fusion.total.providers.items() if fusion else [])},
+        ),
+    )
+
+
+def health(
+    config: Config, limits: state.ProviderLimits, now: float, probe: bool
+) -> dict[str, engine.Health]:
+    result: dict[str, engine.Health] = {}
+    for name, seen in limits.providers.items():
+        if (seen.cooldown_until or 0) > now:
+            left = _minutes(seen.cooldown_until or now, now)
+            result[name] = engine.Health(
+                available=False, reason=f"{seen.cooldown_reason or 'rate-limited'}; "
+                f"cooling down for {left}")
+        elif (seen.circuit_open_until or 0) > now:
+            result[name] = engine.Health(
+                available=False, reason=f"skipped for {_minutes(seen.circuit_open_until or now, now)} "
+                f"after {seen.consecutive_failures} failures in a row ({seen.last_error})")
+    if probe:
+        import shutil
+
+        from omcm.config import PROVIDERS
+
+        for name in PROVIDERS:
+            provider = getattr(config.providers, name)
+            if name not in result and provider.enabled and not shutil.which(provider.command):
+                result[name] = engine.Health(
+                    available=False, reason=f"not installed (`{provider.command}` not on PATH)")
+    return result
+
+
+def _minutes(until: float, now: float) -> str:
+    seconds = max(0, int(until - now))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def count(session_id: str, now: float, change: object) -> None:
+    """Apply ``change(counters)`` to the totals and to the session's counters."""
+
+    def mutate(fusion: state.FusionState) -> None:
+        session = fusion.sessions.setdefault(session_id, state.Counters())
+        for counters in (fusion.total, session):
+            change(counters)  # type: ignore[operator]
+            counters.updated_at = now
+        if len(fusion.sessions) > 200:  # keep the file small: drop the oldest sessions
+            oldest = sorted(fusion.sessions, key=lambda s: fusion.sessions[s].updated_at)
+            for stale in oldest[: len(fusion.sessions) - 200]:
+                del fusion.sessions[stale]
+
+    state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
+
+
+def usage_text(limits: state.ProviderLimits) -> str:
+    parts = []
+    for label, window in (("5-hour", limits.five_hour), ("weekly", limits.seven_day)):
+        pct = window.used_percentage
+        parts.append(f"{label}: {'unknown' if pct is None else f'{pct:.0f}%'}")
+    return ", ".join(parts)
+
+
+def outputs_dir(session_id: str) -> str:
+    return os.path.join(paths.state_dir(), "outputs", paths.safe_name(session_id, "session id"))
