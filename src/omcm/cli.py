@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `omcm log | head`
+        sys.stderr.close()
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="config, routing counters, fallback and usage state")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
+
+    route = sub.add_parser("route", help="show how a subagent call would be routed, and why")
+    route.add_argument("--explain", action="store_true", help="(default) print the reasons")
+    route.add_argument("--agent", required=True, help="subagent_type, e.g. explore or oh-my-claudecode:executor")
+    route.add_argument("--model", help="the call's model input: haiku, sonnet, opus, fable")
+    route.add_argument("--prompt", default="", help="the subagent prompt (only its size matters)")
+    route.add_argument("--session", default="", help="read this session's mode")
+    route.add_argument("--json", action="store_true", help="machine-readable output")
+    route.set_defaults(handler=cmd_route)
+
+    log = sub.add_parser("log", help="recent routing decisions")
+    log.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
+    log.add_argument("--session", help="only this session id")
+    log.add_argument("--provider", help="only calls that tried this provider")
+    log.add_argument("--outcome", choices=["claude", "routed", "cache", "fell-back"],
+                     help="only this outcome")
+    log.add_argument("--json", action="store_true", help="the raw JSON lines")
+    log.set_defaults(handler=cmd_log)
 
     config = sub.add_parser("config", help="show, read, change or check config.toml")
     csub = config.add_subparsers(title="config commands", metavar="ACTION", required=True)
@@ -64,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("init", help="write a commented config.toml with every default").set_defaults(
         handler=cfg_init
     )
+    csub.add_parser("reference", help="every key, default and meaning as a Markdown table"
+                    ).set_defaults(handler=cfg_reference)
     return parser
 
 
@@ -84,6 +107,75 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = collect()
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
     return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from omcm import engine, routing
+
+    conf = cfg.load()
+    now = time.time()
+    session = paths.safe_name(args.session, "session id") if args.session else "cli"
+    st = routing.gather(conf, session, now, probe=True)
+    decision = engine.decide(engine.Call(agent_raw=args.agent, model=args.model), conf, st)
+    if args.json:
+        print(json.dumps({"decision": decision.dump(), "state": st.dump()}, indent=2))
+        return 0
+    usage = "unknown" if st.usage is None else f"{st.usage:.0f}%"
+    print(f"agent:    {decision.agent_raw} → {decision.agent} (tier {decision.tier.upper()}, "
+          f"from {decision.tier_source}; role {decision.role})")
+    print(f"decision: {decision.target.upper()}  [{decision.reason}] {decision.explain()}")
+    for index, route in enumerate(decision.routes, 1):
+        print(f"  {index}. {route.provider}  model={route.model or '(CLI default)'}  "
+              f"sandbox={route.sandbox}")
+    for provider, why in decision.skipped.items():
+        print(f"  skipped {provider}: {why}")
+    print(f"inputs:   mode={st.mode or 'none'}{' +fusion' if st.mode_fusion else ''}, "
+          f"claude usage={usage}, fallback={'ACTIVE' if st.fallback_active else 'off'}, "
+          f"claude limited={'yes' if st.claude_limited else 'no'}, "
+          f"fusion_default={str(conf.fusion_default).lower()}, "
+          f"routing={'on' if conf.routing.enabled else 'off'}")
+    if args.prompt:
+        print(f"prompt:   {len(args.prompt)} characters")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from omcm import routing_log
+
+    entries = [e for e in routing_log.read() if _log_matches(e, args)][-args.limit :]
+    for entry in entries:
+        print(json.dumps(entry, ensure_ascii=False) if args.json else _log_line(entry))
+    if not entries and not args.json:
+        print(f"no routing decisions logged yet ({paths.routing_log()})")
+    return 0
+
+
+def _log_matches(entry: dict[str, object], args: argparse.Namespace) -> bool:
+    if args.session and entry.get("session_id") != args.session:
+        return False
+    if args.outcome and entry.get("outcome") != args.outcome:
+        return False
+    if args.provider:
+        tried = {a.get("provider") for a in entry.get("attempts", []) or []  # type: ignore[attr-defined]
+                 if isinstance(a, dict)}
+        return args.provider in tried
+    return True
+
+
+def _log_line(entry: dict[str, object]) -> str:
+    when = time.strftime("%m-%d %H:%M:%S", time.localtime(float(entry.get("time", 0))))  # type: ignore[arg-type]
+    head = f"{when} {str(entry.get('session_id', ''))[:8]} {entry.get('agent')} " \
+           f"({entry.get('tier')}) → {entry.get('outcome')} [{entry.get('reason')}]"
+    tried = entry.get("attempts") or []
+    parts = []
+    for attempt in tried:  # type: ignore[attr-defined]
+        parts.append(f"{attempt['provider']}:{attempt['outcome']}"
+                     f"({attempt['duration']:.1f}s{', ' + attempt['error'] if attempt['error'] else ''})")
+    tokens = entry.get("tokens") or {}
+    if entry.get("provider"):
+        head += f" {entry['provider']}/{entry.get('model')} " \
+                f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"  # type: ignore[union-attr]
+    return head + ("  " + " ".join(parts) if parts else "")
 
 
 def cfg_path(_args: argparse.Namespace) -> int:
@@ -136,6 +228,16 @@ def cfg_init(_args: argparse.Namespace) -> int:
 
     path = paths.config_file()
     print(f"wrote {path}" if ensure_file(path) else f"{path} exists; left as it is")
+    return 0
+
+
+def cfg_reference(_args: argparse.Namespace) -> int:
+    from omcm.config_schema import reference_rows
+
+    print("| key | default | meaning |\n|---|---|---|")
+    for key, default, meaning in reference_rows():
+        escaped = meaning.replace("|", "\\|")
+        print(f"| `{key}` | `{default}` | {escaped} |")
     return 0
 
 

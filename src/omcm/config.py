@@ -93,7 +93,7 @@ class RoutingConfig(Section):
         "usage_threshold": "ulw mode starts routing LOW-tier agents at this Claude usage %.",
         "max_workers": "Most provider processes running at once, across all Claude sessions.",
         "prefer_claude": "Agents that always stay on Claude.",
-        "prefer_providers": "Agents that always go to a provider.",
+        "prefer_providers": "Agents that always go to a provider (e.g. [\"explore\", \"writer\"]).",
         "auto_delegate": "Route by agent tier when a mode or fusion_default asks for routing "
         "(false: only pins and fallback route).",
         "chains": "Provider order per agent tier.",
@@ -103,7 +103,7 @@ class RoutingConfig(Section):
     usage_threshold: int = 70
     max_workers: int = 3
     prefer_claude: list[str] = ["architect", "executor-high", "planner"]
-    prefer_providers: list[str] = ["explore", "researcher", "writer"]
+    prefer_providers: list[str] = []
     auto_delegate: bool = True
     chains: TierChains = TierChains()
 

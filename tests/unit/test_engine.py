@@ -48,7 +48,8 @@ def test_pin_by_agent_override_provider_claude() -> None:
 
 
 def test_pinned_provider_routes_even_without_mode() -> None:
-    d = run("oh-my-claudecode:researcher")
+    assert run("oh-my-claudecode:researcher").reason == "default-claude"
+    d = run("oh-my-claudecode:researcher", conf(routing__prefer_providers=["Researcher"]))
     assert (d.target, d.reason) == ("providers", "pinned-provider")
     assert [r.provider for r in d.routes] == ["codex", "opencode", "gemini"]
     assert {r.sandbox for r in d.routes} == {"read-only"}
@@ -118,7 +119,7 @@ def test_ulw_band_follows_config() -> None:
      ("writer", True), ("executor", False), ("designer-low", False), ("critic", False)],
 )
 def test_save_tokens_routes_reading_and_writing_agents(agent: str, routed: bool) -> None:
-    d = run(agent, conf(routing__prefer_providers=[]), mode="save-tokens")
+    d = run(agent, mode="save-tokens")
     assert d.routed is routed
     assert d.reason == ("mode-save-tokens" if routed else "tier-stays-on-claude")
 
