@@ -29,7 +29,7 @@ CHUNK = 1024 * 1024
 MAX_SCAN = 16 * 1024 * 1024  # never read more than this of a transcript
 EDIT_TOOLS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
               "NotebookEdit": "notebook_path"}
-_MARKERS = (b'"type":"user"', b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"', b'"Edit"',
+_MARKERS = (b'"user"', b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"', b'"Edit"',
             b'"Write"', b'"MultiEdit"', b'"NotebookEdit"')
 
 
@@ -223,8 +223,10 @@ def build(
     facts = read_transcript(transcript_path, want_files=limit)
     files: list[str] = []
     if settings.include_recent_files and limit:
-        relative = [os.path.relpath(f, project) if os.path.isabs(f) else f for f in facts.files]
-        files = list(dict.fromkeys([*relative, *git_changed_files(project, limit)]))[:limit]
+        inside = project.rstrip(os.sep) + os.sep
+        relative = [f[len(inside):] if f.startswith(inside) else f for f in facts.files]
+        changed = [f for f in git_changed_files(project, limit + 1) if not f.startswith(".omcm/")]
+        files = list(dict.fromkeys([*relative, *changed]))[:limit]
     return HandoffContext(
         project=project,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
