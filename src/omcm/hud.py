@@ -1,0 +1,260 @@
+"""The status line's text (pure: no files, no clock, no environment).
+
+:func:`build_view` gathers what the line shows from the state records and the
+status-line JSON; :func:`render` turns that :class:`HudView` into one line::
+
+    hulw │ 5h:92%(1h12m) wk:29% │ FALLBACK │ C:1.2k↓ 567↑|O:25.8k↓ 9↑ │ ⇄3/10 │ gemini⏸12m
+
+Segments, in order: the session's mode; Claude's usage per window (``?`` when
+unknown, ``≥`` before an old reading that is only a lower bound, the time to
+the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
+session, ``↓`` in and ``↑`` out, for Claude (``C``, from the status-line JSON) and each provider
+that was used (``O`` codex/OpenAI, ``G`` gemini, ``OC`` opencode); calls routed
+out of all subagent calls; whoever is cooling down after a rate limit (Claude
+itself while it rejects requests) with the time left. Empty segments are left
+out. When a width is given and the line does not fit, the token breakdown goes
+first, then everything but mode, usage and fallback.
+
+Kept lean on purpose: the status line starts a new interpreter every few hundred
+milliseconds, so nothing heavy is imported (no typing at run time, no
+dataclasses, no datetime).
+"""
+
+from __future__ import annotations
+
+from omcm.usage import FIVE_HOURS, MAX_AGE, SEVEN_DAYS, claude_reading, percent, window_usage
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.state import Counters, FallbackState, ProviderLimits
+
+    Window = tuple[str, float | None, float | None, bool]  # label, %, resets in, fresh
+
+SEP = " │ "
+RESET = "\x1b[0m"
+GREEN = "\x1b[32m"
+YELLOW = "\x1b[33m"
+RED = "\x1b[31m"
+BOLD_RED = "\x1b[1;31m"
+BOLD_CYAN = "\x1b[1;36m"
+#: Labels of the providers in the token breakdown, in the order shown.
+LABELS = {"claude": "C", "codex": "O", "gemini": "G", "opencode": "OC"}
+FULL, NO_TOKENS, SMALL = 0, 1, 2
+
+
+class HudView:
+    """Everything one status line shows, already reduced to plain values."""
+
+    __slots__ = ("alert_at", "calls", "cooldowns", "fallback", "mode", "routed", "tokens",
+                 "warn_at", "windows")
+
+    def __init__(
+        self,
+        *,
+        mode: str = "",
+        windows: list[Window] | None = None,
+        fallback: bool = False,
+        tokens: list[tuple[str, int, int]] | None = None,
+        routed: int = 0,
+        calls: int = 0,
+        cooldowns: list[tuple[str, float]] | None = None,
+        warn_at: float = 70,
+        alert_at: float = 90,
+    ) -> None:
+        self.mode = mode
+        #: ``(label, percentage or None, seconds to reset or None, fresh)`` per window.
+        self.windows = windows if windows is not None else []
+        self.fallback = fallback
+        #: ``(label, input tokens, output tokens)``, Claude first.
+        self.tokens = tokens if tokens is not None else []
+        self.routed = routed
+        self.calls = calls
+        #: ``(name, seconds left)`` of everyone cooling down.
+        self.cooldowns = cooldowns if cooldowns is not None else []
+        self.warn_at = warn_at
+        self.alert_at = alert_at
+
+
+# --- building the view -------------------------------------------------------------
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(int(value), 0)
+
+
+def claude_tokens(statusline: object) -> tuple[int, int] | None:
+    """This session's Claude tokens (in, out) from the status-line JSON, if it has them."""
+    window = statusline.get("context_window") if isinstance(statusline, dict) else None
+    if not isinstance(window, dict):
+        return None
+    tokens_in = _count(window.get("total_input_tokens"))
+    tokens_out = _count(window.get("total_output_tokens"))
+    if tokens_in is None and tokens_out is None:
+        return None
+    return tokens_in or 0, tokens_out or 0
+
+
+def _windows(limits: ProviderLimits, now: float, max_age: float) -> list[Window]:
+    known = claude_reading(limits, now, max_age)[0] is not None
+    shown: list[Window] = []
+    for label, window, length in (("5h", limits.five_hour, FIVE_HOURS),
+                                  ("wk", limits.seven_day, SEVEN_DAYS)):
+        value, fresh = window_usage(window, now, max_age, length)
+        if not known:
+            value = None
+        resets = window.resets_at
+        left = resets - now if value and resets is not None and resets > now else None
+        shown.append((label, value, left, fresh))
+    return shown
+
+
+def _provider_tokens(counters: Counters | None) -> list[tuple[str, int, int]]:
+    if counters is None:
+        return []
+    names = [n for n in LABELS if n in counters.providers]
+    names += sorted(n for n in counters.providers if n not in LABELS)
+    rows = []
+    for name in names:
+        used = counters.providers[name]
+        if used.calls or used.input_tokens or used.output_tokens:
+            rows.append((LABELS.get(name, name), used.input_tokens, used.output_tokens))
+    return rows
+
+
+def _cooldowns(limits: ProviderLimits, now: float) -> list[tuple[str, float]]:
+    rows: list[tuple[str, float]] = []
+    if limits.claude_limited_until is not None and limits.claude_limited_until > now:
+        rows.append(("claude", limits.claude_limited_until - now))
+    for name in sorted(limits.providers):
+        health = limits.providers[name]
+        until = max(health.cooldown_until or 0.0, health.circuit_open_until or 0.0)
+        if until > now:
+            rows.append((name, until - now))
+    return rows
+
+
+def build_view(
+    statusline: object,
+    limits: ProviderLimits,
+    fallback: FallbackState,
+    counters: Counters | None,
+    now: float,
+    *,
+    mode: str = "",
+    max_age: float = MAX_AGE,
+    warn_at: float = 70,
+    alert_at: float = 90,
+) -> HudView:
+    """The view for this moment: ``counters`` are this session's (``None``: none yet)."""
+    tokens = _provider_tokens(counters)
+    claude = claude_tokens(statusline)
+    if claude is not None:
+        tokens.insert(0, ("C", *claude))
+    return HudView(
+        mode=mode,
+        windows=_windows(limits, now, max_age),
+        fallback=fallback.active,
+        tokens=tokens,
+        routed=counters.routed if counters else 0,
+        calls=counters.calls if counters else 0,
+        cooldowns=_cooldowns(limits, now),
+        warn_at=warn_at,
+        alert_at=alert_at,
+    )
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def abbreviate(count: int) -> str:
+    """``567``, ``1.2k``, ``25.8k``, ``1.4M`` (one decimal, ``.0`` dropped)."""
+    if count < 1000:
+        return str(count)
+    for size, unit in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        text = f"{count / size:.1f}"
+        if float(text) < 1000 or unit == "B":
+            return text.removesuffix(".0") + unit
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``12m``, ``1h12m``, ``2h``, ``3d4h`` (rounded down)."""
+    total = max(int(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{RESET}" if color else text
+
+
+def _usage(view: HudView, with_reset: bool, color: bool) -> str:
+    parts = []
+    for label, value, left, fresh in view.windows:
+        if value is None:
+            parts.append(f"{label}:?")
+            continue
+        text = f"{label}:{'' if fresh else '≥'}{percent(value)}%"
+        if with_reset and left is not None and value >= view.warn_at:
+            text += f"({duration(left)})"
+        code = RED if value >= view.alert_at else YELLOW if value >= view.warn_at else GREEN
+        parts.append(_paint(text, code, color))
+    return " ".join(parts)
+
+
+def _tokens(view: HudView) -> str:
+    return "|".join(f"{label}:{abbreviate(i)}↓ {abbreviate(o)}↑" for label, i, o in view.tokens)
+
+
+def _segments(view: HudView, level: int, color: bool) -> list[str]:
+    segments = [
+        _paint(view.mode, BOLD_CYAN, color) if view.mode else "",
+        _usage(view, level != SMALL, color),
+        _paint("FALLBACK", BOLD_RED, color) if view.fallback else "",
+    ]
+    if level == FULL:
+        segments.append(_tokens(view))
+    if level != SMALL:
+        segments.append(f"⇄{view.routed}/{view.calls}" if view.calls else "")
+        segments.append(" ".join(_paint(f"{name}⏸{duration(left)}", YELLOW, color)
+                                 for name, left in view.cooldowns))
+    return [s for s in segments if s]
+
+
+def render(view: HudView, *, width: int | None = None, color: bool = True) -> str:
+    """The status line for ``view``; the widest form that fits ``width`` columns."""
+    level = FULL
+    if width is not None:
+        for level in (FULL, NO_TOKENS, SMALL):  # the last one tried is kept if none fits
+            if len(SEP.join(_segments(view, level, False))) <= width:
+                break
+    return SEP.join(_segments(view, level, color))
+
+
+def with_chained(line: str, chained: str) -> str:
+    """OMCM's line followed by the output of the user's own (chained) status line."""
+    chained = chained.strip("\n")
+    if not chained.strip():
+        return line
+    first, _, rest = chained.partition("\n")
+    return f"{line}{SEP}{first}" + (f"\n{rest}" if rest else "")
+
+
+def minimal_line(error: object = None) -> str:
+    """What the status line shows when building the real one failed."""
+    if error is None:
+        return "omcm: status unavailable"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"omcm: status unavailable ({text})"
