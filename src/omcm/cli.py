@@ -171,10 +171,10 @@ def _log_line(entry: dict[str, object]) -> str:
     for attempt in tried:  # type: ignore[attr-defined]
         parts.append(f"{attempt['provider']}:{attempt['outcome']}"
                      f"({attempt['duration']:.1f}s{', ' + attempt['error'] if attempt['error'] else ''})")
-    tokens = entry.get("tokens") or {}
+    tokens: dict[str, int] = entry.get("tokens") or {}  # type: ignore[assignment]
     if entry.get("provider"):
         head += f" {entry['provider']}/{entry.get('model')} " \
-                f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"  # type: ignore[union-attr]
+                f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
     return head + ("  " + " ".join(parts) if parts else "")
 
 

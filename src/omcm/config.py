@@ -156,6 +156,15 @@ class DelegationConfig(Section):
     rate_limit_cooldown: int = 900
 
 
+class AutopilotConfig(Section):
+    DOCS = {
+        "max_continuations": "While autopilot has open todos, the Stop hook continues the "
+        "session at most this many times in a row.",
+    }
+    RULES = {"max_continuations": {"ge": 0, "le": 100}}
+    max_continuations: int = 5
+
+
 class ContextConfig(Section):
     DOCS = {
         "include_recent_files": "Put recently modified files in the handoff context.",
@@ -210,6 +219,7 @@ class Config(Section):
         "balancing": "Choice among providers of one tier.",
         "agents": "Per-agent overrides, e.g. `[agents.explore] provider = \"codex\"`.",
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
+        "autopilot": "How autopilot keeps a session going.",
     }
     RULES = {"threshold": {"ge": 1, "le": 100}, "recovery_threshold": {"ge": 0, "le": 100}}
     fusion_default: bool = False
@@ -224,6 +234,7 @@ class Config(Section):
     balancing: BalancingConfig = BalancingConfig()
     agents: dict[str, AgentOverride] = {}
     delegation: DelegationConfig = DelegationConfig()
+    autopilot: AutopilotConfig = AutopilotConfig()
 
 
 def _cache_path() -> str:

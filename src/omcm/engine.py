@@ -11,6 +11,7 @@ from __future__ import annotations
 from omcm import agents
 from omcm.config import PROVIDERS
 from omcm.records import Record
+from omcm.usage import ulw_tiers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,33 +102,27 @@ class Decision(Record):
         return REASONS.get(self.reason, self.reason)
 
 
-def ulw_tiers(usage: float | None, band: int, threshold: int) -> frozenset[str]:
-    """Tiers ulw mode routes at Claude usage ``usage`` %."""
-    if usage is None or usage < band:
-        return frozenset()
-    if usage >= threshold:
-        return frozenset({agents.LOW, agents.MEDIUM, agents.HIGH})
-    midpoint = band + (threshold - band) / 2
-    return frozenset({agents.LOW, agents.MEDIUM} if usage >= midpoint else {agents.LOW})
-
-
 def decide(call: Call, config: Config, st: EngineState) -> Decision:
     agent = agents.normalise(call.agent_raw)
     override = config.agents.get(agent)
     tier, tier_source = agents.tier_of(agent, call.model)
     if override and override.tier:
         tier, tier_source = override.tier, f"[agents.{agent}] tier"
-    base = {"agent": agent, "agent_raw": call.agent_raw, "tier": tier,
-            "tier_source": tier_source, "role": agents.role_of(agent)}
+    role = agents.role_of(agent)
+
+    def made(target: str, reason: str, routes: list[Route], skipped: dict[str, str]) -> Decision:
+        return Decision(target=target, reason=reason, agent=agent, agent_raw=call.agent_raw,
+                        tier=tier, tier_source=tier_source, role=role, routes=routes,
+                        skipped=skipped)
 
     def stay(reason: str) -> Decision:
-        return Decision(target=CLAUDE, reason=reason, **base)
+        return made(CLAUDE, reason, [], {})
 
     def route(reason: str, model_tier: str = tier) -> Decision:
         routes, skipped = _routes(agent, tier, model_tier, config, st)
         if not routes:
-            return Decision(target=CLAUDE, reason="no-provider-available", skipped=skipped, **base)
-        return Decision(target=PROVIDER, reason=reason, routes=routes, skipped=skipped, **base)
+            return made(CLAUDE, "no-provider-available", [], skipped)
+        return made(PROVIDER, reason, routes, skipped)
 
     routing = config.routing
     if not routing.enabled:
@@ -154,7 +149,7 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:
             return stay("ulw-below-band")
         return route("mode-ulw") if tier in tiers else stay("tier-stays-on-claude")
     if st.mode == "save-tokens":
-        wanted = base["role"] in agents.SAVE_TOKENS_ROLES and tier != agents.HIGH
+        wanted = role in agents.SAVE_TOKENS_ROLES and tier != agents.HIGH
         return route("mode-save-tokens") if wanted else stay("tier-stays-on-claude")
     if config.fusion_default:
         return route("fusion-default") if tier in medium_and_low else stay("tier-stays-on-claude")

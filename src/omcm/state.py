@@ -244,6 +244,7 @@ class SessionMode(StateRecord):
     keyword: str = ""
     set_at: float | None = None
     continuations: int = 0  # consecutive Stop-hook continuations (autopilot)
+    band: str = ""  # the tiers the mode last routed (modes.band); a change is told to Claude
 
 
 FUSION_STATE = "fusion-state.json"

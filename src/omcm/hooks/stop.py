@@ -1,4 +1,9 @@
-"""The Stop hook."""
+"""The Stop hook: autopilot keeps going while its todo list has open items.
+
+It blocks a stop with a reason listing what remains, counts consecutive
+continuations (``stop_hook_active`` marks a stop that follows one), and gives up
+after ``autopilot.max_continuations`` so it can never loop forever.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,44 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from omcm.state import SessionMode
+
 PAYLOAD = StopPayload
 
 
 def handle(payload: StopPayload) -> dict[str, Any] | None:
-    config.load()
+    conf = config.load()
     sessions.record_event(payload)
-    return None
+    from omcm import modes
+
+    mode = modes.current(payload.session_id)
+    if mode.mode != "autopilot":
+        return None
+    from omcm import handoff, state
+
+    facts = handoff.read_transcript(payload.transcript_path, want_files=0)
+    remaining = [t for t in facts.todos or [] if t.status != "completed"]
+    cap = conf.autopilot.max_continuations
+
+    def mutate(record: SessionMode) -> int:
+        if not payload.stop_hook_active:
+            record.continuations = 0  # a stop after a fresh turn starts a new count
+        if not remaining or record.continuations >= cap:
+            record.continuations = 0
+            return -1
+        record.continuations += 1
+        return record.continuations
+
+    turn = state.update(modes.mode_file(payload.session_id), state.SessionMode, mutate)
+    if turn < 0:
+        if remaining:
+            return {"systemMessage": f"OMCM autopilot: stopped after {cap} continuations in a "
+                    f"row with {len(remaining)} todos still open."}
+        return None
+    listed = "\n".join(f"- [{'~' if t.status == 'in_progress' else ' '}] {t.content}"
+                       for t in remaining[:20])
+    reason = (f"OMCM autopilot: {len(remaining)} todo(s) are still open:\n{listed}\n"
+              "Carry on with the next one. When all are done, verify the result (run the "
+              f"tests) and mark the todos completed. (Continuation {turn} of {cap}; the user can "
+              "type `cancel autopilot` to stop.)")
+    return {"decision": "block", "reason": reason}

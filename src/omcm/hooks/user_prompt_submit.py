@@ -1,18 +1,89 @@
-"""The UserPromptSubmit hook."""
+"""The UserPromptSubmit hook: magic keywords set, change or cancel the session's mode.
+
+A prompt without a keyword, in a session whose mode routes the same tiers as
+before, costs one keyword scan and prints nothing (no tokens spent).
+"""
 
 from __future__ import annotations
 
-from omcm import config, sessions
+import time
+
+from omcm import config, keywords, sessions
 from omcm.hooks.payloads import UserPromptSubmitPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from omcm.config import Config
+    from omcm.state import SessionMode
+
 PAYLOAD = UserPromptSubmitPayload
 
 
 def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
-    config.load()
+    conf = config.load()
     sessions.record_event(payload)
-    return None
+    match = keywords.detect(payload.prompt)
+    from omcm import modes
+
+    mode = modes.current(payload.session_id)
+    if match is None and not mode.mode:
+        return None
+    if match is not None and match.cancel:
+        return _cancel(payload.session_id, match.mode, conf)
+    if match is not None:
+        fusion = match.fusion_requested or (match.mode == "autopilot" and conf.fusion_default)
+        mode = modes.set_mode(payload.session_id, match.mode, fusion=fusion,
+                              task=match.task, keyword=match.keyword)
+        return _tell(payload.session_id, mode, conf, announce=True)
+    return _tell(payload.session_id, mode, conf, announce=False)
+
+
+def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any]:
+    from omcm import modes
+
+    ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)
+    if not ended:
+        text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
+        return _context(text, text if conf.notifications.show_on_keyword else None)
+    text = (f"OMCM {modes.NAMES[ended]} mode is cancelled for this session: subagents follow "
+            "the normal routing rules again; stop any autonomous loop and wait for the user.")
+    return _context(text, f"OMCM: {ended} cancelled" if conf.notifications.show_on_keyword else None)
+
+
+def _tell(session_id: str, mode: SessionMode, conf: Config, announce: bool) -> dict[str, Any] | None:
+    """Explain the mode to Claude when it was just set or when what it routes changed."""
+    from omcm import modes, routing, state
+    from omcm import paths as omcm_paths
+
+    now = time.time()
+    limits = state.load(omcm_paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    fallback = state.load(omcm_paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    usage = routing.claude_usage(limits, now)
+    band = "fallback" if fallback.active else modes.band(mode, usage, conf)
+    changed = band != mode.band or mode.continuations
+
+    if not announce and not changed:
+        return None
+
+    def mutate(record: SessionMode) -> None:
+        record.band, record.continuations = band, 0
+
+    state.update(modes.mode_file(session_id), state.SessionMode, mutate)
+    if not announce and band == mode.band:
+        return None  # only the autopilot continuation counter was reset
+    text = modes.describe(mode, usage, conf, fallback=fallback.active)
+    note = None
+    if announce and conf.notifications.show_on_keyword and not conf.notifications.quiet_mode:
+        extra = " with fusion" if mode.mode == "autopilot" and mode.fusion else ""
+        note = f"OMCM: {mode.mode}{extra} mode on for this session"
+    return _context(text, note)
+
+
+def _context(text: str, note: str | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"hookSpecificOutput": {
+        "hookEventName": "UserPromptSubmit", "additionalContext": text}}
+    if note:
+        answer["systemMessage"] = note
+    return answer
