@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from omcm import __version__, paths, state
 from omcm import config as cfg
 from omcm.errors import OmcmError
 
-Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+
+    Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["hud"]:  # the status line: runs every few hundred ms, skip argparse
+        from omcm.statusline import main as statusline
+
+        return statusline()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -36,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="omcm", description=__doc__)
     parser.add_argument("--version", action="version", version=f"omcm {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -66,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only this outcome")
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
+
+    hud = sub.add_parser("hud", help="the status line (Claude Code runs `omcm hud`)")
+    hsub = hud.add_subparsers(title="hud commands", metavar="ACTION")
+    setup = hsub.add_parser("setup", help="make `omcm hud` Claude Code's status line")
+    setup.add_argument("--remove", action="store_true", help="restore the previous status line")
+    setup.add_argument("--settings", help="settings.json to edit (default: ~/.claude/settings.json)")
+    setup.add_argument("--refresh", type=float, help="refreshInterval in seconds (re-run on a timer)")
+    setup.set_defaults(handler=cmd_hud_setup)
+    hud.set_defaults(handler=cmd_hud)
 
     config = sub.add_parser("config", help="show, read, change or check config.toml")
     csub = config.add_subparsers(title="config commands", metavar="ACTION", required=True)
@@ -176,6 +195,41 @@ def _log_line(entry: dict[str, object]) -> str:
         head += f" {entry['provider']}/{entry.get('model')} " \
                 f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
     return head + ("  " + " ".join(parts) if parts else "")
+
+
+def cmd_hud(_args: argparse.Namespace) -> int:
+    from omcm.statusline import main as statusline
+
+    return statusline()
+
+
+def claude_settings_file() -> str:
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return os.path.join(base, "settings.json")
+
+
+def hud_command() -> str:
+    """The command that runs this OMCM's status line, as settings.json needs it."""
+    import shlex
+
+    script = os.path.join(os.path.dirname(sys.executable), "omcm")
+    if os.access(script, os.X_OK):
+        return f"{shlex.quote(script)} hud"
+    return f"{shlex.quote(sys.executable)} -m omcm hud"
+
+
+def cmd_hud_setup(args: argparse.Namespace) -> int:
+    from omcm import claude_settings
+    from omcm.statusline import CHAIN_FILE
+
+    settings = args.settings or claude_settings_file()
+    chain = paths.state_file(CHAIN_FILE)
+    if args.remove:
+        result = claude_settings.remove(settings, chain, hud_command())
+    else:
+        result = claude_settings.install(settings, hud_command(), chain, args.refresh)
+    print(result.message)
+    return 0
 
 
 def cfg_path(_args: argparse.Namespace) -> int:

@@ -256,3 +256,14 @@ def write(context: HandoffContext, limit: int) -> tuple[str, str]:
     atomic_write(os.path.join(folder, "context.json"),
                  json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return md_path, markdown
+
+
+def continue_commands(project: str) -> dict[str, str]:
+    """Shell commands that carry on the handed-over work in OpenCode or Codex."""
+    import shlex
+
+    ask = ("Read .omcm/handoff/context.md and continue the work it describes, "
+           "starting with the open todos.")
+    where = shlex.quote(project)
+    return {"opencode": f"cd {where} && opencode --prompt {shlex.quote(ask)}",
+            "codex": f"cd {where} && codex {shlex.quote(ask)}"}

@@ -11,8 +11,13 @@ if TYPE_CHECKING:
     from omcm.hooks.payloads import HookPayload
 
 
-def record_event(payload: HookPayload, source: str = "") -> state.SessionInfo:
-    """Note in ``session.json`` that a hook for this session ran, and return the record."""
+def record_event(payload: HookPayload, source: str = "", take_notice: bool = False
+                 ) -> state.SessionInfo:
+    """Note in ``session.json`` that a hook for this session ran, and return the record.
+
+    With ``take_notice``, a pending notice is handed over (in the returned record)
+    and cleared in the file, so it is shown once.
+    """
     now = time.time()
 
     def mutate(info: state.SessionInfo) -> state.SessionInfo:
@@ -26,7 +31,10 @@ def record_event(payload: HookPayload, source: str = "") -> state.SessionInfo:
         if source:
             info.source = source
             info.started_at = info.started_at or now
-        return info
+        taken = state.SessionInfo.parse(info.dump(), "session")
+        if take_notice:
+            info.pending_notice = ""
+        return taken
 
     path = state.session_file(payload.session_id, "session.json")
     return state.update(path, state.SessionInfo, mutate)

@@ -233,6 +233,7 @@ class SessionInfo(StateRecord):
     last_event: str = ""
     last_event_at: float | None = None
     events: dict[str, int] = {}
+    pending_notice: str = ""  # shown to the user by the next hook that can show it
 
 
 class SessionMode(StateRecord):

@@ -27,6 +27,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "user-prompt-submit": ("UserPromptSubmit", "omcm.hooks.user_prompt_submit"),
     "pre-tool-use": ("PreToolUse", "omcm.hooks.pre_tool_use"),
     "stop": ("Stop", "omcm.hooks.stop"),
+    "stop-failure": ("StopFailure", "omcm.hooks.stop_failure"),
 }
 
 MAX_STDIN = 64 * 1024 * 1024

@@ -23,7 +23,15 @@ PAYLOAD = UserPromptSubmitPayload
 
 def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
     conf = config.load()
-    sessions.record_event(payload)
+    notice = sessions.record_event(payload, take_notice=True).pending_notice
+    answer = _respond(payload, conf)
+    if notice:
+        answer = dict(answer or {})
+        answer["systemMessage"] = "\n".join(filter(None, [notice, answer.get("systemMessage")]))
+    return answer
+
+
+def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] | None:
     match = keywords.detect(payload.prompt)
     from omcm import modes
 

@@ -1,0 +1,5 @@
+"""``python -m omcm``: the omcm command."""
+
+from omcm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The StopFailure hook: Claude itself rejected a request for its usage limit.
+
+Claude Code runs it (instead of Stop) with ``error: "rate_limit"``. OMCM then
+records Claude as limited until the window resets, so routing sends every
+subagent to providers meanwhile; tells the user (now, and again on the next
+prompt, since this hook's own output may not be shown); and, with
+``auto_handoff``, writes the handoff context and the exact command to carry on
+in OpenCode or Codex.
+"""
+
+from __future__ import annotations
+
+import time
+
+from omcm import config, paths, sessions, state
+from omcm.hooks.payloads import StopFailurePayload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PAYLOAD = StopFailurePayload
+
+
+def handle(payload: StopFailurePayload) -> dict[str, Any] | None:
+    conf = config.load()
+    sessions.record_event(payload)
+    if payload.error != "rate_limit":
+        return None
+    from omcm import statusline, usage
+
+    now = time.time()
+    until: list[float] = []
+
+    def mutate(limits: state.ProviderLimits) -> state.ProviderLimits:
+        until.append(usage.mark_claude_limited(limits, now))
+        return limits
+
+    limits = state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
+    statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
+    when = time.strftime("%H:%M", time.localtime(until[0]))
+    message = (f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
+               "every subagent to Codex/Gemini/OpenCode.")
+    if conf.auto_handoff and payload.cwd:
+        message += " " + _handoff(payload, limits)
+    _leave_notice(payload.session_id, message)
+    return {"systemMessage": message}
+
+
+def _handoff(payload: StopFailurePayload, limits: state.ProviderLimits) -> str:
+    from omcm import handoff, routing
+
+    conf = config.load()
+    context = handoff.build(project=payload.cwd, session_id=payload.session_id,
+                            transcript_path=payload.transcript_path,
+                            task="Continue the session Claude Code had to stop (usage limit)",
+                            target="OpenCode or Codex", usage=routing.usage_text(limits),
+                            settings=conf.context)
+    md_path, _ = handoff.write(context, conf.context.max_context_length)
+    commands = handoff.continue_commands(payload.cwd)
+    return (f"Handoff written to {md_path}. Continue in OpenCode: {commands['opencode']}  "
+            f"— or in Codex: {commands['codex']}")
+
+
+def _leave_notice(session_id: str, message: str) -> None:
+    def mutate(info: state.SessionInfo) -> None:
+        info.pending_notice = message
+
+    state.update(state.session_file(session_id, "session.json"), state.SessionInfo, mutate)
