@@ -77,6 +77,33 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
 
+    mode = sub.add_parser("mode", help="a Claude Code session's mode (hulw, ulw, autopilot, ...)")
+    msub = mode.add_subparsers(title="mode commands", metavar="ACTION", required=True)
+    mset = msub.add_parser("set", help="set the mode (the slash commands run this)")
+    mset.add_argument("mode", choices=["hulw", "ulw", "autopilot", "save-tokens"])
+    mset.add_argument("--fusion", action="store_true", help="autopilot with fusion routing")
+    mset.add_argument("--task", default="", help="the task, kept for autopilot")
+    mset.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
+    mset.set_defaults(handler=cmd_mode_set)
+    mcancel = msub.add_parser("cancel", help="end the mode")
+    mcancel.add_argument("mode", nargs="?", default="", help="only if this mode is active")
+    mcancel.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
+    mcancel.set_defaults(handler=cmd_mode_cancel)
+    mshow = msub.add_parser("show", help="the session's mode and what it routes now")
+    mshow.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
+    mshow.set_defaults(handler=cmd_mode_show)
+
+    handoff = sub.add_parser("handoff", help="write the handoff context and print how to "
+                             "continue in OpenCode or Codex")
+    handoff.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
+    handoff.add_argument("--project", help="project dir (default: the session's, else .)")
+    handoff.add_argument("--to", choices=["opencode", "codex", "both"], default="both")
+    handoff.set_defaults(handler=cmd_handoff)
+
+    setup_all = sub.add_parser("setup", help="doctor, default config, and what to do next")
+    setup_all.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    setup_all.set_defaults(handler=cmd_setup)
+
     hud = sub.add_parser("hud", help="the status line (Claude Code runs `omcm hud`)")
     hsub = hud.add_subparsers(title="hud commands", metavar="ACTION")
     setup = hsub.add_parser("setup", help="make `omcm hud` Claude Code's status line")
@@ -195,6 +222,110 @@ def _log_line(entry: dict[str, object]) -> str:
         head += f" {entry['provider']}/{entry.get('model')} " \
                 f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
     return head + ("  " + " ".join(parts) if parts else "")
+
+
+def session_of(args: argparse.Namespace) -> str:
+    session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
+    if not session:
+        raise OmcmError("no session: run this from Claude Code (e.g. /omcm:hulw), or pass "
+                        "--session ID (see `omcm status`)")
+    return paths.safe_name(session, "session id")
+
+
+def cmd_mode_set(args: argparse.Namespace) -> int:
+    from omcm import modes
+
+    session = session_of(args)
+    current = modes.current(session)
+    if current.mode == args.mode and (current.fusion or not args.fusion):
+        record = current  # already set (the UserPromptSubmit hook saw the command first)
+    else:
+        record = modes.set_mode(session, args.mode, fusion=args.fusion, task=args.task,
+                                keyword="command")
+    _print_mode(record, session)
+    return 0
+
+
+def cmd_mode_cancel(args: argparse.Namespace) -> int:
+    from omcm import modes
+
+    session = session_of(args)
+    ended = modes.cancel(session, args.mode)
+    if ended:
+        print(f"OMCM: {ended} mode ended for this session; subagents follow the normal "
+              "routing rules again.")
+    else:
+        active = modes.current(session).mode
+        print(f"OMCM: no {args.mode or 'mode'} to cancel" + (f" ({active} is active)" if active
+                                                             else " (no mode is active)"))
+    return 0
+
+
+def cmd_mode_show(args: argparse.Namespace) -> int:
+    from omcm import modes
+
+    session = session_of(args)
+    _print_mode(modes.current(session), session)
+    return 0
+
+
+def _print_mode(record: state.SessionMode, session: str) -> None:
+    from omcm import modes, routing
+
+    if not record.mode:
+        print("OMCM: no mode is active in this session.")
+        return
+    conf = cfg.load()
+    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    print(modes.describe(record, routing.claude_usage(limits, time.time()), conf,
+                         fallback=fallback.active))
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from omcm import handoff, routing
+
+    session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
+    info = state.load(state.session_file(paths.safe_name(session, "session id"), "session.json"),
+                      state.SessionInfo) if session else state.SessionInfo()
+    project = os.path.abspath(args.project or info.cwd or ".")
+    conf = cfg.load()
+    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    target = {"opencode": "OpenCode", "codex": "Codex"}.get(args.to, "OpenCode or Codex")
+    context = handoff.build(project=project, session_id=session or "(none)",
+                            transcript_path=info.transcript_path,
+                            task="Continue the work of this Claude Code session",
+                            target=target, usage=routing.usage_text(limits),
+                            settings=conf.context)
+    md_path, _ = handoff.write(context, conf.context.max_context_length)
+    print(f"Handoff context written to {md_path} (and context.json).")
+    for name, command in handoff.continue_commands(project).items():
+        if args.to in (name, "both"):
+            print(f"Continue in {name}:  {command}")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from omcm import doctor
+    from omcm.config_schema import ensure_file
+
+    path = paths.config_file()
+    if ensure_file(path):
+        print(f"Wrote a commented default config: {path}")
+    checks = doctor.run_checks(args.plugin_root)
+    print(doctor.render(checks))
+    settings = claude_settings_file()
+    try:
+        with open(settings, encoding="utf-8") as handle:
+            has_hud = "omcm" in handle.read()
+    except OSError:
+        has_hud = False
+    if not has_hud:
+        print("! status line: OMCM's HUD is not installed; it is also how OMCM learns Claude's "
+              "usage %.\n    fix: /omcm:hud-setup  (or: omcm hud setup)")
+    ready = [c.name for c in checks if c.name in cfg.PROVIDERS and c.status == doctor.OK]
+    print(f"Providers ready: {', '.join(ready) or 'none yet'}.")
+    return 0
 
 
 def cmd_hud(_args: argparse.Namespace) -> int:
