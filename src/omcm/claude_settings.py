@@ -17,7 +17,6 @@ A settings file OMCM cannot understand (not JSON, not an object, a
 
 from __future__ import annotations
 
-import json
 import os
 
 from omcm import _json, state
@@ -122,6 +121,8 @@ def backup(path: str, raw: bytes) -> str:
 def write_settings(path: str, data: dict[str, Any], raw: bytes | None) -> None:
     """Write ``data`` in place of the file (through a symlink), keeping its mode and indent."""
     target = os.path.realpath(path)  # a dotfiles symlink stays a symlink
+    import json  # only when writing settings.json: the status line's own runs never get here
+
     text = json.dumps(data, indent=_indent(raw), ensure_ascii=False) + "\n"
     mode = os.stat(target).st_mode & 0o777 if raw is not None else None
     state.atomic_write(target, text)

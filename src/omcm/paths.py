@@ -10,6 +10,7 @@ payload can walk out of the state directory.
 from __future__ import annotations
 
 import os
+import sys
 
 from omcm.errors import OmcmError
 
@@ -17,22 +18,37 @@ APP = "omcm"
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
+def _user_dir(kind: str) -> str:
+    """platformdirs' ``user_<kind>_dir("omcm")``.
+
+    On Linux the XDG rule is applied here directly: importing platformdirs costs
+    about as much as a whole hook's budget (a test checks both agree).
+    """
+    if sys.platform.startswith("linux"):
+        variable, fallback = {"config": ("XDG_CONFIG_HOME", ".config"),
+                              "state": ("XDG_STATE_HOME", ".local/state"),
+                              "data": ("XDG_DATA_HOME", ".local/share")}[kind]
+        base = os.environ.get(variable, "").strip()
+        if not base:
+            base = os.path.join(os.path.expanduser("~"), fallback)
+        return os.path.join(base, APP)
+    import platformdirs
+
+    return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
+
+
 def config_dir() -> str:
     override = os.environ.get("OMCM_CONFIG_DIR")
     if override:
         return os.path.abspath(os.path.expanduser(override))
-    from platformdirs import user_config_dir
-
-    return user_config_dir(APP)
+    return _user_dir("config")
 
 
 def state_dir() -> str:
     override = os.environ.get("OMCM_STATE_DIR")
     if override:
         return os.path.abspath(os.path.expanduser(override))
-    from platformdirs import user_state_dir
-
-    return user_state_dir(APP)
+    return _user_dir("state")
 
 
 def data_dir() -> str:
@@ -40,9 +56,7 @@ def data_dir() -> str:
     override = os.environ.get("CLAUDE_PLUGIN_DATA")
     if override:
         return override
-    from platformdirs import user_data_dir
-
-    return user_data_dir(APP)
+    return _user_dir("data")
 
 
 def config_file() -> str:

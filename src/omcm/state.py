@@ -131,7 +131,7 @@ def update(path: str, model: type[R], mutate: Callable[[R], T]) -> T:
     with FileLock(path):
         record = _read(path, model)
         result = mutate(record)
-        atomic_write(path, _json.dumps(record.dump(), pretty=True) + "\n")
+        atomic_write(path, _json.dumps(record.dump()) + "\n")
         return result
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from omcm.config import Config
 
 CHAIN_FILE = "statusline-chain.json"
+#: what settings.json runs: ``python -c FAST_ENTRY`` (see omcm.cli.hud_command)
+FAST_ENTRY = "from omcm.statusline import main; main()"
 
 
 def main() -> int:
@@ -143,10 +145,13 @@ def _width() -> int | None:
 
 def _chain(line: str, raw: bytes) -> str:
     """Show the user's own status line after OMCM's, when ``omcm hud setup`` chained one."""
+    chain_file = paths.state_file(CHAIN_FILE)
+    if not os.path.exists(chain_file):
+        return line
     try:
         from omcm import claude_settings
 
-        previous = claude_settings.chained_status_line(paths.state_file(CHAIN_FILE))
+        previous = claude_settings.chained_status_line(chain_file)
         if not previous:
             return line
         return hud.with_chained(line, claude_settings.run_chained(previous, raw))

@@ -26,6 +26,24 @@ def test_platformdirs_defaults_when_not_overridden(
     assert paths.state_dir().startswith(str(isolated_home))
 
 
+@pytest.mark.parametrize("xdg", ["set", "empty", "unset"])
+def test_fast_rule_agrees_with_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, isolated_home: Path, xdg: str
+) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("OMCM_STATE_DIR")
+    monkeypatch.delenv("OMCM_CONFIG_DIR")
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        if xdg == "unset":
+            monkeypatch.delenv(var)
+        elif xdg == "empty":
+            monkeypatch.setenv(var, "  ")
+    assert paths.config_dir() == platformdirs.user_config_dir("omcm")
+    assert paths.state_dir() == platformdirs.user_state_dir("omcm")
+    assert paths.data_dir() == platformdirs.user_data_dir("omcm")
+
+
 def test_project_files_live_under_dot_omcm(tmp_path: Path) -> None:
     assert paths.project_dir(str(tmp_path)) == str(tmp_path / ".omcm")
 

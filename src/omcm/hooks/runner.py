@@ -33,6 +33,14 @@ EVENTS: dict[str, tuple[str, str]] = {
 MAX_STDIN = 64 * 1024 * 1024
 
 
+def run() -> None:
+    """Entry point of the launcher: ``python -c "from omcm.hooks.runner import run; run()" EVENT``.
+
+    ``-c`` rather than ``-m omcm.hooks`` spares every hook the import of runpy.
+    """
+    raise SystemExit(main(sys.argv[1:]))
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in EVENTS:
         known = ", ".join(EVENTS)
