@@ -17,8 +17,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-#: Raised for text that is not JSON (``json.JSONDecodeError`` is a subclass).
-JSONDecodeError = ValueError
+
+class JSONDecodeError(ValueError):
+    """Text that is not JSON, with the position, like ``json.JSONDecodeError``."""
+
+    def __init__(self, msg: str, doc: str, pos: int) -> None:
+        self.msg, self.doc, self.pos = msg, doc, pos
+        self.lineno = doc.count("\n", 0, pos) + 1
+        self.colno = pos - doc.rfind("\n", 0, pos)
+        super().__init__(f"{msg}: line {self.lineno} column {self.colno} (char {pos})")
+
 
 _WS = " \t\n\r"
 
@@ -46,8 +54,8 @@ class _Context:
 try:
     import _json
 
-    _scan = _json.make_scanner(_Context())
-    _encode = _json.make_encoder(
+    _scan: Any = _json.make_scanner(_Context())  # type: ignore[arg-type]
+    _encode: Any = _json.make_encoder(
         {}, _not_serializable, _json.encode_basestring, None, ":", ",", False, False, True
     )
 except (ImportError, AttributeError, TypeError):  # pragma: no cover - other Pythons
@@ -66,16 +74,13 @@ def loads(text: str | bytes) -> Any:
     try:
         value, end = _scan(text, start)
     except StopIteration as stop:
-        raise _error("Expecting value", text, stop.value) from None
-    if text[end:].strip(_WS):
-        raise _error("Extra data", text, end + len(text[end:]) - len(text[end:].lstrip(_WS)))
+        raise JSONDecodeError("Expecting value", text, stop.value) from None
+    except ValueError as exc:  # the scanner's own json.JSONDecodeError
+        raise JSONDecodeError(getattr(exc, "msg", str(exc)), text, getattr(exc, "pos", 0)) from None
+    rest = text[end:]
+    if rest.strip(_WS):
+        raise JSONDecodeError("Extra data", text, end + len(rest) - len(rest.lstrip(_WS)))
     return value
-
-
-def _error(message: str, text: str, position: int) -> ValueError:
-    line = text.count("\n", 0, position) + 1
-    column = position - text.rfind("\n", 0, position)
-    return ValueError(f"{message}: line {line} column {column} (char {position})")
 
 
 def dumps(value: Any, *, pretty: bool = False) -> str:
@@ -87,5 +92,5 @@ def dumps(value: Any, *, pretty: bool = False) -> str:
             return json.dumps(value, ensure_ascii=False, indent=2)
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # pragma: no cover
     if isinstance(value, str):
-        return _json.encode_basestring(value)  # type: ignore[no-any-return]
+        return _json.encode_basestring(value)
     return "".join(_encode(value, 0))

@@ -15,6 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
+    from typing import Any
 
     Handler = Callable[[argparse.Namespace], int]
 
@@ -59,9 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
 
+    for add in (_add_routing, _add_session, _add_hud, _add_config):
+        add(sub)
+    return parser
+
+
+def _add_routing(sub: Any) -> None:
     route = sub.add_parser("route", help="show how a subagent call would be routed, and why")
     route.add_argument("--explain", action="store_true", help="(default) print the reasons")
-    route.add_argument("--agent", required=True, help="subagent_type, e.g. explore or oh-my-claudecode:executor")
+    route.add_argument(
+        "--agent", required=True, help="subagent_type, e.g. explore or oh-my-claudecode:executor"
+    )
     route.add_argument("--model", help="the call's model input: haiku, sonnet, opus, fable")
     route.add_argument("--prompt", default="", help="the subagent prompt (only its size matters)")
     route.add_argument("--session", default="", help="read this session's mode")
@@ -72,11 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
     log.add_argument("--session", help="only this session id")
     log.add_argument("--provider", help="only calls that tried this provider")
-    log.add_argument("--outcome", choices=["claude", "routed", "cache", "fell-back"],
-                     help="only this outcome")
+    log.add_argument(
+        "--outcome", choices=["claude", "routed", "cache", "fell-back"], help="only this outcome"
+    )
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
 
+
+def _add_session(sub: Any) -> None:
     mode = sub.add_parser("mode", help="a Claude Code session's mode (hulw, ulw, autopilot, ...)")
     msub = mode.add_subparsers(title="mode commands", metavar="ACTION", required=True)
     mset = msub.add_parser("set", help="set the mode (the slash commands run this)")
@@ -93,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     mshow.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
     mshow.set_defaults(handler=cmd_mode_show)
 
-    handoff = sub.add_parser("handoff", help="write the handoff context and print how to "
-                             "continue in OpenCode or Codex")
+    handoff = sub.add_parser(
+        "handoff", help="write the handoff context and print how to continue in OpenCode or Codex"
+    )
     handoff.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
     handoff.add_argument("--project", help="project dir (default: the session's, else .)")
     handoff.add_argument("--to", choices=["opencode", "codex", "both"], default="both")
@@ -104,15 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
     setup_all.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
     setup_all.set_defaults(handler=cmd_setup)
 
+
+def _add_hud(sub: Any) -> None:
     hud = sub.add_parser("hud", help="the status line (Claude Code runs `omcm hud`)")
     hsub = hud.add_subparsers(title="hud commands", metavar="ACTION")
     setup = hsub.add_parser("setup", help="make `omcm hud` Claude Code's status line")
     setup.add_argument("--remove", action="store_true", help="restore the previous status line")
-    setup.add_argument("--settings", help="settings.json to edit (default: ~/.claude/settings.json)")
-    setup.add_argument("--refresh", type=float, help="refreshInterval in seconds (re-run on a timer)")
+    setup.add_argument(
+        "--settings", help="settings.json to edit (default: ~/.claude/settings.json)"
+    )
+    setup.add_argument(
+        "--refresh", type=float, help="refreshInterval in seconds (re-run on a timer)"
+    )
     setup.set_defaults(handler=cmd_hud_setup)
     hud.set_defaults(handler=cmd_hud)
 
+
+def _add_config(sub: Any) -> None:
     config = sub.add_parser("config", help="show, read, change or check config.toml")
     csub = config.add_subparsers(title="config commands", metavar="ACTION", required=True)
     csub.add_parser("path", help="print the config file's path").set_defaults(handler=cfg_path)
@@ -131,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("init", help="write a commented config.toml with every default").set_defaults(
         handler=cfg_init
     )
-    csub.add_parser("reference", help="every key, default and meaning as a Markdown table"
-                    ).set_defaults(handler=cfg_reference)
-    return parser
+    csub.add_parser(
+        "reference", help="every key, default and meaning as a Markdown table"
+    ).set_defaults(handler=cfg_reference)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -167,19 +188,25 @@ def cmd_route(args: argparse.Namespace) -> int:
         print(json.dumps({"decision": decision.dump(), "state": st.dump()}, indent=2))
         return 0
     usage = "unknown" if st.usage is None else f"{st.usage:.0f}%"
-    print(f"agent:    {decision.agent_raw} → {decision.agent} (tier {decision.tier.upper()}, "
-          f"from {decision.tier_source}; role {decision.role})")
+    print(
+        f"agent:    {decision.agent_raw} → {decision.agent} (tier {decision.tier.upper()}, "
+        f"from {decision.tier_source}; role {decision.role})"
+    )
     print(f"decision: {decision.target.upper()}  [{decision.reason}] {decision.explain()}")
     for index, route in enumerate(decision.routes, 1):
-        print(f"  {index}. {route.provider}  model={route.model or '(CLI default)'}  "
-              f"sandbox={route.sandbox}")
+        print(
+            f"  {index}. {route.provider}  model={route.model or '(CLI default)'}  "
+            f"sandbox={route.sandbox}"
+        )
     for provider, why in decision.skipped.items():
         print(f"  skipped {provider}: {why}")
-    print(f"inputs:   mode={st.mode or 'none'}{' +fusion' if st.mode_fusion else ''}, "
-          f"claude usage={usage}, fallback={'ACTIVE' if st.fallback_active else 'off'}, "
-          f"claude limited={'yes' if st.claude_limited else 'no'}, "
-          f"fusion_default={str(conf.fusion_default).lower()}, "
-          f"routing={'on' if conf.routing.enabled else 'off'}")
+    print(
+        f"inputs:   mode={st.mode or 'none'}{' +fusion' if st.mode_fusion else ''}, "
+        f"claude usage={usage}, fallback={'ACTIVE' if st.fallback_active else 'off'}, "
+        f"claude limited={'yes' if st.claude_limited else 'no'}, "
+        f"fusion_default={str(conf.fusion_default).lower()}, "
+        f"routing={'on' if conf.routing.enabled else 'off'}"
+    )
     if args.prompt:
         print(f"prompt:   {len(args.prompt)} characters")
     return 0
@@ -202,33 +229,44 @@ def _log_matches(entry: dict[str, object], args: argparse.Namespace) -> bool:
     if args.outcome and entry.get("outcome") != args.outcome:
         return False
     if args.provider:
-        tried = {a.get("provider") for a in entry.get("attempts", []) or []  # type: ignore[attr-defined]
-                 if isinstance(a, dict)}
+        tried = {
+            a.get("provider")
+            for a in entry.get("attempts", []) or []  # type: ignore[attr-defined]
+            if isinstance(a, dict)
+        }
         return args.provider in tried
     return True
 
 
 def _log_line(entry: dict[str, object]) -> str:
     when = time.strftime("%m-%d %H:%M:%S", time.localtime(float(entry.get("time", 0))))  # type: ignore[arg-type]
-    head = f"{when} {str(entry.get('session_id', ''))[:8]} {entry.get('agent')} " \
-           f"({entry.get('tier')}) → {entry.get('outcome')} [{entry.get('reason')}]"
+    head = (
+        f"{when} {str(entry.get('session_id', ''))[:8]} {entry.get('agent')} "
+        f"({entry.get('tier')}) → {entry.get('outcome')} [{entry.get('reason')}]"
+    )
     tried = entry.get("attempts") or []
     parts = []
     for attempt in tried:  # type: ignore[attr-defined]
-        parts.append(f"{attempt['provider']}:{attempt['outcome']}"
-                     f"({attempt['duration']:.1f}s{', ' + attempt['error'] if attempt['error'] else ''})")
+        parts.append(
+            f"{attempt['provider']}:{attempt['outcome']}"
+            f"({attempt['duration']:.1f}s{', ' + attempt['error'] if attempt['error'] else ''})"
+        )
     tokens: dict[str, int] = entry.get("tokens") or {}  # type: ignore[assignment]
     if entry.get("provider"):
-        head += f" {entry['provider']}/{entry.get('model')} " \
-                f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
+        head += (
+            f" {entry['provider']}/{entry.get('model')} "
+            f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
+        )
     return head + ("  " + " ".join(parts) if parts else "")
 
 
 def session_of(args: argparse.Namespace) -> str:
     session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
     if not session:
-        raise OmcmError("no session: run this from Claude Code (e.g. /omcm:hulw), or pass "
-                        "--session ID (see `omcm status`)")
+        raise OmcmError(
+            "no session: run this from Claude Code (e.g. /omcm:hulw), or pass "
+            "--session ID (see `omcm status`)"
+        )
     return paths.safe_name(session, "session id")
 
 
@@ -240,8 +278,9 @@ def cmd_mode_set(args: argparse.Namespace) -> int:
     if current.mode == args.mode and (current.fusion or not args.fusion):
         record = current  # already set (the UserPromptSubmit hook saw the command first)
     else:
-        record = modes.set_mode(session, args.mode, fusion=args.fusion, task=args.task,
-                                keyword="command")
+        record = modes.set_mode(
+            session, args.mode, fusion=args.fusion, task=args.task, keyword="command"
+        )
     _print_mode(record, session)
     return 0
 
@@ -252,12 +291,16 @@ def cmd_mode_cancel(args: argparse.Namespace) -> int:
     session = session_of(args)
     ended = modes.cancel(session, args.mode)
     if ended:
-        print(f"OMCM: {ended} mode ended for this session; subagents follow the normal "
-              "routing rules again.")
+        print(
+            f"OMCM: {ended} mode ended for this session; subagents follow the normal "
+            "routing rules again."
+        )
     else:
         active = modes.current(session).mode
-        print(f"OMCM: no {args.mode or 'mode'} to cancel" + (f" ({active} is active)" if active
-                                                             else " (no mode is active)"))
+        print(
+            f"OMCM: no {args.mode or 'mode'} to cancel"
+            + (f" ({active} is active)" if active else " (no mode is active)")
+        )
     return 0
 
 
@@ -278,25 +321,38 @@ def _print_mode(record: state.SessionMode, session: str) -> None:
     conf = cfg.load()
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-    print(modes.describe(record, routing.claude_usage(limits, time.time()), conf,
-                         fallback=fallback.active))
+    print(
+        modes.describe(
+            record, routing.claude_usage(limits, time.time()), conf, fallback=fallback.active
+        )
+    )
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:
     from omcm import handoff, routing
 
     session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
-    info = state.load(state.session_file(paths.safe_name(session, "session id"), "session.json"),
-                      state.SessionInfo) if session else state.SessionInfo()
+    info = (
+        state.load(
+            state.session_file(paths.safe_name(session, "session id"), "session.json"),
+            state.SessionInfo,
+        )
+        if session
+        else state.SessionInfo()
+    )
     project = os.path.abspath(args.project or info.cwd or ".")
     conf = cfg.load()
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     target = {"opencode": "OpenCode", "codex": "Codex"}.get(args.to, "OpenCode or Codex")
-    context = handoff.build(project=project, session_id=session or "(none)",
-                            transcript_path=info.transcript_path,
-                            task="Continue the work of this Claude Code session",
-                            target=target, usage=routing.usage_text(limits),
-                            settings=conf.context)
+    context = handoff.build(
+        project=project,
+        session_id=session or "(none)",
+        transcript_path=info.transcript_path,
+        task="Continue the work of this Claude Code session",
+        target=target,
+        usage=routing.usage_text(limits),
+        settings=conf.context,
+    )
     md_path, _ = handoff.write(context, conf.context.max_context_length)
     print(f"Handoff context written to {md_path} (and context.json).")
     for name, command in handoff.continue_commands(project).items():
@@ -321,8 +377,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
     except OSError:
         has_hud = False
     if not has_hud:
-        print("! status line: OMCM's HUD is not installed; it is also how OMCM learns Claude's "
-              "usage %.\n    fix: /omcm:hud-setup  (or: omcm hud setup)")
+        print(
+            "! status line: OMCM's HUD is not installed; it is also how OMCM learns Claude's "
+            "usage %.\n    fix: /omcm:hud-setup  (or: omcm hud setup)"
+        )
     ready = [c.name for c in checks if c.name in cfg.PROVIDERS and c.status == doctor.OK]
     print(f"Providers ready: {', '.join(ready) or 'none yet'}.")
     return 0
@@ -399,8 +457,9 @@ def cfg_set(args: argparse.Namespace) -> int:
     value, kept = set_value(path, args.key, args.value)
     print(f"{args.key} = {toml_value(value)}  ({path})")
     if not kept:
-        print("note: the file had to be rewritten whole; its comments were not kept",
-              file=sys.stderr)
+        print(
+            "note: the file had to be rewritten whole; its comments were not kept", file=sys.stderr
+        )
     return 0
 
 

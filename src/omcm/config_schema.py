@@ -9,9 +9,9 @@ config file import this module.
 from __future__ import annotations
 
 import difflib
-import typing
 import os
 import tomllib
+import typing
 from typing import Any, Literal
 
 import tomli_w
@@ -60,9 +60,9 @@ def _python_type(section: type[cfg.Section], name: str) -> Any:
     if isinstance(value, type) and issubclass(value, cfg.Section):
         return model_for(value)
     args = typing.get_args(value)
-    if typing.get_origin(value) is dict and isinstance(args[1], type):
-        if issubclass(args[1], cfg.Section):
-            return dict[str, model_for(args[1])]  # type: ignore[misc]
+    inner: Any = args[1] if typing.get_origin(value) is dict else None
+    if isinstance(inner, type) and issubclass(inner, cfg.Section):
+        return dict[str, model_for(inner)]  # type: ignore[misc]
     if value is float:
         return float | int
     if str(value) == "dict[str, float]":

@@ -48,9 +48,15 @@ class Attempt:
     usage: Usage = field(default_factory=Usage)
 
     def log(self) -> dict[str, Any]:
-        return {"provider": self.provider, "model": self.model, "outcome": self.outcome,
-                "exit_code": self.exit_code, "error": self.error,
-                "duration": round(self.duration, 3), "tokens": _tokens(self.usage)}
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "duration": round(self.duration, 3),
+            "tokens": _tokens(self.usage),
+        }
 
 
 @dataclass
@@ -71,12 +77,19 @@ class Delegation:
 
 
 def _tokens(usage: Usage) -> dict[str, int]:
-    return {"input": usage.input, "cached": usage.cached, "output": usage.output,
-            "reasoning": usage.reasoning}
+    return {
+        "input": usage.input,
+        "cached": usage.cached,
+        "output": usage.output,
+        "reasoning": usage.reasoning,
+    }
 
 
 def run(
-    payload: PreToolUsePayload, task: AgentInput, decision: Decision, config: Config,
+    payload: PreToolUsePayload,
+    task: AgentInput,
+    decision: Decision,
+    config: Config,
     started: float,
 ) -> Delegation:
     deadline = started + config.delegation.hook_budget
@@ -87,18 +100,25 @@ def run(
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     first = PROVIDERS[decision.routes[0].provider]
     context = handoff.build(
-        project=payload.cwd, session_id=payload.session_id,
+        project=payload.cwd,
+        session_id=payload.session_id,
         transcript_path=payload.transcript_path,
-        task=task.description or task.prompt[:200], target=first.label,
-        usage=routing.usage_text(limits), settings=config.context,
+        task=task.description or task.prompt[:200],
+        target=first.label,
+        usage=routing.usage_text(limits),
+        settings=config.context,
     )
     context_path, context_text = handoff.write(context, config.context.max_context_length)
     attempts: list[Attempt] = []
     for route in decision.routes:
-        result, tried = _try_provider(route, task, payload.cwd, context_text, config, deadline)
+        result, tried = _try_provider(
+            route, task=task, cwd=payload.cwd, context=context_text, config=config, deadline=deadline
+        )
         attempts.extend(tried)
         if result is not None:
-            delegation = _answer(payload, decision, route, result, attempts, config, started)
+            delegation = _answer(
+                payload, decision, route, result, attempts=attempts, config=config, started=started
+            )
             delegation.context_path = context_path
             delegation.prompt_chars = len(task.prompt)
             _store_answer(payload.session_id, key, decision.agent, delegation)
@@ -107,30 +127,42 @@ def run(
             break
     why = "; ".join(f"{a.provider}: {a.error or a.outcome}" for a in attempts) or "no attempt"
     skipped = "; ".join(f"{p}: {r}" for p, r in decision.skipped.items())
-    message = (f"OMCM: could not hand the {decision.agent} subagent to a provider "
-               f"({why}{'; ' + skipped if skipped else ''}); Claude runs it instead.")
-    return Delegation(answer={"systemMessage": message}, attempts=attempts,
-                      context_path=context_path, prompt_chars=len(task.prompt), fell_back=why)
+    message = (
+        f"OMCM: could not hand the {decision.agent} subagent to a provider "
+        f"({why}{'; ' + skipped if skipped else ''}); Claude runs it instead."
+    )
+    return Delegation(
+        answer={"systemMessage": message},
+        attempts=attempts,
+        context_path=context_path,
+        prompt_chars=len(task.prompt),
+        fell_back=why,
+    )
 
 
 def compose_prompt(task: AgentInput, context: str, sandbox: str, cwd: str) -> str:
     parts = [task.prompt.strip()]
     if context:
-        parts.append("---\nContext from the Claude Code session that handed over this task "
-                     "(secrets masked):\n\n" + context.strip())
+        parts.append(
+            "---\nContext from the Claude Code session that handed over this task "
+            "(secrets masked):\n\n" + context.strip()
+        )
     parts.append("---\n" + SANDBOX_LINES[sandbox].format(cwd=cwd))
     return mask("\n\n".join(parts)) + "\n"
 
 
 def _try_provider(
-    route: Route, task: AgentInput, cwd: str, context: str, config: Config, deadline: float
+    route: Route,
+    *, task: AgentInput, cwd: str, context: str, config: Config, deadline: float
 ) -> tuple[ProviderResult | None, list[Attempt]]:
     provider = PROVIDERS[route.provider]
     settings = getattr(config.providers, route.provider)
     request = ProviderRequest(
-        prompt=compose_prompt(task, context, route.sandbox, cwd), model=route.model,
+        prompt=compose_prompt(task, context, route.sandbox, cwd),
+        model=route.model,
         sandbox=route.sandbox,  # type: ignore[arg-type]
-        cwd=cwd, title=f"omcm: {(task.description or 'subagent task')[:60]}",
+        cwd=cwd,
+        title=f"omcm: {(task.description or 'subagent task')[:60]}",
         extra_args=tuple(settings.args),
     )
     argv = provider.argv(settings.command, request)
@@ -140,21 +172,38 @@ def _try_provider(
     for _ in range(tries):
         left = deadline - MARGIN - time.monotonic()
         if left < MIN_RUN:
-            attempts.append(Attempt(route.provider, route.model, "budget", None,
-                                    "hook time budget used up", 0.0))
+            attempts.append(
+                Attempt(
+                    route.provider, route.model, "budget", None, "hook time budget used up", 0.0
+                )
+            )
             break
         slot = slots.acquire(config.routing.max_workers, time.monotonic() + left - MIN_RUN)
         if slot is None:
-            attempts.append(Attempt(route.provider, route.model, "no_slot", None,
-                                    f"all {config.routing.max_workers} worker slots stayed busy",
-                                    0.0))
+            attempts.append(
+                Attempt(
+                    route.provider,
+                    route.model,
+                    "no_slot",
+                    None,
+                    f"all {config.routing.max_workers} worker slots stayed busy",
+                    0.0,
+                )
+            )
             break
         with slot:
             timeout = min(float(settings.timeout), deadline - MARGIN - time.monotonic())
             ran = proc.run(argv, input=stdin, cwd=cwd, env=proc.child_env(), timeout=timeout)
         parsed = provider.parse(ran, time.time())
-        attempt = Attempt(route.provider, parsed.model or route.model, parsed.outcome,
-                          ran.returncode, parsed.error, ran.duration, parsed.usage)
+        attempt = Attempt(
+            route.provider,
+            parsed.model or route.model,
+            parsed.outcome,
+            ran.returncode,
+            parsed.error,
+            ran.duration,
+            parsed.usage,
+        )
         attempts.append(attempt)
         _record_health(route.provider, parsed, ran.duration, config)
         if parsed.outcome == "ok":
@@ -191,8 +240,14 @@ def _record_health(name: str, result: ProviderResult, duration: float, config: C
 
 
 def _answer(
-    payload: PreToolUsePayload, decision: Decision, route: Route, result: ProviderResult,
-    attempts: list[Attempt], config: Config, started: float,
+    payload: PreToolUsePayload,
+    decision: Decision,
+    route: Route,
+    result: ProviderResult,
+    *,
+    attempts: list[Attempt],
+    config: Config,
+    started: float,
 ) -> Delegation:
     provider = PROVIDERS[route.provider]
     model = result.model or route.model or "its default model"
@@ -201,20 +256,29 @@ def _answer(
     cap = config.delegation.max_answer_chars
     shown = text
     if len(text) > cap:
-        shown = (text[:cap].rstrip() + f"\n\n[… answer cut at {cap} of {len(text)} characters; "
-                 f"the full answer is in {output_path}]")
+        shown = (
+            text[:cap].rstrip() + f"\n\n[… answer cut at {cap} of {len(text)} characters; "
+            f"the full answer is in {output_path}]"
+        )
     seconds = time.monotonic() - started
-    head = (f"[OMCM] This {decision.agent} subagent task was completed by {provider.label} "
-            f"(model {model}) instead of a Claude subagent. What follows is the subagent's "
-            "result, not an error or a refusal: use it as the subagent's answer and do not "
-            "run the task again.")
-    foot = (f"— omcm: {decision.agent} → {route.provider}/{model} · {result.usage.input:,} in / "
-            f"{result.usage.output:,} out tokens · {seconds:.1f}s · full output: {output_path}")
+    head = (
+        f"[OMCM] This {decision.agent} subagent task was completed by {provider.label} "
+        f"(model {model}) instead of a Claude subagent. What follows is the subagent's "
+        "result, not an error or a refusal: use it as the subagent's answer and do not "
+        "run the task again."
+    )
+    foot = (
+        f"— omcm: {decision.agent} → {route.provider}/{model} · {result.usage.input:,} in / "
+        f"{result.usage.output:,} out tokens · {seconds:.1f}s · full output: {output_path}"
+    )
     reason = f"{head}\n\n{shown}\n\n{foot}"
-    answer: dict[str, Any] = {"hookSpecificOutput": {
-        "hookEventName": "PreToolUse", "permissionDecision": "deny",
-        "permissionDecisionReason": reason,
-    }}
+    answer: dict[str, Any] = {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    }
     failed = [a for a in attempts if a.outcome != "ok"]
     if not config.notifications.quiet_mode or failed:
         note = "; ".join(f"{a.provider} {a.outcome.replace('_', ' ')}" for a in failed)
@@ -223,16 +287,29 @@ def _answer(
             f"{result.usage.input + result.usage.output:,} tokens)"
             + (f" after {note}" if note else "")
         )
-    return Delegation(answer=answer, attempts=attempts, provider=route.provider, model=model,
-                      usage=result.usage, answer_chars=len(text), output_path=output_path)
+    return Delegation(
+        answer=answer,
+        attempts=attempts,
+        provider=route.provider,
+        model=model,
+        usage=result.usage,
+        answer_chars=len(text),
+        output_path=output_path,
+    )
 
 
-def _save_output(payload: PreToolUsePayload, agent: str, provider: str, model: str,
-                 text: str) -> str:
-    name = paths.safe_name(payload.tool_use_id, "tool_use_id") if payload.tool_use_id else (
-        f"call-{int(time.time() * 1000)}")
+def _save_output(
+    payload: PreToolUsePayload, agent: str, provider: str, model: str, text: str
+) -> str:
+    name = (
+        paths.safe_name(payload.tool_use_id, "tool_use_id")
+        if payload.tool_use_id
+        else (f"call-{int(time.time() * 1000)}")
+    )
     path = os.path.join(routing.outputs_dir(payload.session_id), f"{name}.md")
-    header = f"<!-- omcm: {agent} → {provider}/{model}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')} -->\n"
+    header = (
+        f"<!-- omcm: {agent} → {provider}/{model}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')} -->\n"
+    )
     state.atomic_write(path, header + text + "\n")
     return path
 
@@ -262,50 +339,84 @@ def _stored_answer(session_id: str, key: str, window: int) -> Delegation | None:
         return None
     answer["hookSpecificOutput"]["permissionDecisionReason"] = (
         f"{reason}\n(The same subagent call was answered {age:.0f}s ago; this is that "
-        "stored answer, not a new run.)")
-    answer["systemMessage"] = (f"OMCM: repeated {stored['agent']} call answered from the "
-                               f"stored {stored['provider']} answer of {age:.0f}s ago")
-    return Delegation(answer=answer, attempts=[], provider=stored["provider"],
-                      model=stored["model"], answer_chars=stored["answer_chars"],
-                      output_path=stored.get("output_path", ""), cache_hit=True)
+        "stored answer, not a new run.)"
+    )
+    answer["systemMessage"] = (
+        f"OMCM: repeated {stored['agent']} call answered from the "
+        f"stored {stored['provider']} answer of {age:.0f}s ago"
+    )
+    return Delegation(
+        answer=answer,
+        attempts=[],
+        provider=stored["provider"],
+        model=stored["model"],
+        answer_chars=stored["answer_chars"],
+        output_path=stored.get("output_path", ""),
+        cache_hit=True,
+    )
 
 
 def _store_answer(session_id: str, key: str, agent: str, delegation: Delegation) -> None:
     import json
 
-    record = {"at": time.time(), "agent": agent,
-              "provider": delegation.provider, "model": delegation.model,
-              "answer_chars": delegation.answer_chars, "output_path": delegation.output_path,
-              "answer": {"hookSpecificOutput": delegation.answer["hookSpecificOutput"]}
-              if delegation.answer else {}}
+    record = {
+        "at": time.time(),
+        "agent": agent,
+        "provider": delegation.provider,
+        "model": delegation.model,
+        "answer_chars": delegation.answer_chars,
+        "output_path": delegation.output_path,
+        "answer": {"hookSpecificOutput": delegation.answer["hookSpecificOutput"]}
+        if delegation.answer
+        else {},
+    }
     state.atomic_write(_answers_file(session_id, key), json.dumps(record, ensure_ascii=False))
 
 
 def log_entry(
-    payload: PreToolUsePayload, task: AgentInput | None, decision: Decision,
-    delegation: Delegation | None, started: float,
+    payload: PreToolUsePayload,
+    task: AgentInput | None,
+    decision: Decision,
+    delegation: Delegation | None,
+    started: float,
 ) -> dict[str, Any]:
     """The routing-log line for one decision."""
     entry: dict[str, Any] = {
-        "time": time.time(), "session_id": payload.session_id,
-        "tool_use_id": payload.tool_use_id, "tool_name": payload.tool_name,
-        "agent_raw": decision.agent_raw, "agent": decision.agent, "tier": decision.tier,
-        "decision": decision.target, "reason": decision.reason, "provider": "", "model": "",
-        "attempts": [], "duration": 0.0, "tokens": _tokens(Usage()),
-        "prompt_chars": len(task.prompt) if task else 0, "answer_chars": 0,
-        "context_path": "", "cache_hit": False, "outcome": "claude",
+        "time": time.time(),
+        "session_id": payload.session_id,
+        "tool_use_id": payload.tool_use_id,
+        "tool_name": payload.tool_name,
+        "agent_raw": decision.agent_raw,
+        "agent": decision.agent,
+        "tier": decision.tier,
+        "decision": decision.target,
+        "reason": decision.reason,
+        "provider": "",
+        "model": "",
+        "attempts": [],
+        "duration": 0.0,
+        "tokens": _tokens(Usage()),
+        "prompt_chars": len(task.prompt) if task else 0,
+        "answer_chars": 0,
+        "context_path": "",
+        "cache_hit": False,
+        "outcome": "claude",
     }
     if decision.skipped:
         entry["skipped"] = decision.skipped
     if delegation is not None:
         entry.update(
-            provider=delegation.provider, model=delegation.model,
+            provider=delegation.provider,
+            model=delegation.model,
             attempts=[a.log() for a in delegation.attempts],
-            tokens=_tokens(delegation.usage), answer_chars=delegation.answer_chars,
-            context_path=delegation.context_path, cache_hit=delegation.cache_hit,
+            tokens=_tokens(delegation.usage),
+            answer_chars=delegation.answer_chars,
+            context_path=delegation.context_path,
+            cache_hit=delegation.cache_hit,
             output_path=delegation.output_path,
-            outcome="cache" if delegation.cache_hit else (
-                "fell-back" if delegation.fell_back else "routed"),
+            outcome="cache"
+            if delegation.cache_hit
+            else ("fell-back" if delegation.fell_back else "routed"),
         )
         if delegation.fell_back:
             entry["fallback_reason"] = delegation.fell_back

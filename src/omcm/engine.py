@@ -31,8 +31,7 @@ REASONS: dict[str, str] = {
     "mode-hulw": "hulw mode routes MEDIUM and LOW agents",
     "mode-autopilot": "autopilot with fusion routes MEDIUM and LOW agents",
     "mode-ulw": "ulw mode routes by Claude usage (70-80%: LOW, 80-90%: LOW and MEDIUM)",
-    "mode-save-tokens": "save-tokens mode routes exploration, analysis, review and "
-    "writing agents",
+    "mode-save-tokens": "save-tokens mode routes exploration, analysis, review and writing agents",
     "fusion-default": "fusion_default routes MEDIUM and LOW agents",
     "tier-stays-on-claude": "the active rule does not route this agent's tier",
     "ulw-below-band": "ulw mode, but Claude usage is under routing.usage_threshold or unknown",
@@ -102,7 +101,7 @@ class Decision(Record):
         return REASONS.get(self.reason, self.reason)
 
 
-def decide(call: Call, config: Config, st: EngineState) -> Decision:
+def decide(call: Call, config: Config, st: EngineState) -> Decision:  # noqa: PLR0912 - a rule per branch
     agent = agents.normalise(call.agent_raw)
     override = config.agents.get(agent)
     tier, tier_source = agents.tier_of(agent, call.model)
@@ -111,9 +110,17 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:
     role = agents.role_of(agent)
 
     def made(target: str, reason: str, routes: list[Route], skipped: dict[str, str]) -> Decision:
-        return Decision(target=target, reason=reason, agent=agent, agent_raw=call.agent_raw,
-                        tier=tier, tier_source=tier_source, role=role, routes=routes,
-                        skipped=skipped)
+        return Decision(
+            target=target,
+            reason=reason,
+            agent=agent,
+            agent_raw=call.agent_raw,
+            tier=tier,
+            tier_source=tier_source,
+            role=role,
+            routes=routes,
+            skipped=skipped,
+        )
 
     def stay(reason: str) -> Decision:
         return made(CLAUDE, reason, [], {})

@@ -7,13 +7,21 @@ import re
 MASK = "***"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-                re.DOTALL), "[private key masked]"),
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+            re.DOTALL,
+        ),
+        "[private key masked]",
+    ),
     # NAME_KEY=value, api_token: value, "client_secret": "value"
-    (re.compile(r"""(?ix)
+    (
+        re.compile(r"""(?ix)
         (\b(?:[\w.-]*[_.-])?(?:api|access|secret|private|auth|client)?
          (?:key|secret|token|passw(?:or)?d|pwd|credential)s?\b["']?\s*[:=]\s*)
-        (["']?)(?!\*\*\*)([^\s"',;]{4,})(\2)"""), rf"\1\2{MASK}\4"),
+        (["']?)(?!\*\*\*)([^\s"',;]{4,})(\2)"""),
+        rf"\1\2{MASK}\4",
+    ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), f"sk-{MASK}"),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),

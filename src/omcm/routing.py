@@ -35,8 +35,11 @@ def gather(config: Config, session_id: str, now: float, probe: bool = False) -> 
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode)
-    fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState) if (
-        config.balancing.strategy == "usage") else None
+    fusion = (
+        state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
+        if (config.balancing.strategy == "usage")
+        else None
+    )
     return engine.EngineState(
         fallback_active=fallback.active,
         claude_limited=(limits.claude_limited_until or 0) > now,
@@ -48,8 +51,10 @@ def gather(config: Config, session_id: str, now: float, probe: bool = False) -> 
             turn=int(now * 1000) % 997,
             draw=(time.perf_counter_ns() % 10_000) / 10_000,
             latency={n: h.latency for n, h in limits.providers.items() if h.latency},
-            tokens={n: c.input_tokens + c.output_tokens
-                    for n, c in (fusion.total.providers.items() if fusion else [])},
+            tokens={
+                n: c.input_tokens + c.output_tokens
+                for n, c in (fusion.total.providers.items() if fusion else [])
+            },
         ),
     )
 
@@ -62,12 +67,15 @@ def health(
         if (seen.cooldown_until or 0) > now:
             left = _minutes(seen.cooldown_until or now, now)
             result[name] = engine.Health(
-                available=False, reason=f"{seen.cooldown_reason or 'rate-limited'}; "
-                f"cooling down for {left}")
+                available=False,
+                reason=f"{seen.cooldown_reason or 'rate-limited'}; cooling down for {left}",
+            )
         elif (seen.circuit_open_until or 0) > now:
             result[name] = engine.Health(
-                available=False, reason=f"skipped for {_minutes(seen.circuit_open_until or now, now)} "
-                f"after {seen.consecutive_failures} failures in a row ({seen.last_error})")
+                available=False,
+                reason=f"skipped for {_minutes(seen.circuit_open_until or now, now)} "
+                f"after {seen.consecutive_failures} failures in a row ({seen.last_error})",
+            )
     if probe:
         import shutil
 
@@ -77,7 +85,8 @@ def health(
             provider = getattr(config.providers, name)
             if name not in result and provider.enabled and not shutil.which(provider.command):
                 result[name] = engine.Health(
-                    available=False, reason=f"not installed (`{provider.command}` not on PATH)")
+                    available=False, reason=f"not installed (`{provider.command}` not on PATH)"
+                )
     return result
 
 

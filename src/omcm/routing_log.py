@@ -58,5 +58,4 @@ def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict
         if not os.path.exists(name):
             continue
         with jsonlines.open(name) as reader:
-            for entry in reader.iter(type=dict, skip_invalid=True):
-                yield entry
+            yield from reader.iter(type=dict, skip_invalid=True)

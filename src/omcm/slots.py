@@ -45,7 +45,8 @@ def acquire(count: int, deadline: float, folder: str | None = None) -> Slot | No
     while True:
         for step in range(count):
             index = (start + step) % count
-            fd = os.open(os.path.join(folder, f"worker-{index}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            path = os.path.join(folder, f"worker-{index}.lock")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -117,7 +117,7 @@ def test_set_keeps_comments_and_other_keys() -> None:
 
 def test_set_validates_before_writing() -> None:
     path = write("threshold = 90\n")
-    with pytest.raises(ConfigError, match="key 'threshold': input should be less than or equal to 100"):
+    with pytest.raises(ConfigError, match=r"key 'threshold': input should be less than or equal to 100"):
         config_schema.set_value(str(path), "threshold", "150")
     with pytest.raises(ConfigError, match="unknown key 'routing.workers'"):
         config_schema.set_value(str(path), "routing.workers", "2")

@@ -101,7 +101,7 @@ def test_build_and_write_in_the_seed_shape(tmp_path: Path, transcript: Path) -> 
     md_path, text = handoff.write(context, 50000)
     assert md_path == str(project / ".omcm" / "handoff" / "context.md")
     assert text.startswith("# Task handoff context\n\n> Handed over from Claude Code to OpenAI Codex")
-    assert "| Project path | `%s` |" % project in text
+    assert f"| Project path | `{project}` |" in text
     assert "| Claude usage | 5-hour: 87%, weekly: 45% |" in text
     assert "## Current task\nExplore auth\n" in text
     assert "> refactor the auth module, token=***" in text

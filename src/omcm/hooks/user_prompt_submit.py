@@ -42,8 +42,9 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
         return _cancel(payload.session_id, match.mode, conf)
     if match is not None:
         fusion = match.fusion_requested or (match.mode == "autopilot" and conf.fusion_default)
-        mode = modes.set_mode(payload.session_id, match.mode, fusion=fusion,
-                              task=match.task, keyword=match.keyword)
+        mode = modes.set_mode(
+            payload.session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
+        )
         return _tell(payload.session_id, mode, conf, announce=True)
     return _tell(payload.session_id, mode, conf, announce=False)
 
@@ -55,12 +56,18 @@ def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any]:
     if not ended:
         text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
         return _context(text, text if conf.notifications.show_on_keyword else None)
-    text = (f"OMCM {modes.NAMES[ended]} mode is cancelled for this session: subagents follow "
-            "the normal routing rules again; stop any autonomous loop and wait for the user.")
-    return _context(text, f"OMCM: {ended} cancelled" if conf.notifications.show_on_keyword else None)
+    text = (
+        f"OMCM {modes.NAMES[ended]} mode is cancelled for this session: subagents follow "
+        "the normal routing rules again; stop any autonomous loop and wait for the user."
+    )
+    return _context(
+        text, f"OMCM: {ended} cancelled" if conf.notifications.show_on_keyword else None
+    )
 
 
-def _tell(session_id: str, mode: SessionMode, conf: Config, announce: bool) -> dict[str, Any] | None:
+def _tell(
+    session_id: str, mode: SessionMode, conf: Config, announce: bool
+) -> dict[str, Any] | None:
     """Explain the mode to Claude when it was just set or when what it routes changed."""
     from omcm import modes, routing, state
     from omcm import paths as omcm_paths
@@ -90,8 +97,9 @@ def _tell(session_id: str, mode: SessionMode, conf: Config, announce: bool) -> d
 
 
 def _context(text: str, note: str | None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"hookSpecificOutput": {
-        "hookEventName": "UserPromptSubmit", "additionalContext": text}}
+    answer: dict[str, Any] = {
+        "hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": text}
+    }
     if note:
         answer["systemMessage"] = note
     return answer
