@@ -9,8 +9,12 @@ decided per request by a *responder*: ``responder(request) -> Reply``.
         run claude with ANTHROPIC_BASE_URL=stub.url ...
         stub.requests   # every request, in arrival order
 
-Claude Code also makes requests that are not the conversation (a one-token
-quota probe, topic/title detection with a small model); :func:`is_conversation`
+Observed offline (``claude -p``, env as in tests/e2e/claude.py): 2.1.197 sends
+``HEAD /`` then only conversation turns, ``POST /v1/messages?beta=true`` with
+``stream: true``; 2.1.62 sends no ``HEAD``. A run whose model calls the subagent
+tool once makes three POSTs: main turn, subagent turn, main turn with the
+tool_result. Other modes and versions may add side requests (a one-token quota
+probe, topic or title detection with a small model): :func:`is_conversation`
 tells them apart and the ready responders answer them with short text.
 """
 
@@ -207,7 +211,7 @@ class Reply:
 
     @property
     def tool_use_id(self) -> str:
-        return next(b["id"] for b in self.blocks if b["type"] == "tool_use")
+        return str(next(b["id"] for b in self.blocks if b["type"] == "tool_use"))
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -223,6 +227,8 @@ def sse_body(reply: Reply, model: str) -> str:
         "usage": {"input_tokens": reply.usage["input_tokens"], "output_tokens": 1,
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}})]
     for index, block in enumerate(reply.blocks):
+        start: dict[str, Any]
+        delta: dict[str, Any]
         if block["type"] == "text":
             start = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": block["text"]}
@@ -299,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # tests read stub.requests; no noise on stderr
 
     def do_HEAD(self) -> None:
@@ -392,7 +398,7 @@ class StubAnthropic:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def responder(self) -> Responder:

@@ -1,0 +1,262 @@
+"""OMCM installed the way a user installs it, then run by the real Claude Code.
+
+The repository is copied without its virtualenv, npm CLIs, git data or caches,
+so the launcher must build its own Python environment from the installed copy.
+A user's ``claude plugin marketplace add OWNER/REPO`` clones from GitHub; here
+the throw-away HOME's ``~/.gitconfig`` redirects that GitHub URL to a local git
+repository (``url.<local>.insteadOf``), so the very same code path runs offline.
+Claude Code then installs a copy into ``~/.claude/plugins/cache/omcm/omcm/<version>``
+and gives hooks ``CLAUDE_PLUGIN_DATA=~/.claude/plugins/data/omcm-omcm``.
+With a local directory marketplace (``marketplace add <path>``) Claude Code
+makes the same cache copy, but 2.1.197 runs the hooks from <path> itself while
+2.1.62 runs them from the cache copy.
+
+Building the environment pip-installs omcm and its dependencies; the first
+build takes several seconds, hence the generous timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.claude import (
+    CURRENT,
+    LEGACY,
+    REPO_PYTHON,
+    SUBAGENT_TOOL,
+    ClaudeRun,
+    Sandbox,
+    copy_repo,
+)
+from tests.e2e.stub_anthropic import AgentScript, StubAnthropic
+
+pytestmark = pytest.mark.e2e
+
+GITHUB_REPO = "omcm-e2e/omcm"
+BUILD_TIMEOUT = 900
+HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop"]
+AGENT_INPUT = {"description": "greet", "prompt": "say hi", "subagent_type": "general-purpose"}
+
+
+# --- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_pip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pip cache for the module's sandboxes: only the first env build downloads."""
+    return tmp_path_factory.mktemp("pip-cache")
+
+
+@pytest.fixture(scope="module")
+def user_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkout as a user gets it: no .venv, no node_modules, no .git, no caches."""
+    copy = copy_repo(tmp_path_factory.mktemp("user-copy") / "omcm")
+    assert not (copy / ".venv").exists()
+    assert not (copy / "tests" / "e2e" / "npm" / "node_modules").exists()
+    return copy
+
+
+@pytest.fixture(scope="module")
+def git_remote(user_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The user copy committed to a local git repository standing in for GitHub."""
+    remote = tmp_path_factory.mktemp("github") / "omcm"
+    subprocess.run(["cp", "-a", str(user_copy), str(remote)], check=True)
+    env = {**os.environ, "HOME": str(remote.parent), "GIT_CONFIG_NOSYSTEM": "1"}
+    identity = ["-c", "user.name=OMCM e2e", "-c", "user.email=e2e@omcm.invalid"]
+    commit = [*identity, "commit", "-q", "-m", "omcm as published"]
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], commit):
+        subprocess.run(["git", *argv], cwd=remote, env=env, check=True, capture_output=True)
+    return remote
+
+
+def new_sandbox(root: Path, version: str, pip_cache: Path, remote: Path | None = None) -> Sandbox:
+    sandbox = Sandbox(root, version)
+    sandbox.extra_env["PIP_CACHE_DIR"] = str(pip_cache)
+    if remote is not None:
+        # `marketplace add OWNER/REPO` clones https://github.com/OWNER/REPO.git (or
+        # over ssh when configured); both are redirected to the local repository.
+        url = f"file://{remote}"
+        (sandbox.home / ".gitconfig").write_text(
+            f'[url "{url}"]\n'
+            f"\tinsteadOf = https://github.com/{GITHUB_REPO}.git\n"
+            f"\tinsteadOf = https://github.com/{GITHUB_REPO}\n"
+            f"\tinsteadOf = git@github.com:{GITHUB_REPO}.git\n"
+        )
+    return sandbox
+
+
+def install(sandbox: Sandbox, source: str) -> Path:
+    """``claude plugin marketplace add SOURCE`` + ``claude plugin install omcm@omcm``."""
+    added = sandbox.run_cli("plugin", "marketplace", "add", source)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "Successfully added marketplace: omcm" in added.stdout + added.stderr
+    installed = sandbox.run_cli("plugin", "install", "omcm@omcm")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "Successfully installed plugin: omcm@omcm" in installed.stdout + installed.stderr
+    registry = json.loads((sandbox.home / ".claude" / "plugins" / "installed_plugins.json")
+                          .read_text())
+    [entry] = registry["plugins"]["omcm@omcm"]
+    return Path(entry["installPath"])
+
+
+@pytest.fixture(scope="module")
+def github_install(tmp_path_factory: pytest.TempPathFactory, shared_pip_cache: Path,
+                   git_remote: Path) -> tuple[Sandbox, Path]:
+    sandbox = new_sandbox(tmp_path_factory.mktemp("user"), CURRENT, shared_pip_cache, git_remote)
+    install_path = install(sandbox, GITHUB_REPO)
+    return sandbox, install_path
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter without omcm (a fresh venv without even pip)."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([str(REPO_PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
+    return venv / "bin" / "python"
+
+
+def agent_prompt(sandbox: Sandbox, **env: str) -> tuple[ClaudeRun, StubAnthropic]:
+    """A ``claude -p`` run of the installed plugin (no --plugin-dir) calling the subagent."""
+    script = AgentScript(AGENT_INPUT, tool_name=SUBAGENT_TOOL[sandbox.version])
+    with StubAnthropic(script) as stub:
+        sandbox.api_url = stub.url
+        run = sandbox.prompt("go", plugin_dir=None, timeout=BUILD_TIMEOUT, env=env)
+    return run, stub
+
+
+def builds(data_dir: Path) -> list[str]:
+    """The header line the launcher writes to venv-build.log for each build."""
+    log = data_dir / "venv-build.log"
+    return [line for line in log.read_text().splitlines() if line.startswith("== ")]
+
+
+def user_data_dir(sandbox: Sandbox) -> Path:
+    """platformdirs' user data dir for omcm as the hooks see it in this sandbox."""
+    code = "import platformdirs; print(platformdirs.user_data_dir('omcm'))"
+    out = subprocess.run([str(REPO_PYTHON), "-c", code], env=sandbox.env(), check=True,
+                         capture_output=True, text=True).stdout
+    return Path(out.strip())
+
+
+def assert_hooks_fired_from(run: ClaudeRun, plugin_root: Path, python: Path) -> None:
+    assert run.returncode == 0, run.describe()
+    assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
+    payloads = run.payloads()
+    assert [line["event"] for line in payloads] == HOOK_EVENTS, run.describe()
+    for line in payloads:
+        assert os.path.normpath(line["plugin_root"]) == str(plugin_root)
+        assert line["python"] == str(python)
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+def test_github_install_builds_its_env_under_plugin_data(
+    github_install: tuple[Sandbox, Path], record_property: Callable[[str, object], None],
+) -> None:
+    sandbox, install_path = github_install
+    assert install_path == sandbox.plugin_cache / "omcm" / "omcm" / "0.1.0"
+    assert (install_path / "hooks" / "omcm-hook").is_file()
+    assert not (install_path / ".venv").exists()
+    data_dir = sandbox.plugin_data_root / "omcm-omcm"  # CLAUDE_PLUGIN_DATA for omcm@omcm
+
+    run, _ = agent_prompt(sandbox)
+    record_property("first_run_with_env_build_seconds", round(run.seconds, 1))
+    sys.stderr.write(f"\n[omcm e2e] first run incl. env build: {run.seconds:.1f}s\n")
+    assert_hooks_fired_from(run, install_path, data_dir / "venv" / "bin" / "python")
+    [build] = builds(data_dir)
+    assert f"building {data_dir / 'venv'} from {install_path} with " in build
+    assert run.system_messages() == []
+
+    # The next session reuses the environment.
+    again, _ = agent_prompt(sandbox)
+    assert_hooks_fired_from(again, install_path, data_dir / "venv" / "bin" / "python")
+    assert len(builds(data_dir)) == 1
+    assert again.session_id != run.session_id
+
+
+def test_local_directory_marketplace_on_legacy_claude_code(
+    tmp_path: Path, shared_pip_cache: Path, user_copy: Path,
+) -> None:
+    """``marketplace add <path>`` on Claude Code 2.1.62: hooks run from the cache copy.
+
+    Before 2.1.78 there is no CLAUDE_PLUGIN_DATA, so the launcher builds its
+    environment in the platformdirs data dir.
+    """
+    sandbox = new_sandbox(tmp_path, LEGACY, shared_pip_cache)
+    install_path = install(sandbox, str(user_copy))
+    assert install_path == sandbox.plugin_cache / "omcm" / "omcm" / "0.1.0"
+    data_dir = user_data_dir(sandbox)
+    assert data_dir == sandbox.home / ".local" / "share" / "omcm"
+
+    run, _ = agent_prompt(sandbox)
+    assert_hooks_fired_from(run, install_path, data_dir / "venv" / "bin" / "python")
+    [build] = builds(data_dir)
+    assert f"building {data_dir / 'venv'} from {install_path} with " in build
+    assert not sandbox.plugin_data_root.exists()
+
+
+def test_local_directory_marketplace_runs_in_place_on_current_claude_code(
+    tmp_path: Path, user_copy: Path, dev_python: Path,
+) -> None:
+    """2.1.197 installs a cache copy of a directory marketplace but runs the hooks from
+    the directory itself (so a checkout's own .venv would be used). OMCM_PYTHON spares
+    this test an environment build; the build is covered above.
+    """
+    sandbox = new_sandbox(tmp_path, CURRENT, tmp_path / "pip-cache")
+    install_path = install(sandbox, str(user_copy))
+    assert install_path == sandbox.plugin_cache / "omcm" / "omcm" / "0.1.0"
+    assert (install_path / "hooks" / "omcm-hook").is_file()
+
+    run, _ = agent_prompt(sandbox, OMCM_PYTHON=str(dev_python))
+    assert_hooks_fired_from(run, user_copy, dev_python)
+
+
+def test_omcm_python_without_omcm_tells_what_to_run(
+    github_install: tuple[Sandbox, Path], bare_python: Path,
+) -> None:
+    sandbox, install_path = github_install
+    payload = {"session_id": "s-bare", "hook_event_name": "SessionStart", "cwd": "/",
+               "source": "startup"}
+    proc = subprocess.run(
+        ["sh", str(install_path / "hooks" / "omcm-hook"), "session-start"],
+        input=json.dumps(payload), capture_output=True, text=True, timeout=60, check=False,
+        env=sandbox.env(OMCM_PYTHON=str(bare_python), CLAUDE_PLUGIN_ROOT=str(install_path),
+                        CLAUDE_PLUGIN_DATA=str(sandbox.plugin_data_root / "omcm-omcm")),
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout
+    answer = json.loads(lines[0])
+    assert list(answer) == ["systemMessage"]
+    message = answer["systemMessage"]
+    assert message.startswith(
+        f"OMCM's session-start hook could not run with OMCM_PYTHON={bare_python} (exit 1: "
+    ), message
+    assert "No module named 'omcm'" in message
+    assert message.endswith(
+        f"Run 'omcm doctor', or reinstall: {bare_python} -m pip install '{install_path}'"
+    ), message
+
+
+def test_omcm_python_without_omcm_fails_open_in_claude(
+    github_install: tuple[Sandbox, Path], bare_python: Path,
+) -> None:
+    sandbox, _ = github_install
+    run, _ = agent_prompt(sandbox, OMCM_PYTHON=str(bare_python))
+    assert run.returncode == 0, run.describe()
+    assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
+    assert run.payloads() == []  # omcm never started
+    messages = run.system_messages()
+    assert len(messages) == len(HOOK_EVENTS), run.describe()
+    for message in messages:
+        assert f"could not run with OMCM_PYTHON={bare_python}" in message
+        assert f"{bare_python} -m pip install" in message
