@@ -112,7 +112,12 @@ def run(
     attempts: list[Attempt] = []
     for route in decision.routes:
         result, tried = _try_provider(
-            route, task=task, cwd=payload.cwd, context=context_text, config=config, deadline=deadline
+            route,
+            task=task,
+            cwd=payload.cwd,
+            context=context_text,
+            config=config,
+            deadline=deadline,
         )
         attempts.extend(tried)
         if result is not None:
@@ -152,8 +157,7 @@ def compose_prompt(task: AgentInput, context: str, sandbox: str, cwd: str) -> st
 
 
 def _try_provider(
-    route: Route,
-    *, task: AgentInput, cwd: str, context: str, config: Config, deadline: float
+    route: Route, *, task: AgentInput, cwd: str, context: str, config: Config, deadline: float
 ) -> tuple[ProviderResult | None, list[Attempt]]:
     provider = PROVIDERS[route.provider]
     settings = getattr(config.providers, route.provider)
@@ -193,7 +197,13 @@ def _try_provider(
             break
         with slot:
             timeout = min(float(settings.timeout), deadline - MARGIN - time.monotonic())
-            ran = proc.run(argv, input=stdin, cwd=cwd, env=proc.child_env(), timeout=timeout)
+            ran = proc.run(
+                argv,
+                input=stdin,
+                cwd=cwd,
+                env=proc.child_env(provider.env(request)),
+                timeout=timeout,
+            )
         parsed = provider.parse(ran, time.time())
         attempt = Attempt(
             route.provider,

@@ -29,11 +29,15 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from omcm.proc import ProcResult
+    from omcm.providers import ProviderRequest, Sandbox
 
 ANSWER = "STUB-ANSWER"
 
@@ -62,18 +66,20 @@ class Reply:
     usage: StubUsage = StubUsage()
     status: int = 200  # anything else: an error response in the dialect's shape
     message: str = ""  # error message; default: a realistic one per status
+    body: dict[str, Any] | None = None  # the whole error body, instead of the default shape
     headers: tuple[tuple[str, str], ...] = ()  # extra response headers (e.g. retry-after)
-    retry_delay: str = ""  # gemini 429: google.rpc.RetryInfo retryDelay, e.g. "30s"
+    retry_after: int | None = None  # 429: seconds named in the message and Gemini's RetryInfo
     delay: float = 0.0  # seconds to wait before answering
     hang: bool = False  # never answer (until the stub is closed)
     tool: tuple[str, dict[str, Any]] | None = None  # call this tool (name, arguments) instead
+    narration: str = ""  # with ``tool``: text said before the call ("Let me look.")
 
     @classmethod
-    def rate_limited(cls, retry_after: int = 30, message: str = "") -> Reply:
-        """A 429 with the retry hints each API sends."""
-        return cls(status=429, message=message, retry_delay=f"{retry_after}s",
-                   headers=(("retry-after", str(retry_after)),
-                            ("x-ratelimit-reset-requests", f"{retry_after}s")))
+    def rate_limited(cls, retry_after: int = 30) -> Reply:
+        """A 429 with the retry hints each API sends: a ``retry-after`` header, the hint
+        in the message ("Please try again in 30s."), and for Gemini a RetryInfo detail."""
+        return cls(status=429, retry_after=retry_after,
+                   headers=(("retry-after", str(retry_after)),))
 
 
 @dataclass(frozen=True)
@@ -90,13 +96,14 @@ class Recorded:
     finished: float = 0.0
 
 
-_GEMINI_PATH = re.compile(r"^/v1beta/models/([^/:]+):(streamGenerateContent|generateContent|countTokens)$")
+_GEMINI_PATH = re.compile(
+    r"^/v1beta/models/([^/:]+):(streamGenerateContent|generateContent|countTokens)$")
 _DEFAULT_MESSAGES = {
     400: "Bad request.",
     401: "Incorrect API key provided: dummy.",
     403: "Permission denied.",
     404: "Not found.",
-    429: "Rate limit reached for requests. Please try again in 30s.",
+    429: "Rate limit reached for requests.",
     500: "The server had an error while processing your request.",
     503: "The service is temporarily unavailable.",
 }
@@ -105,10 +112,12 @@ _GEMINI_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISS
                   503: "UNAVAILABLE"}
 _GEMINI_MESSAGES = {
     401: "API key not valid. Please pass a valid API key.",
-    429: "You exceeded your current quota, please check your plan and billing details. "
-         "Please retry in 30s.",
+    429: "You exceeded your current quota, please check your plan and billing details.",
     500: "Internal error encountered.",
 }
+# Fits both of gemini 0.61's router schemas (numerical and flash/pro classifier).
+_ROUTER_JSON = json.dumps({"complexity_reasoning": "stub", "complexity_score": 30,
+                           "reasoning": "stub", "model_choice": "flash"})
 _OPENAI_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
                  429: ("requests", "rate_limit_exceeded"), 500: ("server_error", None)}
 
@@ -127,7 +136,7 @@ class StubModels:
         self._ids = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.stub = self
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                          name="stub-models", daemon=True)
         self._started = False
 
@@ -195,7 +204,7 @@ class StubModels:
     def _end(self, index: int) -> None:
         with self._lock:
             record = self._requests[index]
-            self._requests[index] = Recorded(**{**record.__dict__, "finished": time.time()})
+            self._requests[index] = replace(record, finished=time.time())
             if record.dialect != "other":
                 self._in_flight -= 1
 
@@ -212,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet; the stub records requests instead."""
 
     def do_GET(self) -> None:
@@ -268,11 +277,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _send_error(self, dialect: str, reply: Reply) -> None:
-        if dialect == "gemini":
-            payload: dict[str, Any] = _gemini_error(reply)
+        if reply.body is not None:
+            payload: dict[str, Any] = reply.body
+        elif dialect == "gemini":
+            payload = _gemini_error(reply)
         else:
             kind, code = _OPENAI_TYPES.get(reply.status, ("api_error", None))
             message = reply.message or _DEFAULT_MESSAGES.get(reply.status, "Error.")
+            if reply.retry_after is not None and not reply.message:
+                message += f" Please try again in {reply.retry_after}s."
             payload = {"error": {"message": message, "type": kind, "param": None, "code": code}}
         self._send_json(reply.status, payload, reply.headers)
 
@@ -295,8 +308,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, {"totalTokens": reply.usage.input})
                 return
             if method == "generateContent":
+                # Utility calls (e.g. the `auto` model router) ask for JSON.
+                config = request.get("generationConfig") or {}
+                text = (_ROUTER_JSON if config.get("responseMimeType") == "application/json"
+                        else reply.text)
                 self._send_json(200, _gemini_chunks(reply, model)[-1] | {
-                    "candidates": [_gemini_candidate(reply.text, "STOP")]})
+                    "candidates": [_gemini_candidate(text, "STOP")]})
                 return
             events = [(None, chunk) for chunk in _gemini_chunks(reply, model)]
         self._send_sse(events)
@@ -340,12 +357,16 @@ def _responses_events(reply: Reply, n: int, model: str) -> list[tuple[str | None
         name, arguments = reply.tool
         call = {"id": f"fc_{n}", "type": "function_call", "status": "completed",
                 "call_id": f"call_{n}", "name": name, "arguments": json.dumps(arguments)}
+        said = message | {"content": [{"type": "output_text", "text": reply.narration,
+                                       "annotations": []}]}
+        output = [said, call] if reply.narration else [call]
         return [
             ("response.created", {"type": "response.created", "response": response}),
-            ("response.output_item.done",
-             {"type": "response.output_item.done", "output_index": 0, "item": call}),
+            *[("response.output_item.done",
+               {"type": "response.output_item.done", "output_index": i, "item": item})
+              for i, item in enumerate(output)],
             ("response.completed", {"type": "response.completed", "response": response | {
-                "status": "completed", "output": [call], "usage": usage}}),
+                "status": "completed", "output": output, "usage": usage}}),
         ]
     done = response | {"status": "completed", "output": [message], "usage": usage}
     started = message | {"status": "in_progress", "content": []}
@@ -383,7 +404,8 @@ def _chat_events(reply: Reply, n: int, model: str,
         call = {"index": 0, "id": f"call_{n}", "type": "function",
                 "function": {"name": name, "arguments": json.dumps(arguments)}}
         events: list[tuple[str | None, Any]] = [
-            (None, chunk({"role": "assistant", "content": None, "tool_calls": [call]}, None)),
+            (None, chunk({"role": "assistant", "content": reply.narration or None}, None)),
+            (None, chunk({"tool_calls": [call]}, None)),
             (None, chunk({}, "tool_calls")),
         ]
     else:
@@ -421,7 +443,8 @@ def _gemini_chunks(reply: Reply, model: str) -> list[dict[str, Any]]:
              "totalTokenCount": u.input + u.output}
     if reply.tool:
         name, arguments = reply.tool
-        call = {"content": {"parts": [{"functionCall": {"name": name, "args": arguments}}],
+        said = [{"text": reply.narration}] if reply.narration else []
+        call = {"content": {"parts": [*said, {"functionCall": {"name": name, "args": arguments}}],
                             "role": "model"}, "finishReason": "STOP", "index": 0}
         return [{"candidates": [call], "usageMetadata": usage, "modelVersion": model}]
     return [
@@ -436,9 +459,11 @@ def _gemini_error(reply: Reply) -> dict[str, Any]:
     message = reply.message or _GEMINI_MESSAGES.get(reply.status) or _DEFAULT_MESSAGES.get(
         reply.status, "Error.")
     error: dict[str, Any] = {"code": reply.status, "message": message, "status": status}
-    if reply.retry_delay:
+    if reply.retry_after is not None:
+        if not reply.message:
+            error["message"] = f"{message} Please retry in {reply.retry_after}s."
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                             "retryDelay": reply.retry_delay}]
+                             "retryDelay": f"{reply.retry_after}s"}]
     return {"error": error}
 
 
@@ -453,9 +478,7 @@ class CliSetup:
 
     env: dict[str, str]  # to lay over omcm.proc.child_env()
     args: tuple[str, ...] = ()  # the provider's configured `args` in a test
-    model: str = ""
-    home: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    model: str = ""  # a model the stub setup knows
 
 
 def _home_env(home: Path) -> dict[str, str]:
@@ -468,6 +491,11 @@ def _home_env(home: Path) -> dict[str, str]:
         env[var] = str(home / sub)
     # Only the stub is reachable; no proxy may send 127.0.0.1 elsewhere.
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    # gemini writes error reports to the temp dir: keep them in the throw-away home.
+    (home / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(home / "tmp")
+    # codex prints reset times as local wall-clock times ("try again at 3:28 PM").
+    env["TZ"] = "UTC"
     return env
 
 
@@ -485,7 +513,7 @@ def codex_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy",
     args = ("-c", "model_provider=stub", "-c", f"model_providers.stub={provider}",
             "--disable", "plugins", "--disable", "remote_plugin", "--disable", "apps",
             "-c", "analytics.enabled=false")
-    return CliSetup(env, args, model, str(home))
+    return CliSetup(env, args, model)
 
 
 GEMINI_SETTINGS = {
@@ -498,16 +526,27 @@ GEMINI_SETTINGS = {
 
 
 def gemini_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy",
-                 model: str = "gemini-2.5-pro") -> CliSetup:
-    """gemini 0.61.0: API-key auth against the stub base URL, one attempt per request."""
+                 model: str = "gemini-2.5-pro", auth_type: str | None = "gemini-api-key",
+                 base_url: bool = True) -> CliSetup:
+    """gemini 0.61.0: API-key auth against the stub base URL, one attempt per request.
+
+    ``auth_type=None`` leaves the auth method unset and ``base_url=False`` the
+    base URL (a fresh install: gemini refuses a custom base URL without an auth type).
+    """
     env = _home_env(home)
     settings = home / ".gemini" / "settings.json"
     settings.parent.mkdir(exist_ok=True)
-    settings.write_text(json.dumps(GEMINI_SETTINGS, indent=2))
-    env["GOOGLE_GEMINI_BASE_URL"] = stub_url
+    content = json.loads(json.dumps(GEMINI_SETTINGS))
+    if auth_type is None:
+        del content["security"]
+    else:
+        content["security"]["auth"]["selectedType"] = auth_type
+    settings.write_text(json.dumps(content, indent=2))
+    if base_url:
+        env["GOOGLE_GEMINI_BASE_URL"] = stub_url
     if api_key is not None:
         env["GEMINI_API_KEY"] = api_key
-    return CliSetup(env, (), model, str(home))
+    return CliSetup(env, (), model)
 
 
 def opencode_config(stub_url: str, api_key: str | None = "dummy") -> dict[str, Any]:
@@ -529,7 +568,7 @@ def opencode_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy") 
     env["OPENCODE_CONFIG_CONTENT"] = json.dumps(opencode_config(stub_url, api_key))
     for var in ("MODELS_FETCH", "AUTOUPDATE", "DEFAULT_PLUGINS", "SHARE", "LSP_DOWNLOAD"):
         env[f"OPENCODE_DISABLE_{var}"] = "1"
-    return CliSetup(env, (), "stub/stub-model", str(home))
+    return CliSetup(env, (), "stub/stub-model")
 
 
 def pinned_bin(name: str) -> Path:
@@ -547,3 +586,33 @@ def child_env(setup: CliSetup) -> dict[str, str]:
             env.pop(var, None)
     env.setdefault("PATH", os.defpath)
     return env
+
+
+SETUPS = {"codex": codex_setup, "gemini": gemini_setup, "opencode": opencode_setup}
+
+
+def run_provider(name: str, stub_url: str, tmp: Path, *, prompt: str = "Say hi.",
+                 sandbox: Sandbox = "read-only", model: str | None = None,
+                 command: str | None = None, timeout: float = 60.0,
+                 options: dict[str, Any] | None = None,
+                 on_start: Any = None) -> tuple[ProcResult, ProviderRequest]:
+    """Run one pinned CLI through its provider module against the stub, as OMCM would.
+
+    Returns ``(ProcResult, ProviderRequest)``. ``tmp`` holds the throw-away home
+    (``tmp/home``) and the project (``tmp/work``); ``options`` go to the CLI's
+    ``*_setup`` helper (e.g. ``api_key=None``).
+    """
+    from omcm import proc
+    from omcm.providers import PROVIDERS, ProviderRequest
+
+    provider = PROVIDERS[name]
+    setup = SETUPS[name](stub_url, tmp / "home", **(options or {}))
+    work = tmp / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    request = ProviderRequest(prompt=prompt, model=setup.model if model is None else model,
+                              sandbox=sandbox, cwd=str(work), extra_args=setup.args)
+    env = child_env(setup) | provider.env(request)
+    argv = provider.argv(command or str(pinned_bin(name)), request)
+    result = proc.run(argv, input=provider.stdin(request), cwd=str(work), env=env,
+                      timeout=timeout, on_start=on_start)
+    return result, request

@@ -82,5 +82,12 @@ class Provider(Protocol):
     def stdin(self, request: ProviderRequest) -> str | None:
         """What to write on stdin before closing it (``None``: /dev/null)."""
 
+    def env(self, request: ProviderRequest) -> dict[str, str]:
+        """Variables to lay over the child's environment (``omcm.proc.child_env(extra)``).
+
+        Only what the sandbox needs where the CLI has no flag for it (opencode's
+        read-only permissions); never anything that hides the user's own config.
+        """
+
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         """Classify a finished run; ``now`` anchors relative reset hints ("retry in 30s")."""

@@ -1,0 +1,165 @@
+"""OpenCode: ``opencode run --format json``, the prompt on stdin.
+
+argv: ``opencode run [ARGS] --format json [-m PROVIDER/MODEL] --title TITLE --dir CWD
+--print-logs --log-level ERROR``. Checked with opencode 1.18.33:
+
+- With no message argument, ``opencode run`` reads the message from a piped
+  stdin (with one, stdin is appended to it), so the prompt goes on stdin and
+  is not capped at 128 KiB like an argv string.
+- ``--dir``: opencode takes its project directory from ``$PWD``, not from the
+  process's working directory, so without it the project is the caller's.
+- ``--title``: without one, opencode first asks the model for a session title.
+- ``--print-logs --log-level ERROR``: some failures only say "Unexpected server
+  error" on stdout with a ``ref``; the ERROR log line with that ref on stderr
+  names the cause ("ProviderModelNotFoundError: Model not found: …").
+- Read-only: opencode has no sandbox flag, and its ``plan`` agent still runs
+  bash. ``OPENCODE_PERMISSION`` (merged over the user's config, last rule wins
+  for every agent) set to deny ``edit`` (write, edit, patch) and ``bash`` does it;
+  a denied call returns an error to the model and the run goes on.
+- Retries: 429 and 5xx are retried 5 times, waiting what ``retry-after(-ms)``
+  says (uncapped) or 2 s doubling up to 30 s; no flag or variable bounds it, so
+  OMCM's timeout does.
+
+stdout is JSONL: ``text`` parts, ``step_finish`` with tokens per step (input
+excludes cache reads and writes, output excludes reasoning), or one ``error``
+event (exit 1; some releases exit 0, so the event decides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from omcm.providers.base import ProviderResult, Usage
+from omcm.providers.common import (
+    as_dict,
+    as_int,
+    classify,
+    crash,
+    failure,
+    json_lines,
+    process_failure,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from omcm.proc import ProcResult
+    from omcm.providers.base import ProviderRequest
+
+READ_ONLY_PERMISSION = {"edit": "deny", "bash": "deny"}
+_LOG_ERROR = re.compile(r'ref=(?P<ref>\S+) error="(?P<error>(?:[^"\\]|\\.)*)"')
+_NOT_FOUND = re.compile(r"ProviderModelNotFoundError: Model not found: (\S+?)\.?(?:\s|$)")
+
+
+class OpenCode:
+    """``opencode run``."""
+
+    name = "opencode"
+    label = "OpenCode"
+
+    def argv(self, command: str, request: ProviderRequest) -> list[str]:
+        argv = [command, "run", *request.extra_args, "--format", "json"]
+        if request.model:
+            argv += ["-m", request.model]
+        return [*argv, "--title", request.title, "--dir", request.cwd,
+                "--print-logs", "--log-level", "ERROR"]
+
+    def stdin(self, request: ProviderRequest) -> str | None:
+        return request.prompt
+
+    def env(self, request: ProviderRequest) -> dict[str, str]:
+        if request.sandbox != "read-only":
+            return {}
+        # Keep the user's own OPENCODE_PERMISSION, with the read-only rules on top.
+        try:
+            permission = json.loads(os.environ.get("OPENCODE_PERMISSION") or "{}")
+        except ValueError:
+            permission = {}
+        if not isinstance(permission, dict):
+            permission = {}
+        return {"OPENCODE_PERMISSION": json.dumps(permission | READ_ONLY_PERMISSION)}
+
+    def parse(self, result: ProcResult, now: float) -> ProviderResult:
+        early = process_failure(result)
+        if early:
+            return early
+        events = _Events(result.stdout)
+        if events.error is not None:
+            return _error(events.error, result.stderr, now)
+        if events.answer:
+            return ProviderResult("ok", answer=events.answer, usage=events.usage)
+        if result.returncode == 0:
+            return ProviderResult("no_answer", usage=events.usage,
+                                  error="opencode finished without an answer")
+        return crash(result)
+
+
+class _Events:
+    """What one ``opencode run --format json`` stream says."""
+
+    def __init__(self, stdout: str) -> None:
+        self.usage = Usage()
+        self.error: dict[str, Any] | None = None
+        texts: dict[str, list[str]] = {}
+        for event in json_lines(stdout):
+            part = as_dict(event.get("part"))
+            kind = event.get("type")
+            if kind == "text":
+                texts.setdefault(str(part.get("messageID")), []).append(str(part.get("text") or ""))
+            elif kind == "step_finish":
+                self.usage += _usage(as_dict(part.get("tokens")))
+            elif kind == "error":
+                self.error = as_dict(event.get("error"))
+        # The answer is the text of the last message that has any; earlier steps'
+        # text is narration before tool calls.
+        last = [t for t in texts.values() if "".join(t).strip()]
+        self.answer = "".join(last[-1]).strip() if last else ""
+
+
+def _usage(tokens: dict[str, Any]) -> Usage:
+    cache = as_dict(tokens.get("cache"))
+    read = as_int(cache.get("read"))
+    reasoning = as_int(tokens.get("reasoning"))
+    return Usage(input=as_int(tokens.get("input")) + read + as_int(cache.get("write")),
+                 cached=read,
+                 output=as_int(tokens.get("output")) + reasoning,
+                 reasoning=reasoning)
+
+
+def _error(error: dict[str, Any], stderr: str, now: float) -> ProviderResult:
+    """Classify an ``error`` event: API errors carry the status and response headers."""
+    name = str(error.get("name") or "")
+    data = as_dict(error.get("data"))
+    message = str(data.get("message") or name or "error")
+    status = as_int(data.get("statusCode"))
+    headers = {str(k): str(v) for k, v in as_dict(data.get("responseHeaders")).items()}
+    logged = _logged_error(stderr, str(data.get("ref") or ""))
+    if logged:
+        missing = _NOT_FOUND.search(logged)
+        if missing:
+            return ProviderResult(
+                "auth", error=f"model {missing.group(1)} is not available: its provider is "
+                              "not logged in or the model is unknown (see `opencode models`)")
+        message = logged
+    if name == "ProviderAuthError":
+        return failure("auth", message, now)
+    return failure(classify(message, status), message, now, headers)
+
+
+def _logged_error(stderr: str, ref: str) -> str:
+    """The ``error="…"`` of the ERROR log line for ``ref`` (from ``--print-logs``)."""
+    if not ref:
+        return ""
+    for match in _LOG_ERROR.finditer(stderr):
+        if match.group("ref") == ref:
+            try:
+                return str(json.loads(f'"{match.group("error")}"'))
+            except ValueError:
+                return match.group("error")
+    return ""
+
+
+PROVIDER = OpenCode()

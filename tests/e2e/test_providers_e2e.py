@@ -1,0 +1,197 @@
+"""The pinned provider CLIs, run for real through omcm.proc + their provider modules,
+against the stub model server on 127.0.0.1 (tests/e2e/stub_models.py).
+
+A missing pinned CLI fails the test: run scripts/setup --e2e.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from omcm.providers import PROVIDERS, Usage
+from tests.e2e.stub_models import ANSWER, Reply, StubModels, pinned_bin, run_provider
+
+pytestmark = pytest.mark.e2e
+
+CLIS = ("codex", "gemini", "opencode")
+STUB_USAGE = Usage(input=1234, cached=100, output=56, reasoning=7)
+# opencode retries a 429 five times, waiting what retry-after says.
+RETRY_AFTER = {"codex": 30, "gemini": 30, "opencode": 1}
+# The processes one run starts: codex is a node wrapper around a native binary,
+# gemini relaunches itself in a second node process, opencode is one binary.
+PROCESSES = {"codex": 2, "gemini": 2, "opencode": 1}
+WRITE_TOOLS = {
+    "codex": ("exec_command", {"cmd": "echo x > new.txt"}),
+    "gemini": ("write_file", {"file_path": "new.txt", "content": "x\n"}),
+    "opencode": ("write", {"filePath": "new.txt", "content": "x\n"}),
+}
+
+
+@pytest.fixture
+def stub() -> Iterator[StubModels]:
+    with StubModels() as server:
+        yield server
+
+
+@pytest.fixture(params=CLIS)
+def cli(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if not pinned_bin(name).exists():
+        pytest.fail(f"{pinned_bin(name)} is missing: run scripts/setup --e2e")
+    return name
+
+
+def test_success_returns_the_answer_and_the_exact_usage(
+        cli: str, stub: StubModels, tmp_path: Path) -> None:
+    result, request = run_provider(cli, stub.url, tmp_path, prompt="Summarise the notes.")
+    parsed = PROVIDERS[cli].parse(result, time.time())
+    assert (parsed.outcome, parsed.answer, parsed.usage, parsed.error) == (
+        "ok", ANSWER, STUB_USAGE, ""), result.stderr[-2000:]
+    [call] = stub.model_requests()
+    assert "Summarise the notes." in str(call.body)
+    assert request.cwd == str(tmp_path / "work")
+
+
+def test_rate_limit_is_classified(cli: str, stub: StubModels, tmp_path: Path) -> None:
+    stub.default = Reply.rate_limited(RETRY_AFTER[cli])
+    result, _request = run_provider(cli, stub.url, tmp_path)
+    parsed = PROVIDERS[cli].parse(result, time.time())
+    assert parsed.outcome == "rate_limited", (parsed, result.stdout[-2000:], result.stderr[-2000:])
+    assert parsed.answer == ""
+
+
+def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
+        cli: str, stub: StubModels, tmp_path: Path) -> None:
+    stub.default = Reply(hang=True)
+    started: list[int] = []
+    seen: dict[int, str] = {}
+
+    def watch() -> None:
+        """Once the model request arrives, note every process the CLI has started."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (started and stub.model_requests()):
+            time.sleep(0.05)
+        if started:
+            seen.update(_descendants(started[0]))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result, _request = run_provider(cli, stub.url, tmp_path, timeout=8, on_start=started.append)
+    watcher.join()
+    parsed = PROVIDERS[cli].parse(result, time.time())
+    assert result.timed_out
+    assert (parsed.outcome, parsed.error) == ("timeout", "timed out after 8s")
+    assert stub.model_requests(), "the CLI never reached the stub before the timeout"
+    assert len(seen) >= PROCESSES[cli], seen
+    assert _alive(seen) == {}, "processes of the killed CLI survived"
+    assert _group_members(started[0]) == []
+
+
+@pytest.mark.parametrize(("sandbox", "written"), [("read-only", False),
+                                                  ("workspace-write", True)])
+def test_the_sandbox_decides_whether_the_model_may_write(
+        cli: str, stub: StubModels, tmp_path: Path, sandbox: str, written: bool) -> None:
+    stub.script(Reply(tool=WRITE_TOOLS[cli]))
+    result, request = run_provider(cli, stub.url, tmp_path, sandbox=sandbox)
+    parsed = PROVIDERS[cli].parse(result, time.time())
+    assert (parsed.outcome, parsed.answer) == ("ok", ANSWER), result.stderr[-2000:]
+    assert (Path(request.cwd) / "new.txt").exists() is written
+    assert len(stub.model_requests()) == 2  # the tool's result went back to the model
+
+
+def test_the_stub_measures_concurrency_and_records_requests(stub: StubModels) -> None:
+    stub.default = Reply(delay=0.5)
+
+    def call(_n: int) -> int:
+        req = urllib.request.Request(f"{stub.url}/v1/chat/completions", method="POST",
+                                     data=b'{"model": "m", "stream": false}',
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return int(response.status)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(pool.map(call, range(6))) == [200] * 6
+    assert stub.max_in_flight == 3
+    assert stub.in_flight == 0
+    assert [r.body for r in stub.model_requests()] == [{"model": "m", "stream": False}] * 6
+
+
+def test_closing_the_stub_releases_a_hanging_request() -> None:
+    stub = StubModels(Reply(hang=True)).start()
+    errors: list[OSError] = []
+
+    def call() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(
+                f"{stub.url}/v1/responses", method="POST", data=b"{}"), timeout=10)
+        except OSError as exc:  # the connection closes without an answer
+            errors.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    while not stub.requests:
+        time.sleep(0.01)
+    begun = time.monotonic()
+    stub.close()
+    caller.join(timeout=5)
+    assert not caller.is_alive()
+    assert time.monotonic() - begun < 5
+    assert errors  # the connection closed without an answer
+
+
+# -- /proc helpers (Linux) -------------------------------------------------------------------
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name: state, ppid, pgrp, ..."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """``root`` and every process below it, with their start times (pids get reused)."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for pid in _pids():
+        fields = _stat(pid)
+        if fields:
+            children.setdefault(int(fields[1]), []).append(pid)
+            starts[pid] = fields[19]
+    found: dict[int, str] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in starts and pid not in found:
+            found[pid] = starts[pid]
+            todo.extend(children.get(pid, []))
+    return found
+
+
+def _alive(processes: dict[int, str]) -> dict[int, str]:
+    """Those of ``processes`` still running (zombies awaiting their reaper count as gone)."""
+    alive = {}
+    for pid, start in processes.items():
+        fields = _stat(pid)
+        if fields and fields[19] == start and fields[0] != "Z":
+            alive[pid] = fields[0]
+    return alive
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [pid for pid in _pids()
+            if (fields := _stat(pid)) and int(fields[2]) == pgid and fields[0] != "Z"]
