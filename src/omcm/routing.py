@@ -81,6 +81,9 @@ def health(
 
         from omcm.config import PROVIDERS
 
+        if "codex" not in result and config.providers.codex.enabled:
+            result.update(_codex_own_limit(now))
+
         for name in PROVIDERS:
             provider = getattr(config.providers, name)
             if name not in result and provider.enabled and not shutil.which(provider.command):
@@ -88,6 +91,18 @@ def health(
                     available=False, reason=f"not installed (`{provider.command}` not on PATH)"
                 )
     return result
+
+
+def _codex_own_limit(now: float) -> dict[str, engine.Health]:
+    """Skip Codex while its own plan window (from its session files) is used up."""
+    from omcm import codex_limits
+
+    seen = codex_limits.read()
+    until = seen.exhausted_until(now) if seen else None
+    if until is None:
+        return {}
+    return {"codex": engine.Health(available=False, reason=(
+        f"Codex's own usage limit is reached; it resets in {_minutes(until, now)}"))}
 
 
 def _minutes(until: float, now: float) -> str:
