@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from omcm.config import ContextConfig
 
 CHUNK = 1024 * 1024
-MAX_SCAN = 16 * 1024 * 1024  # never read more than this of a transcript
+MAX_SCAN = 8 * 1024 * 1024  # never read more than this of a transcript
 EDIT_TOOLS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
               "NotebookEdit": "notebook_path"}
-_MARKERS = (b'"user"', b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"', b'"Edit"',
-            b'"Write"', b'"MultiEdit"', b'"NotebookEdit"')
+# Only lines holding one of these can matter; everything else is never decoded.
+_USER, _TOOL_USE, _TOOL_RESULT = b'"user"', b'"tool_use"', b'"tool_result"'
+_TODO_TOOLS = (b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"')
+_EDIT_TOOLS = tuple(f'"{name}"'.encode() for name in EDIT_TOOLS)
 
 
 @dataclass
@@ -97,9 +99,10 @@ def read_transcript(path: str, want_files: int = 10) -> TranscriptFacts:
     if not path:
         return facts
     seen_files: dict[str, None] = {}
+    tasks = _TaskList()
     try:
-        for raw in _lines_from_end(path):
-            if not any(marker in raw for marker in _MARKERS):
+        for raw in lines_from_end(path):
+            if not _wanted(raw, facts, len(seen_files) < want_files):
                 continue
             try:
                 entry = json.loads(raw)
@@ -107,21 +110,84 @@ def read_transcript(path: str, want_files: int = 10) -> TranscriptFacts:
                 continue
             if not isinstance(entry, dict) or entry.get("isSidechain"):
                 continue
-            _take(entry, facts, seen_files)
+            _take(entry, facts, seen_files, tasks)
             done_files = len(seen_files) >= want_files
             if facts.last_prompt and facts.todos is not None and done_files:
                 break
     except OSError:
         return facts
+    if facts.todos is None and tasks.used:
+        facts.todos = tasks.todos()
     facts.files = list(seen_files)[:want_files]
     return facts
 
 
-def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, None]) -> None:
+class _TaskList:
+    """The task list of Claude Code's task tools, rebuilt from a transcript read backwards.
+
+    Claude Code 2.1.197 offers ``TaskCreate`` / ``TaskUpdate`` instead of
+    ``TodoWrite``: one call creates or changes one task, so the whole list takes
+    every call (the latest status of a task is the first update seen). A task's id
+    comes from its creation's result (``toolUseResult.task.id``, or the text
+    ``Task #N created``).
+    """
+
+    def __init__(self) -> None:
+        self.used = False
+        self.ids: dict[str, str] = {}  # TaskCreate tool_use_id -> task id
+        self.status: dict[str, str] = {}  # task id -> latest status
+        self.subject: dict[str, str] = {}  # task id -> latest subject
+        self.created: list[tuple[str, str]] = []  # (task id, subject), newest first
+
+    def result(self, content: object, extra: object) -> None:
+        """Note the task id a TaskCreate result names."""
+        task = extra.get("task") if isinstance(extra, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            use_id, text = str(block.get("tool_use_id", "")), str(block.get("content", ""))
+            if isinstance(task, dict) and task.get("id") is not None:
+                self.ids[use_id] = str(task["id"])
+            elif text.startswith("Task #") and " created" in text:
+                self.ids[use_id] = text[len("Task #"):].split(" ", 1)[0]
+
+    def call(self, name: str, use_id: str, data: dict[str, object]) -> None:
+        self.used = True
+        if name == "TaskCreate" and data.get("subject"):
+            self.created.append((self.ids.get(use_id, f"?{use_id}"), str(data["subject"])))
+            return
+        task = str(data.get("taskId", ""))
+        if isinstance(data.get("status"), str):
+            self.status.setdefault(task, str(data["status"]))
+        if isinstance(data.get("subject"), str):
+            self.subject.setdefault(task, str(data["subject"]))
+
+    def todos(self) -> list[Todo]:
+        return [
+            Todo(self.subject.get(task, subject), self.status.get(task, "pending"))
+            for task, subject in reversed(self.created)
+            if self.status.get(task) != "deleted"
+        ]
+
+
+def _wanted(raw: bytes, facts: TranscriptFacts, need_files: bool) -> bool:
+    """Whether a line can hold a fact still missing (cheap byte tests, no decoding)."""
+    if _TOOL_USE in raw:
+        todos = facts.todos is None and any(tool in raw for tool in _TODO_TOOLS)
+        return todos or (need_files and any(tool in raw for tool in _EDIT_TOOLS))
+    if _TOOL_RESULT in raw:  # only a TaskCreate result (it names the task's id) matters
+        return facts.todos is None and b"Task #" in raw
+    return not facts.last_prompt
+
+
+def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, None],
+          tasks: _TaskList) -> None:
     message = entry.get("message")
     if not isinstance(message, dict):
         return
     content = message.get("content")
+    if entry.get("type") == "user" and facts.todos is None:
+        tasks.result(content, entry.get("toolUseResult"))
     if entry.get("type") == "user" and not facts.last_prompt and not entry.get("isMeta"):
         text = _user_text(content)
         if text and not text.lstrip().startswith(("<command-", "<local-command")):
@@ -133,19 +199,25 @@ def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, Non
         if not isinstance(block, dict) or block.get("type") != "tool_use":
             continue
         name, data = block.get("name"), block.get("input")
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(name, str):
             continue
-        if name == "TodoWrite" and facts.todos is None and isinstance(data.get("todos"), list):
-            facts.todos = [
-                Todo(str(t.get("content", "")), str(t.get("status", "pending")))
-                for t in data["todos"] if isinstance(t, dict)
-            ]
-        elif name == "TaskCreate" and facts.todos is None and data.get("subject"):
-            facts.todos = [Todo(str(data["subject"]), "pending")]
-        elif isinstance(name, str) and name in EDIT_TOOLS:
+        if name in EDIT_TOOLS:
             target = data.get(EDIT_TOOLS[name])
             if isinstance(target, str) and target:
                 files.setdefault(target, None)
+        elif facts.todos is None:
+            _take_todos(name, str(block.get("id", "")), data, facts, tasks)
+
+
+def _take_todos(name: str, use_id: str, data: dict[str, object], facts: TranscriptFacts,
+                tasks: _TaskList) -> None:
+    """A todo-list tool call: TodoWrite holds the whole list, a task tool one change of it."""
+    todos = data.get("todos")
+    if name == "TodoWrite" and not tasks.used and isinstance(todos, list):
+        facts.todos = [Todo(str(t.get("content", "")), str(t.get("status", "pending")))
+                       for t in todos if isinstance(t, dict)]
+    elif name in ("TaskCreate", "TaskUpdate"):
+        tasks.call(name, use_id, data)
 
 
 def _user_text(content: object) -> str:
@@ -158,8 +230,12 @@ def _user_text(content: object) -> str:
     return ""
 
 
-def _lines_from_end(path: str) -> Iterator[bytes]:
-    """The file's lines, last first, reading at most :data:`MAX_SCAN` bytes."""
+def lines_from_end(path: str, markers: tuple[bytes, ...] = (_USER, _TOOL_USE)
+                   ) -> Iterator[bytes]:
+    """The file's lines, last first, reading at most :data:`MAX_SCAN` bytes.
+
+    Chunks holding none of ``markers`` are skipped without being split into lines.
+    """
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         position = handle.tell()
@@ -171,9 +247,15 @@ def _lines_from_end(path: str) -> Iterator[bytes]:
             handle.seek(position)
             block = handle.read(size) + tail
             scanned += size
-            parts = block.split(b"\n")
-            tail = parts[0]  # may be the end of an earlier line: keep it for the next chunk
-            for line in reversed(parts[1:]):
+            cut = block.find(b"\n")
+            if cut < 0:
+                tail = block
+                continue
+            tail = block[:cut]  # may be the end of an earlier line: keep it for the next chunk
+            lines = block[cut + 1 :]
+            if not any(marker in lines for marker in markers):
+                continue  # nothing in this chunk can matter: skip splitting it
+            for line in reversed(lines.split(b"\n")):
                 if line.strip():
                     yield line
         if position == 0 and tail.strip():

@@ -61,6 +61,40 @@ def test_transcript_facts_come_from_the_latest_entries(transcript: Path) -> None
     assert facts.files == ["/proj/src/a.py", "/proj/src/b.py"]
 
 
+def task_call(name: str, use_id: str, data: dict[str, object]) -> str:
+    block = {"type": "tool_use", "id": use_id, "name": name, "input": data}
+    return line(type="assistant", message={"role": "assistant", "content": [block]})
+
+
+def task_result(use_id: str, text: str, result: object = None) -> str:
+    block = {"type": "tool_result", "tool_use_id": use_id, "content": text}
+    return line(type="user", message={"role": "user", "content": [block]}, toolUseResult=result)
+
+
+def test_task_tools_rebuild_the_whole_list(tmp_path: Path) -> None:
+    """Claude Code 2.1.197's TaskCreate / TaskUpdate, as its transcript records them."""
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        user("build a todo app")
+        + tool_use("TodoWrite", {"todos": [{"content": "older list", "status": "pending"}]})
+        + task_call("TaskCreate", "c1", {"subject": "Write the model", "description": "m"})
+        + task_result("c1", "Task #1 created successfully: Write the model",
+                      {"task": {"id": "1", "subject": "Write the model"}})
+        + task_call("TaskCreate", "c2", {"subject": "Write the API", "description": "a"})
+        + task_result("c2", "Task #2 created successfully: Write the API")
+        + task_call("TaskCreate", "c3", {"subject": "Scratch", "description": "s"})
+        + task_result("c3", "Task #3 created successfully: Scratch", {"task": {"id": "3"}})
+        + task_call("TaskUpdate", "u1", {"taskId": "2", "status": "in_progress"})
+        + task_call("TaskUpdate", "u2", {"taskId": "1", "status": "completed"})
+        + task_call("TaskUpdate", "u3", {"taskId": "3", "status": "deleted"})
+        + task_call("TaskUpdate", "u4", {"taskId": "2", "subject": "Write the REST API"})
+    )
+    assert handoff.read_transcript(str(path), want_files=0).todos == [
+        handoff.Todo("Write the model", "completed"),
+        handoff.Todo("Write the REST API", "in_progress"),
+    ]
+
+
 def test_transcript_read_from_the_end_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
