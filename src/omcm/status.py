@@ -1,16 +1,18 @@
-"""``omcm status``: what OMCM knows now, and where each figure came from."""
+"""``omcm status``: what OMCM knows now, where each figure came from, and how old it is."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
+from omcm import codex_limits, paths, state, usage
 from omcm import config as cfg
-from omcm import paths, state
 from omcm.errors import ConfigError
 
 
-def collect() -> dict[str, Any]:
+def collect(now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
     config_path = paths.config_file()
     try:
         config = cfg.load()
@@ -20,42 +22,106 @@ def collect() -> dict[str, Any]:
     fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    figure, window = usage.claude_reading(limits, now)
+    codex = codex_limits.read()
     sessions_root = os.path.join(paths.state_dir(), "sessions")
     sessions = sorted(os.listdir(sessions_root)) if os.path.isdir(sessions_root) else []
     return {
+        "now": now,
         "config": {"path": config_path, "status": config_status,
-                   "fusion_default": config.fusion_default, "routing": config.routing.enabled},
+                   "fusion_default": config.fusion_default, "routing": config.routing.enabled,
+                   "threshold": config.threshold, "recovery": config.recovery_threshold},
         "state_dir": paths.state_dir(),
         "counters": fusion.total.dump(),
         "fallback": fallback.dump(),
         "limits": limits.dump(),
+        "claude_usage": {"percentage": figure, "window": window},
+        "codex_own_limits": None if codex is None else {
+            "source": codex.source, "observed_at": codex.observed_at,
+            "primary": codex.primary and codex.primary.__dict__,
+            "secondary": codex.secondary and codex.secondary.__dict__},
         "sessions": len(sessions),
         "notices": list(state.NOTICES),
     }
 
 
-def render(report: dict[str, Any]) -> str:
+def _ago(then: float | None, now: float) -> str:
     from omcm.cli import age
 
+    return age(then) if then else "never"
+
+
+def _until(then: float, now: float) -> str:
+    from omcm.hud import duration
+
+    return duration(max(0.0, then - now))
+
+
+def render(report: dict[str, Any]) -> str:
+    now = report["now"]
     conf, counters = report["config"], report["counters"]
     limits, fallback = report["limits"], report["fallback"]
     lines = [
         f"config:    {conf['path']} ({conf['status']})",
         f"           fusion_default={str(conf['fusion_default']).lower()}, "
-        f"routing={'on' if conf['routing'] else 'off'}",
+        f"routing={'on' if conf['routing'] else 'off'}, fallback at {conf['threshold']}% "
+        f"until below {conf['recovery']}%",
         f"state:     {report['state_dir']} ({report['sessions']} sessions seen)",
         f"calls:     {counters['calls']} subagent calls, {counters['routed']} routed, "
         f"{counters['cache_hits']} answered from cache, "
         f"{counters['fell_back']} fell back to Claude",
     ]
+    for name, seen in sorted(counters["providers"].items()):
+        lines.append(f"           {name}: {seen['calls']} runs ({seen['failures']} failed), "
+                     f"{seen['input_tokens']:,} tokens in / {seen['output_tokens']:,} out "
+                     "(as the CLI reported them)")
+    lines += _claude_lines(report, now)
+    lines.append(
+        "fallback:  " + (f"ACTIVE since {_ago(fallback['since'], now)}: {fallback['reason']}"
+                         if fallback["active"] else "inactive")
+        + (f" (last change {_ago(fallback['changed_at'], now)})" if fallback["changed_at"] else "")
+    )
+    for name, health in sorted(limits["providers"].items()):
+        notes = []
+        if (health["cooldown_until"] or 0) > now:
+            notes.append(f"cooling down {_until(health['cooldown_until'], now)} "
+                         f"({health['cooldown_reason']})")
+        if (health["circuit_open_until"] or 0) > now:
+            notes.append(f"skipped {_until(health['circuit_open_until'], now)} after "
+                         f"{health['consecutive_failures']} failures")
+        if health["last_error"]:
+            notes.append(f"last error: {health['last_error']}")
+        lines.append(f"{name + ':':10} " + ("; ".join(notes) or "healthy")
+                     + (f"; last answer {_ago(health['last_ok_at'], now)}"
+                        if health["last_ok_at"] else ""))
+    codex = report["codex_own_limits"]
+    if codex:
+        parts = [f"{label} {w['used_percent']:.0f}%" for label, w in
+                 (("5-hour", codex["primary"]), ("weekly", codex["secondary"])) if w]
+        lines.append(f"codex plan: {', '.join(parts)} — from {codex['source']} "
+                     f"({_ago(codex['observed_at'], now)})")
+    lines.extend(report["notices"])
+    return "\n".join(lines)
+
+
+def _claude_lines(report: dict[str, Any], now: float) -> list[str]:
+    limits = report["limits"]
+    lines = []
     for window, label in (("five_hour", "5-hour"), ("seven_day", "weekly")):
         seen = limits[window]
         pct = seen["used_percentage"]
-        shown = "unknown (no status-line reading yet)" if pct is None else f"{pct:.0f}%"
-        lines.append(f"claude {label}: {shown}; observed {age(seen['observed_at'] or None)}")
-    lines.append(
-        "fallback:  " + (f"ACTIVE since {age(fallback['since'])} ({fallback['reason']})"
-                         if fallback["active"] else "inactive")
-    )
-    lines.extend(report["notices"])
-    return "\n".join(lines)
+        if pct is None:
+            lines.append(f"claude {label}: unknown — no status-line reading yet "
+                         "(install it: omcm hud setup; API-key logins have none)")
+            continue
+        reset = f", resets in {_until(seen['resets_at'], now)}" if seen["resets_at"] else ""
+        lines.append(f"claude {label}: {pct:.0f}% — from the status line's rate_limits, "
+                     f"observed {_ago(seen['observed_at'], now)}{reset}")
+    used = report["claude_usage"]
+    shown = "unknown (stale or missing)" if used["percentage"] is None else (
+        f"{used['percentage']:.0f}% ({used['window']})")
+    lines.append(f"claude usage used for routing: {shown}")
+    if (limits["claude_limited_until"] or 0) > now:
+        lines.append(f"claude:    LIMITED (a request was rejected) for another "
+                     f"{_until(limits['claude_limited_until'], now)}")
+    return lines
