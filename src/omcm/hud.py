@@ -8,7 +8,8 @@ status-line JSON; :func:`render` turns that :class:`HudView` into one line::
 Segments, in order: the session's mode; Claude's usage per window (``?`` when
 unknown, ``≥`` before an old reading that is only a lower bound, the time to
 the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
-session, ``↓`` in and ``↑`` out, for Claude (``C``, from the status-line JSON) and each provider
+session, ``↓`` in and ``↑`` out, for Claude (``C``, summed from the session's
+transcripts by :mod:`omcm.claude_tokens`) and each provider
 that was used (``O`` codex/OpenAI, ``G`` gemini, ``OC`` opencode); calls routed
 out of all subagent calls; whoever is cooling down after a rate limit (Claude
 itself while it rejects requests) with the time left. Empty segments are left
@@ -78,24 +79,6 @@ class HudView:
 # --- building the view -------------------------------------------------------------
 
 
-def _count(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return max(int(value), 0)
-
-
-def claude_tokens(statusline: object) -> tuple[int, int] | None:
-    """This session's Claude tokens (in, out) from the status-line JSON, if it has them."""
-    window = statusline.get("context_window") if isinstance(statusline, dict) else None
-    if not isinstance(window, dict):
-        return None
-    tokens_in = _count(window.get("total_input_tokens"))
-    tokens_out = _count(window.get("total_output_tokens"))
-    if tokens_in is None and tokens_out is None:
-        return None
-    return tokens_in or 0, tokens_out or 0
-
-
 def _windows(limits: ProviderLimits, now: float, max_age: float) -> list[Window]:
     known = claude_reading(limits, now, max_age)[0] is not None
     shown: list[Window] = []
@@ -136,7 +119,7 @@ def _cooldowns(limits: ProviderLimits, now: float) -> list[tuple[str, float]]:
 
 
 def build_view(
-    statusline: object,
+    claude: tuple[int, int] | None,
     limits: ProviderLimits,
     fallback: FallbackState,
     counters: Counters | None,
@@ -147,9 +130,12 @@ def build_view(
     warn_at: float = 70,
     alert_at: float = 90,
 ) -> HudView:
-    """The view for this moment: ``counters`` are this session's (``None``: none yet)."""
+    """The view for this moment.
+
+    ``claude`` is this session's Claude tokens (in, out), ``counters`` its OMCM
+    counters (``None``: not known / none yet).
+    """
     tokens = _provider_tokens(counters)
-    claude = claude_tokens(statusline)
     if claude is not None:
         tokens.insert(0, ("C", *claude))
     return HudView(

@@ -3,7 +3,9 @@
 Claude Code hands its real usage percentages only to the status-line command,
 so each run records ``rate_limits`` in ``provider-limits.json`` (never replacing
 newer data with older), steps the fallback state machine (every transition is
-kept in ``fallback-state.json`` and the routing log), and prints one line. It
+kept in ``fallback-state.json`` and the routing log), adds up Claude's tokens
+for the session from its transcripts (:mod:`omcm.claude_tokens`: the JSON only
+has the current context), and prints one line. It
 runs every few hundred milliseconds, so it imports only what it needs, writes
 only when something changed, and never breaks the status bar: any error prints
 a minimal line and is logged.
@@ -15,7 +17,7 @@ import os
 import sys
 import time
 
-from omcm import _json, hud, paths, state, usage
+from omcm import _json, claude_tokens, hud, paths, state, usage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ def render_line(raw: bytes, now: float) -> str:
     limits = record_usage(data, now)
     fallback = step_fallback(limits, now, threshold, recovery)
     session_id = data.get("session_id")
-    counters, mode = None, ""
+    counters, mode, claude = None, "", None
     if isinstance(session_id, str) and session_id:
         try:
             fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
@@ -76,13 +78,28 @@ def render_line(raw: bytes, now: float) -> str:
             mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode).mode
         except Exception:
             counters, mode = None, ""
-    view = hud.build_view(data, limits, fallback, counters, now, mode=mode,
+        claude = _claude_tokens(session_id, data.get("transcript_path"))
+    view = hud.build_view(claude, limits, fallback, counters, now, mode=mode,
                           warn_at=conf.routing.usage_threshold if conf else 70,
                           alert_at=threshold)
     line = hud.render(view, width=_width(), color=not os.environ.get("NO_COLOR"))
     if conf is None:
         line += " │ config invalid: omcm config validate"
     return line
+
+
+def _claude_tokens(session_id: str, transcript_path: object) -> tuple[int, int] | None:
+    """This session's Claude tokens; ``None`` when they cannot be read (logged, not fatal)."""
+    if not isinstance(transcript_path, str):
+        return None
+    try:
+        return claude_tokens.session_tokens(session_id, transcript_path)
+    except Exception:
+        import traceback
+
+        state.log_error("the status line could not count Claude's tokens",
+                        traceback.format_exc())
+        return None
 
 
 def record_usage(data: dict[str, Any], now: float) -> state.ProviderLimits:

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.tmux import Tmux
+
 REPO = Path(__file__).resolve().parents[2]
 E2E = REPO / "tests" / "e2e"
 REPO_PYTHON = REPO / ".venv" / "bin" / "python"
@@ -54,6 +56,17 @@ OFFLINE_ENV = {
     "DISABLE_ERROR_REPORTING": "1",
     "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
 }
+
+SUBSCRIBER_ENV: dict[str, str | None] = {
+    "ANTHROPIC_API_KEY": None,
+    "ANTHROPIC_AUTH_TOKEN": None,
+    "CLAUDE_CODE_OAUTH_TOKEN": "stub-oauth-token",
+}
+"""Overrides for a Claude.ai subscriber login (``env=`` of :meth:`Sandbox.prompt`).
+
+Only then does Claude Code read the stub's unified rate-limit headers (status line
+``rate_limits``, the usage-limit rejection); an API key would win over the token.
+"""
 
 _COPY_IGNORE = shutil.ignore_patterns(
     ".venv", "node_modules", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -174,6 +187,12 @@ class ClaudeRun:
         data: dict[str, Any] = json.loads(path.read_text())
         return data
 
+    def session_mode(self) -> dict[str, Any]:
+        """OMCM's ``sessions/<id>/mode.json`` for this run's session ({} while none was written)."""
+        path = self.sandbox.state_dir / "sessions" / self.session_id / "mode.json"
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return data
+
 
 class Sandbox:
     """One throw-away user of Claude Code (HOME, project dir, OMCM dirs, env)."""
@@ -273,6 +292,56 @@ class Sandbox:
         path = self.config_dir / "config.toml"
         path.write_text(text)
         return path
+
+    def state_json(self, name: str) -> dict[str, Any]:
+        """One of OMCM's state files (e.g. ``provider-limits.json``); {} while it is missing."""
+        path = self.state_dir / name
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return data
+
+    def omcm(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``omcm ARGS...`` with the checkout's environment, as this sandbox's user."""
+        return run_process([str(repo_python()), "-m", "omcm", *args], self.project,
+                           self.env(), timeout)
+
+    def trust_project(self) -> Path:
+        """Pre-seed ``~/.claude.json`` so an interactive session starts at the prompt.
+
+        Claude Code 2.1.197 needs two keys: ``hasCompletedOnboarding`` (else the
+        first-run screens, which go online) and the project's
+        ``hasTrustDialogAccepted`` (else the folder-trust question).
+        """
+        path = self.home / ".claude.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data["hasCompletedOnboarding"] = True
+        data.setdefault("projects", {}).setdefault(str(self.project), {})[
+            "hasTrustDialogAccepted"] = True
+        path.write_text(json.dumps(data, indent=2))
+        return path
+
+    def interactive(self, *args: str, plugin_dir: Path | None = REPO,
+                    env: Mapping[str, str | None] | None = None,
+                    width: int = 200, height: int = 50) -> Tmux:
+        """Start an interactive ``claude ARGS...`` in a private tmux server (close it!).
+
+        The folder is trusted first (:meth:`trust_project`); the debug log goes to
+        ``root/claude-interactive-N.log``.
+        """
+        self.trust_project()
+        self._runs += 1
+        argv = [str(self.cli), "--debug-file",
+                str(self.root / f"claude-interactive-{self._runs}.log")]
+        if plugin_dir is not None:
+            argv += ["--plugin-dir", str(plugin_dir)]
+        return Tmux.start([*argv, *args], cwd=self.project, env=self.env(**(env or {})),
+                          width=width, height=height)
+
+    def routing_log(self) -> list[dict[str, Any]]:
+        """OMCM's ``routing-log.jsonl``: one line per subagent decision."""
+        log = self.state_dir / "routing-log.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 def run_process(argv: list[str], cwd: Path, env: dict[str, str],

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -178,10 +179,13 @@ class Reply:
     error_type: str = ""
     error_message: str = ""
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 10, "output_tokens": 5})
+    delay: float = 0.0
+    """Seconds to wait before answering, as a real model would take."""
 
     @classmethod
-    def text(cls, text: str, headers: dict[str, str] | None = None) -> Reply:
-        return cls(blocks=({"type": "text", "text": text},), headers=dict(headers or {}))
+    def text(cls, text: str, headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
+        return cls(blocks=({"type": "text", "text": text},), headers=dict(headers or {}),
+                   delay=delay)
 
     @classmethod
     def tool_use(
@@ -212,6 +216,39 @@ class Reply:
     @property
     def tool_use_id(self) -> str:
         return str(next(b["id"] for b in self.blocks if b["type"] == "tool_use"))
+
+
+def unified_limit_headers(five_hour: float, seven_day: float, *, five_hour_reset: int,
+                          seven_day_reset: int) -> dict[str, str]:
+    """The unified rate-limit headers of a subscriber's response (fractions: 0.42 = 42 %).
+
+    Claude Code 2.1.197, logged in with an OAuth token, turns them into the status
+    line's ``rate_limits.five_hour`` / ``seven_day`` (``used_percentage``, ``resets_at``).
+    """
+    return {
+        "anthropic-ratelimit-unified-5h-utilization": f"{five_hour:g}",
+        "anthropic-ratelimit-unified-5h-reset": str(five_hour_reset),
+        "anthropic-ratelimit-unified-7d-utilization": f"{seven_day:g}",
+        "anthropic-ratelimit-unified-7d-reset": str(seven_day_reset),
+    }
+
+
+def usage_limit_rejection(resets_at: int, window: str = "5h") -> Reply:
+    """Claude's answer once a subscriber's usage limit is reached: a 429 that is not retried.
+
+    2.1.197 then ends the turn with "You've hit your session limit · resets …"
+    (``window="7d"``: "weekly limit") and runs ``StopFailure`` with ``error: "rate_limit"``.
+    """
+    claim = {"5h": "five_hour", "7d": "seven_day"}[window]
+    return Reply.error(429, "rate_limit_error", "This request would exceed your rate limit.", {
+        "anthropic-ratelimit-unified-status": "rejected",
+        f"anthropic-ratelimit-unified-{window}-status": "rejected",
+        f"anthropic-ratelimit-unified-{window}-utilization": "1",
+        f"anthropic-ratelimit-unified-{window}-reset": str(resets_at),
+        "anthropic-ratelimit-unified-reset": str(resets_at),
+        "anthropic-ratelimit-unified-representative-claim": claim,
+        "x-should-retry": "false",
+    })
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -298,6 +335,27 @@ class AgentScript:
                               headers=self.headers)
 
 
+class TurnScript:
+    """The main conversation's turns answered in order with ``replies``, then with ``then``.
+
+    A subagent's request gets ``SUBAGENT-RAN``, anything else (quota probe, topic
+    detection, a bash-prefix check) ``ok``; neither uses up a reply.
+    """
+
+    def __init__(self, *replies: Reply, then: Reply | None = None) -> None:
+        self.replies = list(replies)
+        self.then = then or Reply.text("ok")
+        self.turns = 0
+
+    def __call__(self, request: Request) -> Reply:
+        if is_subagent(request):
+            return Reply.text("SUBAGENT-RAN")
+        if not is_main_conversation(request):
+            return Reply.text("ok")
+        self.turns += 1
+        return self.replies[self.turns - 1] if self.turns <= len(self.replies) else self.then
+
+
 # --- the server ------------------------------------------------------------------------
 
 
@@ -336,6 +394,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply.error(500, "api_error", f"stub responder failed: {exc!r}",
                                 {"x-should-retry": "false"})
         self.server.replies.append((request, reply))
+        if reply.delay:
+            time.sleep(reply.delay)
         if reply.status != 200:
             error = {"type": "error",
                      "error": {"type": reply.error_type, "message": reply.error_message}}

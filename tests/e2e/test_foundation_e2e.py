@@ -38,6 +38,12 @@ AGENT_INPUT = {
 HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop"]
 
 
+def events_of(version: str) -> list[str]:
+    """The hooks a run fires: 2.1.197 also SessionEnd (hooks/newer-events.json, which
+    2.1.62 drops for its StopFailure)."""
+    return HOOK_EVENTS + (["SessionEnd"] if version == CURRENT else [])
+
+
 @dataclass
 class ScriptedRun:
     version: str
@@ -75,7 +81,8 @@ def test_run_completes_with_the_subagent_result(agent_run: ScriptedRun) -> None:
 
 def test_hooks_reach_the_plugin_through_the_launcher(agent_run: ScriptedRun) -> None:
     payloads = agent_run.run.payloads()
-    assert [line["event"] for line in payloads] == HOOK_EVENTS, agent_run.run.describe()
+    assert [line["event"] for line in payloads] == events_of(agent_run.version), \
+        agent_run.run.describe()
     for line in payloads:
         assert line["python"] == str(REPO_PYTHON)
         assert line["plugin_root"] == str(REPO)
@@ -157,8 +164,8 @@ def test_claude_code_sends_only_the_conversation(agent_run: ScriptedRun) -> None
 
 def test_session_json_counts_the_events(agent_run: ScriptedRun) -> None:
     info = agent_run.run.session_info()
-    assert info["events"] == dict.fromkeys(HOOK_EVENTS, 1)
-    assert info["last_event"] == "Stop"
+    assert info["events"] == dict.fromkeys(events_of(agent_run.version), 1)
+    assert info["last_event"] == events_of(agent_run.version)[-1]
     assert info["source"] == "startup"
     assert os.path.realpath(info["cwd"]) == os.path.realpath(agent_run.run.sandbox.project)
     assert info["version"] == 1
@@ -180,7 +187,7 @@ def test_invalid_config_still_lets_the_run_finish(bad_config_run: ScriptedRun) -
     run = bad_config_run.run
     assert run.returncode == 0, run.describe()
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
-    assert [line["event"] for line in run.payloads()] == HOOK_EVENTS
+    assert [line["event"] for line in run.payloads()] == events_of(bad_config_run.version)
 
 
 def test_invalid_config_is_named_in_a_system_message(bad_config_run: ScriptedRun) -> None:

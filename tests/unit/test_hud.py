@@ -15,10 +15,9 @@ from omcm.state import (
 )
 
 NOW = 1_800_000_000.0
+CLAUDE = (1234, 567)
 STATUSLINE = {
     "session_id": "2559",
-    "context_window": {"total_input_tokens": 1234, "total_output_tokens": 567,
-                       "context_window_size": 1000000},
     "rate_limits": {
         "five_hour": {"used_percentage": 92.5, "resets_at": NOW + 72 * 60},
         "seven_day": {"used_percentage": 28.999999999999996, "resets_at": NOW + 4 * 86400},
@@ -28,7 +27,7 @@ FULL = ("hulw │ 5h:92%(1h12m) wk:29% │ FALLBACK │ C:1.2k↓ 567↑|O:25.8k
         " │ ⇄3/10 │ gemini⏸12m")
 
 
-def busy_view(statusline: object = STATUSLINE) -> hud.HudView:
+def busy_view(claude: tuple[int, int] | None = CLAUDE) -> hud.HudView:
     limits = ProviderLimits()
     usage.merge_limits(limits, *usage.read_rate_limits(STATUSLINE), NOW - 5)
     limits.providers["gemini"] = ProviderHealth(cooldown_until=NOW + 12 * 60 + 30)
@@ -38,7 +37,7 @@ def busy_view(statusline: object = STATUSLINE) -> hud.HudView:
         "codex": ProviderCounters(calls=2, input_tokens=25_800, output_tokens=9),
         "opencode": ProviderCounters(),  # never used: not shown
     })
-    return hud.build_view(statusline, limits, FallbackState(active=True), counters, NOW,
+    return hud.build_view(claude, limits, FallbackState(active=True), counters, NOW,
                           mode="hulw")
 
 
@@ -79,7 +78,7 @@ def test_narrowest_keeps_mode_usage_and_fallback() -> None:
 
 
 def test_unknown_usage_is_shown_as_a_question_mark() -> None:
-    view = hud.build_view({}, ProviderLimits(), FallbackState(), None, NOW)
+    view = hud.build_view(None, ProviderLimits(), FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:? wk:?"
 
 
@@ -87,44 +86,36 @@ def test_stale_readings_are_unknown_and_a_lone_fresh_one_shows_the_bound() -> No
     limits = ProviderLimits(
         five_hour=UsageWindow(used_percentage=50, resets_at=NOW + 3600, observed_at=NOW - 7200),
         seven_day=UsageWindow(used_percentage=75, resets_at=NOW + 86400, observed_at=NOW - 7200))
-    view = hud.build_view({}, limits, FallbackState(), None, NOW)
+    view = hud.build_view(None, limits, FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:? wk:?"
     limits.five_hour = UsageWindow(used_percentage=20, resets_at=NOW + 3600, observed_at=NOW)
-    view = hud.build_view({}, limits, FallbackState(), None, NOW)
+    view = hud.build_view(None, limits, FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:20% wk:≥75%(1d)"
 
 
 def test_a_window_past_its_reset_shows_zero() -> None:
     limits = ProviderLimits(
         five_hour=UsageWindow(used_percentage=97, resets_at=NOW - 1, observed_at=NOW - 60))
-    view = hud.build_view({}, limits, FallbackState(), None, NOW)
+    view = hud.build_view(None, limits, FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:0% wk:?"
 
 
 def test_claude_limited_is_shown_as_cooling_down() -> None:
     limits = ProviderLimits(claude_limited_until=NOW + 3600 + 120)
-    view = hud.build_view({}, limits, FallbackState(active=True), None, NOW, mode="ulw")
+    view = hud.build_view(None, limits, FallbackState(active=True), None, NOW, mode="ulw")
     assert hud.render(view, color=False) == "ulw │ 5h:? wk:? │ FALLBACK │ claude⏸1h2m"
 
 
 def test_claude_tokens_only_line() -> None:
-    statusline = {"context_window": {"total_input_tokens": 10, "total_output_tokens": 5}}
-    view = hud.build_view(statusline, ProviderLimits(), FallbackState(), Counters(), NOW)
+    view = hud.build_view((10, 5), ProviderLimits(), FallbackState(), Counters(), NOW)
     assert hud.render(view, color=False) == "5h:? wk:? │ C:10↓ 5↑"
-
-
-@pytest.mark.parametrize("window", [None, "x", {"total_input_tokens": None},
-                                    {"total_input_tokens": True, "total_output_tokens": "5"}])
-def test_claude_tokens_lenient(window: object) -> None:
-    assert hud.claude_tokens({"context_window": window}) is None
-    assert hud.claude_tokens([]) is None
 
 
 def test_unknown_provider_gets_its_name_as_label() -> None:
     counters = Counters(calls=1, routed=1, providers={
         "qwen": ProviderCounters(calls=1, input_tokens=1500, output_tokens=20),
         "opencode": ProviderCounters(calls=1, input_tokens=100, output_tokens=2)})
-    view = hud.build_view({}, ProviderLimits(), FallbackState(), counters, NOW)
+    view = hud.build_view(None, ProviderLimits(), FallbackState(), counters, NOW)
     assert hud.render(view, color=False) == "5h:? wk:? │ OC:100↓ 2↑|qwen:1.5k↓ 20↑ │ ⇄1/1"
 
 

@@ -57,4 +57,8 @@ class StopFailurePayload(HookPayload):
     error_details: str = ""
 
 
+class SessionEndPayload(HookPayload):
+    reason: str = ""
+
+
 SUBAGENT_TOOLS = ("Agent", "Task")

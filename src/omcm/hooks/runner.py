@@ -28,6 +28,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "pre-tool-use": ("PreToolUse", "omcm.hooks.pre_tool_use"),
     "stop": ("Stop", "omcm.hooks.stop"),
     "stop-failure": ("StopFailure", "omcm.hooks.stop_failure"),
+    "session-end": ("SessionEnd", "omcm.hooks.session_end"),
 }
 
 MAX_STDIN = 64 * 1024 * 1024

@@ -6,6 +6,12 @@ subagent to providers meanwhile; tells the user (now, and again on the next
 prompt, since this hook's own output may not be shown); and, with
 ``auto_handoff``, writes the handoff context and the exact command to carry on
 in OpenCode or Codex.
+
+Claude Code 2.1.197 starts StopFailure hooks without waiting for them, so
+under ``claude -p`` the process may exit before a plugin's hook runs (observed:
+it never ran without another hook to wait for). The SessionEnd hook
+(:mod:`omcm.hooks.session_end`), which Claude Code does wait for, backs it up
+through :func:`record_limit`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from omcm.config import Config
+    from omcm.hooks.payloads import HookPayload
+
 PAYLOAD = StopFailurePayload
 
 
@@ -27,30 +36,43 @@ def handle(payload: StopFailurePayload) -> dict[str, Any] | None:
     sessions.record_event(payload)
     if payload.error != "rate_limit":
         return None
+    message = record_limit(payload, conf)
+    return {"systemMessage": message} if message else None
+
+
+def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = False) -> str:
+    """Record that Claude rejected a request for its limit; return what to tell the user.
+
+    With ``only_if_new`` nothing happens (and "" is returned) when Claude is
+    already known to be limited: the SessionEnd back-up after a StopFailure
+    hook that did run.
+    """
     from omcm import statusline, usage
 
     now = time.time()
     until: list[float] = []
 
     def mutate(limits: state.ProviderLimits) -> state.ProviderLimits:
-        until.append(usage.mark_claude_limited(limits, now))
+        if not (only_if_new and (limits.claude_limited_until or 0.0) > now):
+            until.append(usage.mark_claude_limited(limits, now))
         return limits
 
     limits = state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
+    if not until:
+        return ""
     statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
     when = time.strftime("%H:%M", time.localtime(until[0]))
     message = (f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
                "every subagent to Codex/Gemini/OpenCode.")
     if conf.auto_handoff and payload.cwd:
-        message += " " + _handoff(payload, limits)
+        message += " " + _handoff(payload, limits, conf)
     _leave_notice(payload.session_id, message)
-    return {"systemMessage": message}
+    return message
 
 
-def _handoff(payload: StopFailurePayload, limits: state.ProviderLimits) -> str:
+def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -> str:
     from omcm import handoff, routing
 
-    conf = config.load()
     context = handoff.build(project=payload.cwd, session_id=payload.session_id,
                             transcript_path=payload.transcript_path,
                             task="Continue the session Claude Code had to stop (usage limit)",
