@@ -262,6 +262,11 @@ def _log_line(entry: dict[str, object]) -> str:
 
 def session_of(args: argparse.Namespace) -> str:
     session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
+    if not session and os.environ.get("CLAUDECODE") == "1":
+        # A slash command's `!` line on Claude Code 2.1.62 gets no session id.
+        from omcm import sessions
+
+        session = sessions.newest_in(os.getcwd())
     if not session:
         raise OmcmError(
             "no session: run this from Claude Code (e.g. /omcm:hulw), or pass "

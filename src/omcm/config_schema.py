@@ -187,7 +187,7 @@ def edit_in_place(text: str, parts: list[str], value: Any) -> str | None:
     table, key = parts[:-1], parts[-1]
     lines = text.splitlines(keepends=True)
     current: list[str] = []
-    table_end = len(lines) if not table else None
+    table_end = None  # a top-level key ends before the first [table] header, not at EOF
     for i, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("["):

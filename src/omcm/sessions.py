@@ -38,3 +38,32 @@ def record_event(payload: HookPayload, source: str = "", take_notice: bool = Fal
 
     path = state.session_file(payload.session_id, "session.json")
     return state.update(path, state.SessionInfo, mutate)
+
+
+def newest_in(cwd: str) -> str:
+    """The session whose hooks last ran in the project dir ``cwd``; "" if none did.
+
+    For slash commands on Claude Code versions that do not pass a ``!`` line its
+    session id (2.1.62 sets no ``CLAUDE_CODE_SESSION_ID`` there; 2.1.197 does): the
+    line runs in the project dir, whose session has recorded it on SessionStart.
+    With two sessions open in one folder this picks the one that was active last.
+    """
+    import os
+
+    from omcm import paths
+
+    root = os.path.join(paths.state_dir(), "sessions")
+    wanted = os.path.realpath(cwd)
+    best, best_at = "", -1.0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return ""
+    for entry in entries:
+        if not entry.is_dir():
+            continue
+        info = state.load(os.path.join(entry.path, "session.json"), state.SessionInfo)
+        seen = info.last_event_at or 0.0
+        if info.cwd and os.path.realpath(info.cwd) == wanted and seen > best_at:
+            best, best_at = entry.name, seen
+    return best

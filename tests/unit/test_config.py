@@ -115,11 +115,20 @@ def test_set_keeps_comments_and_other_keys() -> None:
     assert loaded.providers.gemini.enabled is False
 
 
+def test_set_adds_a_new_top_level_key_above_the_first_table() -> None:
+    path = write("# my settings\n[routing]\nusage_threshold = 60\n")
+    value, kept = config_schema.set_value(str(path), "fusion_default", "true")
+    assert (value, kept) == (True, True)
+    assert path.read_text() == (
+        "# my settings\nfusion_default = true\n[routing]\nusage_threshold = 60\n"
+    )
+
+
 def test_set_validates_before_writing() -> None:
     path = write("threshold = 90\n")
     with pytest.raises(ConfigError, match=r"key 'threshold': input should be less than or equal to 100"):
         config_schema.set_value(str(path), "threshold", "150")
-    with pytest.raises(ConfigError, match="unknown key 'routing.workers'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'routing\.workers'"):
         config_schema.set_value(str(path), "routing.workers", "2")
     assert path.read_text() == "threshold = 90\n"
 

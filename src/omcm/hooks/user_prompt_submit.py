@@ -39,7 +39,7 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     if match is None and not mode.mode:
         return None
     if match is not None and match.cancel:
-        return _cancel(payload.session_id, match.mode, conf)
+        return _cancel(payload.session_id, match.mode, conf, by_command=match.form == "slash")
     if match is not None:
         fusion = match.fusion_requested or (match.mode == "autopilot" and conf.fusion_default)
         mode = modes.set_mode(
@@ -49,10 +49,15 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     return _tell(payload.session_id, mode, conf, announce=False)
 
 
-def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any]:
+def _cancel(session_id: str, mode_name: str, conf: Config, by_command: bool = False
+            ) -> dict[str, Any] | None:
     from omcm import modes
 
     ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)
+    if not ended and by_command:
+        # /omcm:cancel-…'s `!` line runs before this hook: it has ended the mode and told
+        # Claude so; "nothing to cancel" here would contradict it.
+        return None
     if not ended:
         text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
         return _context(text, text if conf.notifications.show_on_keyword else None)
