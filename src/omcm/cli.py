@@ -279,13 +279,8 @@ def cmd_mode_set(args: argparse.Namespace) -> int:
     from omcm import modes
 
     session = session_of(args)
-    current = modes.current(session)
-    if current.mode == args.mode and (current.fusion or not args.fusion):
-        record = current  # already set (the UserPromptSubmit hook saw the command first)
-    else:
-        record = modes.set_mode(
-            session, args.mode, fusion=args.fusion, task=args.task, keyword="command"
-        )
+    fusion = args.fusion or (args.mode == "autopilot" and cfg.load().fusion_default)
+    record = modes.set_mode(session, args.mode, fusion=fusion, task=args.task, keyword="command")
     _print_mode(record, session)
     return 0
 

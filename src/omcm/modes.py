@@ -43,6 +43,16 @@ def set_mode(session_id: str, mode: str, *, fusion: bool = False, task: str = ""
     return state.update(mode_file(session_id), state.SessionMode, mutate)
 
 
+def note_command(session_id: str, *, fusion: bool, task: str, keyword: str) -> None:
+    """Add what the typed slash command says (task, fusion) to the mode its `!` line set."""
+
+    def mutate(record: state.SessionMode) -> None:
+        record.fusion = record.fusion or fusion
+        record.task, record.keyword = task or record.task, keyword
+
+    state.update(mode_file(session_id), state.SessionMode, mutate)
+
+
 def cancel(session_id: str, mode: str = "") -> str:
     """End the session's mode (only if it is ``mode``, when given); return the mode ended."""
 
@@ -63,9 +73,7 @@ def routed_tiers(mode: state.SessionMode, usage: float | None, config: Config) -
         tiers = {"low", "medium"}
     elif mode.mode == "ulw":
         tiers = set(ulw_tiers(usage, config.routing.usage_threshold, config.threshold))
-    elif mode.mode == "save-tokens":
-        tiers = {"low", "medium"}
-    elif config.fusion_default:
+    elif mode.mode == "save-tokens" or config.fusion_default:
         tiers = {"low", "medium"}
     else:
         tiers = set()

@@ -184,3 +184,10 @@ def test_stop_failure_with_auto_handoff_writes_context_and_commands(tmp_path: Pa
     assert f"Handoff written to {tmp_path}/.omcm/handoff/context.md" in message
     assert f"cd {tmp_path} && opencode --prompt 'Read .omcm/handoff/context.md" in message
     assert (tmp_path / ".omcm" / "handoff" / "context.md").exists()
+
+
+def test_slash_command_after_its_bang_line_adds_the_task_without_repeating_the_text() -> None:
+    modes.set_mode(SID, "autopilot", keyword="command")  # what `omcm mode set` did just before
+    assert prompt("/omcm:autopilot hulw build the dashboard") is None
+    record = modes.current(SID)
+    assert (record.mode, record.fusion, record.task) == ("autopilot", True, "build the dashboard")

@@ -42,6 +42,12 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
         return _cancel(payload.session_id, match.mode, conf, by_command=match.form == "slash")
     if match is not None:
         fusion = match.fusion_requested or (match.mode == "autopilot" and conf.fusion_default)
+        # A slash command's `!` line ran just before this hook and already told Claude what
+        # the mode means: record what only the typed text says (task, fusion), stay quiet.
+        if match.form == "slash" and mode.mode == match.mode:
+            modes.note_command(payload.session_id, fusion=fusion, task=match.task,
+                               keyword=match.keyword)
+            return None
         mode = modes.set_mode(
             payload.session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
         )
