@@ -73,6 +73,10 @@ _COPY_IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "*.egg-info", "dist", "build", ".omcm",
 )
 
+#: The hooks one scripted `claude -p` run fires, in order (hooks/hooks.json; StopFailure,
+#: in hooks/newer-events.json, fires only when Claude itself fails).
+HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop", "SessionEnd"]
+
 
 def claude_cli(version: str) -> Path:
     """The pinned ``claude`` executable; the test FAILS (never skips) when it is missing."""

@@ -28,6 +28,7 @@ import pytest
 
 from tests.e2e.claude import (
     CURRENT,
+    HOOK_EVENTS,
     LEGACY,
     REPO_PYTHON,
     SUBAGENT_TOOL,
@@ -41,16 +42,7 @@ pytestmark = pytest.mark.e2e
 
 GITHUB_REPO = "omcm-e2e/omcm"
 BUILD_TIMEOUT = 900
-HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop"]
-
-
-def events_of(version: str) -> list[str]:
-    """The hooks a run fires: 2.1.197 also SessionEnd (hooks/newer-events.json, which
-    2.1.62 drops for its StopFailure)."""
-    return HOOK_EVENTS + (["SessionEnd"] if version == CURRENT else [])
 AGENT_INPUT = {"description": "greet", "prompt": "say hi", "subagent_type": "general-purpose"}
-
-
 # --- fixtures --------------------------------------------------------------------------
 
 
@@ -155,7 +147,7 @@ def assert_hooks_fired_from(run: ClaudeRun, plugin_root: Path, python: Path) -> 
     assert run.returncode == 0, run.describe()
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
     payloads = run.payloads()
-    assert [line["event"] for line in payloads] == events_of(run.sandbox.version), \
+    assert [line["event"] for line in payloads] == HOOK_EVENTS, \
         run.describe()
     for line in payloads:
         assert os.path.normpath(line["plugin_root"]) == str(plugin_root)
@@ -263,7 +255,7 @@ def test_omcm_python_without_omcm_fails_open_in_claude(
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
     assert run.payloads() == []  # omcm never started
     messages = run.system_messages()
-    assert len(messages) == len(events_of(CURRENT)), run.describe()
+    assert len(messages) == len(HOOK_EVENTS), run.describe()
     for message in messages:
         assert f"could not run with OMCM_PYTHON={bare_python}" in message
         assert f"{bare_python} -m pip install" in message
