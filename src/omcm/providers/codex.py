@@ -19,6 +19,7 @@ import re
 
 from omcm.providers.base import ProviderResult, Usage
 from omcm.providers.common import (
+    PromptOnStdin,
     as_dict,
     as_int,
     classify,
@@ -39,7 +40,7 @@ _MESSAGE_TYPES = ("agent_message", "assistant_message")  # the latter: older bui
 _URL_SUFFIX = re.compile(r",? url: \S+$")  # "…: Incorrect API key provided., url: http://…"
 
 
-class Codex:
+class Codex(PromptOnStdin):
     """``codex exec``."""
 
     name = "codex"
@@ -51,12 +52,6 @@ class Codex:
         if request.model:
             argv += ["-m", request.model]
         return [*argv, "-C", request.cwd, "-"]
-
-    def stdin(self, request: ProviderRequest) -> str | None:
-        return request.prompt
-
-    def env(self, request: ProviderRequest) -> dict[str, str]:
-        return {}
 
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         early = process_failure(result)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from omcm.proc import ProcResult
-    from omcm.providers.base import Outcome
+    from omcm.providers.base import Outcome, ProviderRequest
 
 MAX_ERROR = 200
 
@@ -223,3 +223,14 @@ def reset_from_headers(headers: Mapping[str, str], now: float) -> float | None:
              if k in lower]
     known = [s for s in spans if s is not None]
     return now + max(known) if known else None
+
+
+class PromptOnStdin:
+    """What every provider shares: the whole prompt goes on stdin (argv strings are
+    capped at 128 KiB), and no variables are laid over the environment."""
+
+    def stdin(self, request: ProviderRequest) -> str | None:
+        return request.prompt
+
+    def env(self, request: ProviderRequest) -> dict[str, str]:
+        return {}

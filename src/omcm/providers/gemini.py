@@ -31,6 +31,7 @@ import re
 
 from omcm.providers.base import ProviderResult, Usage
 from omcm.providers.common import (
+    PromptOnStdin,
     as_dict,
     as_int,
     classify,
@@ -55,7 +56,7 @@ _EXIT_CODES: dict[int, Outcome] = {41: "auth", 145: "auth", 147: "auth", 173: "r
 _RETRY_DELAY = re.compile(r"retryDelayMs: (\d+)")
 
 
-class Gemini:
+class Gemini(PromptOnStdin):
     """``gemini -p``."""
 
     name = "gemini"
@@ -67,12 +68,6 @@ class Gemini:
         if request.model:
             argv += ["-m", request.model]
         return [*argv, "-p", INSTRUCTION]
-
-    def stdin(self, request: ProviderRequest) -> str | None:
-        return request.prompt
-
-    def env(self, request: ProviderRequest) -> dict[str, str]:
-        return {}
 
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         early = process_failure(result)

@@ -33,6 +33,7 @@ import re
 
 from omcm.providers.base import ProviderResult, Usage
 from omcm.providers.common import (
+    PromptOnStdin,
     as_dict,
     as_int,
     classify,
@@ -54,7 +55,7 @@ _LOG_ERROR = re.compile(r'ref=(?P<ref>\S+) error="(?P<error>(?:[^"\\]|\\.)*)"')
 _NOT_FOUND = re.compile(r"ProviderModelNotFoundError: Model not found: (\S+?)\.?(?:\s|$)")
 
 
-class OpenCode:
+class OpenCode(PromptOnStdin):
     """``opencode run``."""
 
     name = "opencode"
@@ -66,9 +67,6 @@ class OpenCode:
             argv += ["-m", request.model]
         return [*argv, "--title", request.title, "--dir", request.cwd,
                 "--print-logs", "--log-level", "ERROR"]
-
-    def stdin(self, request: ProviderRequest) -> str | None:
-        return request.prompt
 
     def env(self, request: ProviderRequest) -> dict[str, str]:
         if request.sandbox != "read-only":
