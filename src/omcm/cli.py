@@ -500,4 +500,4 @@ def age(seconds_ago: float | None) -> str:
     return f"{delta:.0f}s ago"
 
 
-__all__ = ["age", "main", "state"]
+__all__ = ["age", "main"]

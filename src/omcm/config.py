@@ -290,8 +290,4 @@ def _save_snapshot(cache: str, source: str, stamp: list[int], config: Config, ve
         pass  # a read-only state dir only costs speed here; the config itself is valid
 
 
-def invalid_config_message(exc: ConfigError) -> str:
-    return f"OMCM: {exc} — fix it or run `omcm config validate`; routing stays off until then."
-
-
 __all__ = ["PROVIDERS", "TIERS", "Config", "ConfigError", "load"]

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from omcm import handoff, paths, proc, routing, routing_log, slots, state
+from omcm import handoff, paths, proc, routing, slots, state
 from omcm.config import Config
 from omcm.engine import Decision, Route
 from omcm.hooks.payloads import AgentInput, PreToolUsePayload
@@ -434,4 +434,4 @@ def log_entry(
     return entry
 
 
-__all__ = ["Delegation", "compose_prompt", "log_entry", "routing_log", "run"]
+__all__ = ["Delegation", "compose_prompt", "log_entry", "run"]
