@@ -385,52 +385,29 @@ def _store_answer(session_id: str, key: str, agent: str, delegation: Delegation)
 
 def log_entry(
     payload: PreToolUsePayload,
-    task: AgentInput | None,
+    task: AgentInput,
     decision: Decision,
-    delegation: Delegation | None,
+    delegation: Delegation,
     started: float,
 ) -> dict[str, Any]:
-    """The routing-log line for one decision."""
-    entry: dict[str, Any] = {
-        "time": time.time(),
-        "session_id": payload.session_id,
-        "tool_use_id": payload.tool_use_id,
-        "tool_name": payload.tool_name,
-        "agent_raw": decision.agent_raw,
-        "agent": decision.agent,
-        "tier": decision.tier,
-        "decision": decision.target,
-        "reason": decision.reason,
-        "provider": "",
-        "model": "",
-        "attempts": [],
-        "duration": 0.0,
-        "tokens": _tokens(Usage()),
-        "prompt_chars": len(task.prompt) if task else 0,
-        "answer_chars": 0,
-        "context_path": "",
-        "cache_hit": False,
-        "outcome": "claude",
-    }
-    if decision.skipped:
-        entry["skipped"] = decision.skipped
-    if delegation is not None:
-        entry.update(
-            provider=delegation.provider,
-            model=delegation.model,
-            attempts=[a.log() for a in delegation.attempts],
-            tokens=_tokens(delegation.usage),
-            answer_chars=delegation.answer_chars,
-            context_path=delegation.context_path,
-            cache_hit=delegation.cache_hit,
-            output_path=delegation.output_path,
-            outcome="cache"
-            if delegation.cache_hit
-            else ("fell-back" if delegation.fell_back else "routed"),
-        )
-        if delegation.fell_back:
-            entry["fallback_reason"] = delegation.fell_back
-    entry["duration"] = round(time.monotonic() - started, 3)
+    """The routing-log line of a routed call: the decision's line plus what the run did."""
+    entry = routing.decision_entry(payload, decision, started)
+    entry.update(
+        provider=delegation.provider,
+        model=delegation.model,
+        attempts=[a.log() for a in delegation.attempts],
+        tokens=_tokens(delegation.usage),
+        prompt_chars=len(task.prompt),
+        answer_chars=delegation.answer_chars,
+        context_path=delegation.context_path,
+        cache_hit=delegation.cache_hit,
+        output_path=delegation.output_path,
+        outcome="cache"
+        if delegation.cache_hit
+        else ("fell-back" if delegation.fell_back else "routed"),
+    )
+    if delegation.fell_back:
+        entry["fallback_reason"] = delegation.fell_back
     return entry
 
 

@@ -13,7 +13,10 @@ from omcm import engine, paths, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from omcm.config import Config
+    from omcm.hooks.payloads import PreToolUsePayload
 
 #: A usage reading older than this is not trusted for usage-based rules.
 USAGE_MAX_AGE = 15 * 60
@@ -124,6 +127,21 @@ def count(session_id: str, now: float, change: object) -> None:
                 del fusion.sessions[stale]
 
     state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
+
+
+def decision_entry(payload: PreToolUsePayload, decision: engine.Decision,
+                   started: float) -> dict[str, Any]:
+    """The routing-log line of a decision (a routed call's run adds to it)."""
+    entry: dict[str, Any] = {
+        "time": time.time(), "session_id": payload.session_id,
+        "tool_use_id": payload.tool_use_id, "tool_name": payload.tool_name,
+        "agent_raw": decision.agent_raw, "agent": decision.agent, "tier": decision.tier,
+        "decision": decision.target, "reason": decision.reason, "outcome": "claude",
+        "duration": round(time.monotonic() - started, 4),
+    }
+    if decision.skipped:
+        entry["skipped"] = decision.skipped
+    return entry
 
 
 def usage_text(limits: state.ProviderLimits) -> str:

@@ -45,24 +45,10 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
             skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items())
             answer = {"systemMessage": f"OMCM: no provider can take the {decision.agent} "
                       f"subagent now ({skipped}); Claude runs it."}
-        log = _claude_entry(payload, decision, started)
+        log = routing.decision_entry(payload, decision, started)
     routing_log.append(log)
     routing.count(payload.session_id, now, _counter_change(log))
     return answer
-
-
-def _claude_entry(payload: PreToolUsePayload, decision: engine.Decision,
-                  started: float) -> dict[str, Any]:
-    entry = {
-        "time": time.time(), "session_id": payload.session_id,
-        "tool_use_id": payload.tool_use_id, "tool_name": payload.tool_name,
-        "agent_raw": decision.agent_raw, "agent": decision.agent, "tier": decision.tier,
-        "decision": decision.target, "reason": decision.reason, "outcome": "claude",
-        "duration": round(time.monotonic() - started, 4),
-    }
-    if decision.skipped:
-        entry["skipped"] = decision.skipped
-    return entry
 
 
 def _counter_change(log: dict[str, Any]) -> Any:
