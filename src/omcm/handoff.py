@@ -15,7 +15,8 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from omcm import paths, proc
+from omcm import paths, proc, state
+from omcm.errors import OmcmError
 from omcm.masking import mask
 from omcm.state import atomic_write
 
@@ -297,6 +298,19 @@ def read_decisions(project: str) -> list[str]:
     return items
 
 
+def _recorded_prompt(session_id: str) -> str:
+    """The user's last prompt as the UserPromptSubmit hook recorded it.
+
+    Preferred to the transcript's: Claude Code writes its transcript through a
+    queue, so a subagent call made right after a prompt can find it not yet there.
+    """
+    try:
+        path = state.session_file(session_id, "session.json")
+    except OmcmError:
+        return ""  # no real session (e.g. `omcm handoff` run outside Claude Code)
+    return state.load(path, state.SessionInfo).last_prompt
+
+
 def build(
     *, project: str, session_id: str, transcript_path: str, task: str, target: str,
     usage: str, settings: ContextConfig,
@@ -316,7 +330,7 @@ def build(
         target=target,
         usage=usage,
         task=mask(task),
-        last_prompt=mask(facts.last_prompt),
+        last_prompt=mask(_recorded_prompt(session_id) or facts.last_prompt),
         todos=[Todo(mask(t.content), t.status) for t in (facts.todos or [])]
         if settings.include_todos else [],
         recent_files=files,

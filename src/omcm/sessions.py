@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from omcm.hooks.payloads import HookPayload
 
 
-def record_event(payload: HookPayload, source: str = "", take_notice: bool = False
-                 ) -> state.SessionInfo:
+#: Characters of the user's last prompt kept for the handoff context.
+PROMPT_KEPT = 4000
+
+
+def record_event(payload: HookPayload, source: str = "", take_notice: bool = False,
+                 prompt: str = "") -> state.SessionInfo:
     """Note in ``session.json`` that a hook for this session ran, and return the record.
 
     With ``take_notice``, a pending notice is handed over (in the returned record)
@@ -31,6 +35,8 @@ def record_event(payload: HookPayload, source: str = "", take_notice: bool = Fal
         if source:
             info.source = source
             info.started_at = info.started_at or now
+        if prompt:
+            info.last_prompt = prompt[:PROMPT_KEPT]
         taken = state.SessionInfo.parse(info.dump(), "session")
         if take_notice:
             info.pending_notice = ""

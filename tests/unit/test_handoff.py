@@ -182,3 +182,22 @@ def test_context_settings_are_respected(tmp_path: Path, transcript: Path) -> Non
 )
 def test_masking(text: str, masked: str) -> None:
     assert mask(text) == masked
+
+
+def test_the_prompt_the_hook_recorded_wins_over_a_lagging_transcript(
+    tmp_path: Path, transcript: Path
+) -> None:
+    from omcm import sessions
+    from omcm.hooks.payloads import UserPromptSubmitPayload
+
+    payload = UserPromptSubmitPayload.parse({
+        "session_id": "s1", "hook_event_name": "UserPromptSubmit", "cwd": str(tmp_path),
+        "prompt": "the newest request, not yet in the transcript; API_KEY=abcd1234"}, "test")
+    sessions.record_event(payload, prompt=payload.prompt)
+    context = handoff.build(project=str(tmp_path), session_id="s1",
+                            transcript_path=str(transcript), task="t", target="Codex",
+                            usage="unknown", settings=ContextConfig())
+    assert context.last_prompt == "the newest request, not yet in the transcript; API_KEY=***"
+    other = handoff.build(project=str(tmp_path), session_id="s2", transcript_path=str(transcript),
+                          task="t", target="Codex", usage="unknown", settings=ContextConfig())
+    assert other.last_prompt == "refactor the auth module, token=***"

@@ -23,7 +23,9 @@ PAYLOAD = UserPromptSubmitPayload
 
 def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
     conf = config.load()
-    notice = sessions.record_event(payload, take_notice=True).pending_notice
+    notice = sessions.record_event(
+        payload, take_notice=True, prompt=payload.prompt
+    ).pending_notice
     answer = _respond(payload, conf)
     if notice:
         answer = dict(answer or {})
