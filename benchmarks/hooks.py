@@ -41,8 +41,9 @@ def timed(argv: list[str], stdin: bytes, env: dict[str, str], cwd: str) -> float
     return elapsed
 
 
-def side_by_side(case: Callable[[], float], bare: Callable[[], float], runs: int
-                 ) -> tuple[float, float]:
+def side_by_side(
+    case: Callable[[], float], bare: Callable[[], float], runs: int
+) -> tuple[float, float]:
     case(), bare()  # warm the page cache and the byte-code
     ours, base = [], []
     for _ in range(runs):
@@ -52,18 +53,55 @@ def side_by_side(case: Callable[[], float], bare: Callable[[], float], runs: int
 
 
 def payload(event: str, **fields: object) -> bytes:
-    data = {"session_id": "bench-session", "transcript_path": "", "cwd": str(REPO),
-            "hook_event_name": event, "permission_mode": "default", **fields}
+    data = {
+        "session_id": "bench-session",
+        "transcript_path": "",
+        "cwd": str(REPO),
+        "hook_event_name": event,
+        "permission_mode": "default",
+        **fields,
+    }
     return json.dumps(data).encode()
 
 
 def write_transcript(path: Path, size: int) -> None:
     """A synthetic Claude Code transcript of ``size`` bytes: mostly tool traffic."""
-    filler = json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [
-        {"type": "text", "text": "x" * 2000}]}}) + "\n"
-    todo = json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [
-        {"type": "tool_use", "id": "t", "name": "TodoWrite", "input": {"todos": [
-            {"content": "benchmark task", "status": "pending", "activeForm": "x"}]}}]}}) + "\n"
+    filler = (
+        json.dumps(
+            {
+                "type": "assistant",
+                "message": {"role": "assistant", "content": [{"type": "text", "text": "x" * 2000}]},
+            }
+        )
+        + "\n"
+    )
+    todo = (
+        json.dumps(
+            {
+                "type": "assistant",
+                "message": {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": "t",
+                            "name": "TodoWrite",
+                            "input": {
+                                "todos": [
+                                    {
+                                        "content": "benchmark task",
+                                        "status": "pending",
+                                        "activeForm": "x",
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+        + "\n"
+    )
     user = json.dumps({"type": "user", "message": {"role": "user", "content": "do it"}}) + "\n"
     with open(path, "w") as handle:
         handle.write(user + todo)
@@ -79,11 +117,12 @@ def fake_codex(folder: Path) -> Path:
     script = folder / "codex"
     script.write_text(
         "#!/bin/sh\ncat >/dev/null\n"
-        "echo '{\"type\":\"thread.started\",\"thread_id\":\"t\"}'\n"
-        "echo '{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\","
-        "\"text\":\"BENCH-ANSWER\"}}'\n"
-        "echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":10,"
-        "\"cached_input_tokens\":0,\"output_tokens\":2,\"reasoning_output_tokens\":0}}'\n")
+        'echo \'{"type":"thread.started","thread_id":"t"}\'\n'
+        'echo \'{"type":"item.completed","item":{"id":"i","type":"agent_message",'
+        '"text":"BENCH-ANSWER"}}\'\n'
+        'echo \'{"type":"turn.completed","usage":{"input_tokens":10,'
+        '"cached_input_tokens":0,"output_tokens":2,"reasoning_output_tokens":0}}\'\n'
+    )
     script.chmod(0o755)
     return script
 
@@ -97,9 +136,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="omcm-bench-") as tmp:
         home = Path(tmp)
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")},
-               "OMCM_STATE_DIR": str(home / "state"), "OMCM_CONFIG_DIR": str(home / "config"),
-               "HOME": str(home), "NO_COLOR": "1"}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")},
+            "OMCM_STATE_DIR": str(home / "state"),
+            "OMCM_CONFIG_DIR": str(home / "config"),
+            "HOME": str(home),
+            "NO_COLOR": "1",
+        }
         cwd = str(REPO)
 
         def bare() -> float:
@@ -108,20 +151,36 @@ def main() -> int:
         def hook(event: str, data: bytes) -> Callable[[], float]:
             return lambda: timed([PYTHON, "-c", HOOK, event], data, env, cwd)
 
-        agent = payload("PreToolUse", tool_name="Agent", tool_use_id="toolu_bench",
-                        tool_input={"description": "look", "prompt": "find the bug",
-                                    "subagent_type": "executor"})
+        agent = payload(
+            "PreToolUse",
+            tool_name="Agent",
+            tool_use_id="toolu_bench",
+            tool_input={
+                "description": "look",
+                "prompt": "find the bug",
+                "subagent_type": "executor",
+            },
+        )
         text = ("please look at this log line\n" * 400)[:10240]
         prompt = payload("UserPromptSubmit", prompt=text)
-        status = json.dumps({"session_id": "bench-session", "rate_limits": {
-            "five_hour": {"used_percentage": 42.0, "resets_at": time.time() + 3600},
-            "seven_day": {"used_percentage": 12.0, "resets_at": time.time() + 86400}},
-            "context_window": {"total_input_tokens": 1234, "total_output_tokens": 567}}).encode()
+        status = json.dumps(
+            {
+                "session_id": "bench-session",
+                "rate_limits": {
+                    "five_hour": {"used_percentage": 42.0, "resets_at": time.time() + 3600},
+                    "seven_day": {"used_percentage": 12.0, "resets_at": time.time() + 86400},
+                },
+                "context_window": {"total_input_tokens": 1234, "total_output_tokens": 567},
+            }
+        ).encode()
         cases: dict[str, Callable[[], float]] = {
             "pre-tool-use": hook("pre-tool-use", agent),
             "pre-tool-use (launcher)": lambda: timed(
-                ["sh", str(REPO / "hooks" / "omcm-hook"), "pre-tool-use"], agent,
-                {**env, "OMCM_PYTHON": PYTHON, "CLAUDE_PLUGIN_ROOT": str(REPO)}, cwd),
+                ["sh", str(REPO / "hooks" / "omcm-hook"), "pre-tool-use"],
+                agent,
+                {**env, "OMCM_PYTHON": PYTHON, "CLAUDE_PLUGIN_ROOT": str(REPO)},
+                cwd,
+            ),
             "user-prompt": hook("user-prompt-submit", prompt),
             "hud": lambda: timed([PYTHON, "-c", FAST_ENTRY], status, env, cwd),
         }
@@ -130,8 +189,11 @@ def main() -> int:
             if args.only and not name.startswith(args.only):
                 continue
             ours, base = side_by_side(case, bare, args.runs)
-            results[name] = {"median_ms": round(ours * 1000, 1),
-                             "bare_ms": round(base * 1000, 1), "ratio": round(ours / base, 2)}
+            results[name] = {
+                "median_ms": round(ours * 1000, 1),
+                "bare_ms": round(base * 1000, 1),
+                "ratio": round(ours / base, 2),
+            }
         if not args.only or args.only == "routed":
             results["routed"] = routed_overhead(home, env, cwd, min(args.runs, 20))
     if args.json:
@@ -154,15 +216,21 @@ def routed_overhead(home: Path, env: dict[str, str], cwd: str, runs: int) -> dic
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     config = home / "config" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('fusion_default = true\n[delegation]\nrepeat_window = 0\n'
-                      '[providers.codex]\ncommand = "%s"\n' % (bin_dir / "codex"))
+    config.write_text(
+        "fusion_default = true\n[delegation]\nrepeat_window = 0\n"
+        '[providers.codex]\ncommand = "%s"\n' % (bin_dir / "codex")
+    )
     log = home / "state" / "routing-log.jsonl"
     overheads, walls = [], []
     for n in range(runs + 1):
-        data = payload("PreToolUse", tool_name="Agent", tool_use_id=f"toolu_{n}",
-                       transcript_path=str(transcript), cwd=str(project),
-                       tool_input={"description": "bench", "prompt": f"task {n}",
-                                   "subagent_type": "executor"})
+        data = payload(
+            "PreToolUse",
+            tool_name="Agent",
+            tool_use_id=f"toolu_{n}",
+            transcript_path=str(transcript),
+            cwd=str(project),
+            tool_input={"description": "bench", "prompt": f"task {n}", "subagent_type": "executor"},
+        )
         wall = timed([PYTHON, "-c", HOOK, "pre-tool-use"], data, env, str(project))
         entry = json.loads(log.read_text().splitlines()[-1])
         assert entry["outcome"] == "routed", entry
@@ -170,9 +238,11 @@ def routed_overhead(home: Path, env: dict[str, str], cwd: str, runs: int) -> dic
         if n:  # the first run warms the caches
             overheads.append(wall - provider)
             walls.append(wall)
-    return {"median_overhead_ms": round(statistics.median(overheads) * 1000, 1),
-            "median_wall_ms": round(statistics.median(walls) * 1000, 1),
-            "transcript_mb": 50}
+    return {
+        "median_overhead_ms": round(statistics.median(overheads) * 1000, 1),
+        "median_wall_ms": round(statistics.median(walls) * 1000, 1),
+        "transcript_mb": 50,
+    }
 
 
 if __name__ == "__main__":

@@ -20,8 +20,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OMCM_CONFIG_DIR", str(tmp_path / "config"))
     for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
-    for var in ("CLAUDE_PLUGIN_DATA", "CLAUDE_PLUGIN_ROOT", "CLAUDE_PROJECT_DIR", "OMCM_PYTHON",
-                "OMCM_DEBUG_PAYLOADS", "CLAUDECODE"):
+    for var in (
+        "CLAUDE_PLUGIN_DATA",
+        "CLAUDE_PLUGIN_ROOT",
+        "CLAUDE_PROJECT_DIR",
+        "OMCM_PYTHON",
+        "OMCM_DEBUG_PAYLOADS",
+        "CLAUDECODE",
+    ):
         monkeypatch.delenv(var, raising=False)
     state.NOTICES.clear()
     return home

@@ -38,16 +38,23 @@ class Result:
 
     __slots__ = ("backup", "changed", "message", "previous")
 
-    def __init__(self, changed: bool, message: str, backup: str | None = None,
-                 previous: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        changed: bool,
+        message: str,
+        backup: str | None = None,
+        previous: dict[str, Any] | None = None,
+    ) -> None:
         self.changed = changed  # settings.json or the chain file was written
         self.message = message
         self.backup = backup  # the backup made before settings.json was changed
         self.previous = previous  # the user's own status line, chained by OMCM
 
     def __repr__(self) -> str:
-        return (f"Result(changed={self.changed!r}, backup={self.backup!r}, "
-                f"previous={self.previous!r}, message={self.message!r})")
+        return (
+            f"Result(changed={self.changed!r}, backup={self.backup!r}, "
+            f"previous={self.previous!r}, message={self.message!r})"
+        )
 
 
 # --- reading and writing settings.json ---------------------------------------------
@@ -56,14 +63,22 @@ class Result:
 def _kind(value: object) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_status_line(path: str, value: object) -> None:
     if not isinstance(value, dict):
-        raise OmcmError(f'{path}: "statusLine" is {_kind(value)}, expected an object like '
-                        f'{{"type": "command", "command": "..."}}; {_LEFT}')
+        raise OmcmError(
+            f'{path}: "statusLine" is {_kind(value)}, expected an object like '
+            f'{{"type": "command", "command": "..."}}; {_LEFT}'
+        )
     if not isinstance(value.get("command"), str):
         raise OmcmError(f'{path}: "statusLine" has no "command" string; {_LEFT}')
 
@@ -84,8 +99,9 @@ def read_settings(path: str) -> tuple[dict[str, Any], bytes | None]:
     except UnicodeDecodeError as exc:
         raise OmcmError(f"{path} is not UTF-8 text; {_LEFT}") from exc
     except _json.JSONDecodeError as exc:
-        raise OmcmError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} "
-                        f"column {exc.colno}); {_LEFT}") from exc
+        raise OmcmError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_LEFT}"
+        ) from exc
     if not isinstance(data, dict):
         raise OmcmError(f"{path} holds {_kind(data)}, not a JSON object; {_LEFT}")
     if "statusLine" in data:
@@ -152,10 +168,15 @@ def chained_status_line(chain_file: str) -> dict[str, Any] | None:
     return None
 
 
-def _save_chain(chain_file: str, settings: str, command: str,
-                previous: dict[str, Any] | None) -> None:
-    record = {"version": 1, "settings": settings, "installed_command": command,
-              "previous": previous}
+def _save_chain(
+    chain_file: str, settings: str, command: str, previous: dict[str, Any] | None
+) -> None:
+    record = {
+        "version": 1,
+        "settings": settings,
+        "installed_command": command,
+        "previous": previous,
+    }
     state.atomic_write(chain_file, _json.dumps(record, pretty=True) + "\n")
 
 
@@ -168,8 +189,9 @@ def looks_like_omcm(command: str) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
-    return any(os.path.basename(word) == "omcm" and nxt == "hud"
-               for word, nxt in itertools.pairwise(words))
+    return any(
+        os.path.basename(word) == "omcm" and nxt == "hud" for word, nxt in itertools.pairwise(words)
+    )
 
 
 def is_omcm(status_line: object, command: str, chain: dict[str, Any] | None) -> bool:
@@ -186,8 +208,9 @@ def is_omcm(status_line: object, command: str, chain: dict[str, Any] | None) -> 
 # --- install / remove --------------------------------------------------------------
 
 
-def _wanted(command: str, base: dict[str, Any] | None, refresh: float | None,
-            keep_all: bool) -> dict[str, Any]:
+def _wanted(
+    command: str, base: dict[str, Any] | None, refresh: float | None, keep_all: bool
+) -> dict[str, Any]:
     """OMCM's statusLine object: ``base``'s other keys kept (all, or display preferences)."""
     wanted: dict[str, Any] = {"type": "command", "command": command}
     for key, value in (base or {}).items():
@@ -198,8 +221,9 @@ def _wanted(command: str, base: dict[str, Any] | None, refresh: float | None,
     return wanted
 
 
-def install(path: str, command: str, chain_file: str,
-            refresh_interval: float | None = None) -> Result:
+def install(
+    path: str, command: str, chain_file: str, refresh_interval: float | None = None
+) -> Result:
     """Point ``statusLine`` in ``path`` at ``command``, chaining a status line already there."""
     if refresh_interval is not None and refresh_interval < 1:
         raise OmcmError(f"refresh interval must be at least 1 second, not {refresh_interval:g}")
@@ -212,11 +236,17 @@ def install(path: str, command: str, chain_file: str,
     else:
         previous = current
         wanted = _wanted(command, current, refresh_interval, keep_all=False)
-    chain_ok = chain is not None and chain.get("installed_command") == command and \
-        chain.get("previous") == previous
+    chain_ok = (
+        chain is not None
+        and chain.get("installed_command") == command
+        and chain.get("previous") == previous
+    )
     if wanted == current and chain_ok:
-        return Result(False, f"OMCM's status line is already installed in {path}; "
-                             "nothing changed", previous=previous)
+        return Result(
+            False,
+            f"OMCM's status line is already installed in {path}; nothing changed",
+            previous=previous,
+        )
     saved = backup(path, raw) if raw is not None and wanted != current else None
     if not chain_ok:
         _save_chain(chain_file, path, command, previous)
@@ -239,8 +269,9 @@ def remove(path: str, chain_file: str, command: str = "") -> Result:
     if current is None:
         return Result(False, f"{path} has no status line; nothing changed")
     if not is_omcm(current, command, chain):
-        return Result(False, f"the status line in {path} is not OMCM's "
-                             f"({current['command']}); {_LEFT}")
+        return Result(
+            False, f"the status line in {path} is not OMCM's ({current['command']}); {_LEFT}"
+        )
     previous = chained_status_line(chain_file)
     saved = backup(path, raw) if raw is not None else None
     if previous is None:
@@ -248,8 +279,9 @@ def remove(path: str, chain_file: str, command: str = "") -> Result:
         message = f"Removed OMCM's status line from {path}"
     else:
         data["statusLine"] = previous
-        message = f"Removed OMCM's status line from {path} and restored yours " \
-                  f"({previous['command']})"
+        message = (
+            f"Removed OMCM's status line from {path} and restored yours ({previous['command']})"
+        )
     write_settings(path, data, raw)
     try:
         os.unlink(chain_file)

@@ -108,8 +108,7 @@ def _scan(path: str, seen: dict[str, Any]) -> dict[str, Any] | None:
             tokens_in += sum(_count(usage.get(key)) for key in _INPUT_KEYS)
             tokens_out += _count(usage.get("output_tokens"))
         last_id = message.get("id") or ""
-    return {"offset": offset + end, "last_id": last_id, "input": tokens_in,
-            "output": tokens_out}
+    return {"offset": offset + end, "last_id": last_id, "input": tokens_in, "output": tokens_out}
 
 
 def _message(line: bytes) -> dict[str, Any] | None:

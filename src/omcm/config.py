@@ -93,7 +93,7 @@ class RoutingConfig(Section):
         "usage_threshold": "ulw mode starts routing LOW-tier agents at this Claude usage %.",
         "max_workers": "Most provider processes running at once, across all Claude sessions.",
         "prefer_claude": "Agents that always stay on Claude.",
-        "prefer_providers": "Agents that always go to a provider (e.g. [\"explore\", \"writer\"]).",
+        "prefer_providers": 'Agents that always go to a provider (e.g. ["explore", "writer"]).',
         "auto_delegate": "Route by agent tier when a mode or fusion_default asks for routing "
         "(false: only pins and fallback route).",
         "chains": "Provider order per agent tier.",
@@ -173,8 +173,10 @@ class ContextConfig(Section):
         "include_decisions": "Put `.omcm/notes/decisions.md` in the handoff context.",
         "max_context_length": "Characters of handoff context sent at most.",
     }
-    RULES = {"recent_files_limit": {"ge": 0, "le": 1000},
-             "max_context_length": {"ge": 0, "le": 10_000_000}}
+    RULES = {
+        "recent_files_limit": {"ge": 0, "le": 1000},
+        "max_context_length": {"ge": 0, "le": 10_000_000},
+    }
     include_recent_files: bool = True
     recent_files_limit: int = 10
     include_todos: bool = True
@@ -217,7 +219,7 @@ class Config(Section):
         "providers": "The provider CLIs.",
         "notifications": "What OMCM tells the user.",
         "balancing": "Choice among providers of one tier.",
-        "agents": "Per-agent overrides, e.g. `[agents.explore] provider = \"codex\"`.",
+        "agents": 'Per-agent overrides, e.g. `[agents.explore] provider = "codex"`.',
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
         "autopilot": "How autopilot keeps a session going.",
     }

@@ -57,16 +57,26 @@ def _packages() -> Check:
         except metadata.PackageNotFoundError:
             missing.append(name)
     if missing:
-        return Check("packages", FAIL, f"missing: {', '.join(missing)}",
-                     f"{sys.executable} -m pip install omcm")
+        return Check(
+            "packages",
+            FAIL,
+            f"missing: {', '.join(missing)}",
+            f"{sys.executable} -m pip install omcm",
+        )
     return Check("packages", OK, ", ".join(found))
 
 
 def _config() -> list[Check]:
     path = paths.config_file()
     if not os.path.exists(path):
-        return [Check("config", OK, f"{path} does not exist: defaults in use",
-                      "omcm config init  (writes a commented config.toml)")]
+        return [
+            Check(
+                "config",
+                OK,
+                f"{path} does not exist: defaults in use",
+                "omcm config init  (writes a commented config.toml)",
+            )
+        ]
     try:
         from omcm.config_schema import validate_file
 
@@ -92,8 +102,12 @@ def _state_dir() -> Check:
             handle.write("ok")
         os.unlink(probe)
     except OSError as exc:
-        return Check("state dir", FAIL, f"{where} is not writable ({exc.strerror})",
-                     "set OMCM_STATE_DIR to a writable directory")
+        return Check(
+            "state dir",
+            FAIL,
+            f"{where} is not writable ({exc.strerror})",
+            "set OMCM_STATE_DIR to a writable directory",
+        )
     return Check("state dir", OK, f"{where} is writable")
 
 
@@ -117,15 +131,24 @@ def _hooks_env(plugin_root: str | None) -> Check:
         env_dir = os.path.join(paths.data_dir(), "venv")
         python, origin = os.path.join(env_dir, "bin", "python"), env_dir
         if not os.path.exists(os.path.join(env_dir, ".omcm-stamp")):
-            return Check("hooks env", WARN, f"{env_dir} is not built yet",
-                         "start a Claude Code session with the plugin (SessionStart builds it), "
-                         "or run /omcm:fusion-setup")
-    result = proc.run([python, "-c", "import omcm.hooks.runner, omcm; print(omcm.__version__)"],
-                      timeout=30)
+            return Check(
+                "hooks env",
+                WARN,
+                f"{env_dir} is not built yet",
+                "start a Claude Code session with the plugin (SessionStart builds it), "
+                "or run /omcm:fusion-setup",
+            )
+    result = proc.run(
+        [python, "-c", "import omcm.hooks.runner, omcm; print(omcm.__version__)"], timeout=30
+    )
     if not result.ok:
-        return Check("hooks env", FAIL, f"{python} ({origin}) cannot import omcm: "
-                     f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
-                     f"{python} -m pip install omcm")
+        return Check(
+            "hooks env",
+            FAIL,
+            f"{python} ({origin}) cannot import omcm: "
+            f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
+            f"{python} -m pip install omcm",
+        )
     return Check("hooks env", OK, f"omcm {result.stdout.strip()} via {python} ({origin})")
 
 

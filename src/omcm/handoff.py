@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 
 CHUNK = 1024 * 1024
 MAX_SCAN = 8 * 1024 * 1024  # never read more than this of a transcript
-EDIT_TOOLS = {"Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
-              "NotebookEdit": "notebook_path"}
+EDIT_TOOLS = {
+    "Edit": "file_path",
+    "Write": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
 # Only lines holding one of these can matter; everything else is never decoded.
 _USER, _TOOL_USE, _TOOL_RESULT = b'"user"', b'"tool_use"', b'"tool_result"'
 _TODO_TOOLS = (b'"TodoWrite"', b'"TaskCreate"', b'"TaskUpdate"')
@@ -64,13 +68,24 @@ class HandoffContext:
 
     def markdown(self, limit: int) -> str:
         lines = [
-            "# Task handoff context", "",
+            "# Task handoff context",
+            "",
             f"> Handed over from Claude Code to {self.target} by OMCM",
-            f"> Created: {self.created_at}", "", "---", "",
-            "## Session", "| Item | Value |", "|------|-------|",
-            f"| Project path | `{self.project}` |", f"| Time | {self.created_at} |",
-            f"| Claude usage | {self.usage} |", f"| Session | `{self.session_id}` |", "",
-            "## Current task", self.task or "(no description)", "",
+            f"> Created: {self.created_at}",
+            "",
+            "---",
+            "",
+            "## Session",
+            "| Item | Value |",
+            "|------|-------|",
+            f"| Project path | `{self.project}` |",
+            f"| Time | {self.created_at} |",
+            f"| Claude usage | {self.usage} |",
+            f"| Session | `{self.session_id}` |",
+            "",
+            "## Current task",
+            self.task or "(no description)",
+            "",
         ]
         if self.last_prompt:
             quoted = "\n".join(f"> {line}" for line in self.last_prompt.splitlines()[:40])
@@ -78,8 +93,11 @@ class HandoffContext:
         open_todos = [t for t in self.todos if t.status != "completed"]
         if open_todos:
             marks = {"in_progress": "[~]", "pending": "[ ]"}
-            lines += ["## Open todos", *[f"- {marks.get(t.status, '[ ]')} {t.content}"
-                                         for t in open_todos], ""]
+            lines += [
+                "## Open todos",
+                *[f"- {marks.get(t.status, '[ ]')} {t.content}" for t in open_todos],
+                "",
+            ]
         if self.recent_files:
             lines += ["## Recently modified files", *[f"- {f}" for f in self.recent_files], ""]
         if self.decisions:
@@ -150,7 +168,7 @@ class _TaskList:
             if isinstance(task, dict) and task.get("id") is not None:
                 self.ids[use_id] = str(task["id"])
             elif text.startswith("Task #") and " created" in text:
-                self.ids[use_id] = text[len("Task #"):].split(" ", 1)[0]
+                self.ids[use_id] = text[len("Task #") :].split(" ", 1)[0]
 
     def call(self, name: str, use_id: str, data: dict[str, object]) -> None:
         self.used = True
@@ -181,8 +199,9 @@ def _wanted(raw: bytes, facts: TranscriptFacts, need_files: bool) -> bool:
     return not facts.last_prompt
 
 
-def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, None],
-          tasks: _TaskList) -> None:
+def _take(
+    entry: dict[str, object], facts: TranscriptFacts, files: dict[str, None], tasks: _TaskList
+) -> None:
     message = entry.get("message")
     if not isinstance(message, dict):
         return
@@ -210,13 +229,17 @@ def _take(entry: dict[str, object], facts: TranscriptFacts, files: dict[str, Non
             _take_todos(name, str(block.get("id", "")), data, facts, tasks)
 
 
-def _take_todos(name: str, use_id: str, data: dict[str, object], facts: TranscriptFacts,
-                tasks: _TaskList) -> None:
+def _take_todos(
+    name: str, use_id: str, data: dict[str, object], facts: TranscriptFacts, tasks: _TaskList
+) -> None:
     """A todo-list tool call: TodoWrite holds the whole list, a task tool one change of it."""
     todos = data.get("todos")
     if name == "TodoWrite" and not tasks.used and isinstance(todos, list):
-        facts.todos = [Todo(str(t.get("content", "")), str(t.get("status", "pending")))
-                       for t in todos if isinstance(t, dict)]
+        facts.todos = [
+            Todo(str(t.get("content", "")), str(t.get("status", "pending")))
+            for t in todos
+            if isinstance(t, dict)
+        ]
     elif name in ("TaskCreate", "TaskUpdate"):
         tasks.call(name, use_id, data)
 
@@ -225,14 +248,14 @@ def _user_text(content: object) -> str:
     if isinstance(content, str):
         return content.strip()
     if isinstance(content, list):
-        texts = [b.get("text", "") for b in content
-                 if isinstance(b, dict) and b.get("type") == "text"]
+        texts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
         return "\n".join(t for t in texts if isinstance(t, str)).strip()
     return ""
 
 
-def lines_from_end(path: str, markers: tuple[bytes, ...] = (_USER, _TOOL_USE)
-                   ) -> Iterator[bytes]:
+def lines_from_end(path: str, markers: tuple[bytes, ...] = (_USER, _TOOL_USE)) -> Iterator[bytes]:
     """The file's lines, last first, reading at most :data:`MAX_SCAN` bytes.
 
     Chunks holding none of ``markers`` are skipped without being split into lines.
@@ -265,16 +288,19 @@ def lines_from_end(path: str, markers: tuple[bytes, ...] = (_USER, _TOOL_USE)
 
 def git_changed_files(project: str, limit: int) -> list[str]:
     """Files ``git status`` reports as changed, newest first."""
-    result = proc.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal"],
-                      cwd=project, timeout=10)
+    result = proc.run(
+        ["git", "status", "--porcelain", "-z", "--untracked-files=normal"], cwd=project, timeout=10
+    )
     if not result.ok:
         return []
     names = [entry[3:] for entry in result.stdout.split("\0") if len(entry) > 3]
+
     def mtime(name: str) -> float:
         try:
             return os.path.getmtime(os.path.join(project, name))
         except OSError:
             return 0.0
+
     return sorted(names, key=mtime, reverse=True)[:limit]
 
 
@@ -292,7 +318,7 @@ def read_decisions(project: str) -> list[str]:
             continue
         for prefix in ("- ", "* ", "+ "):
             if stripped.startswith(prefix):
-                stripped = stripped[len(prefix):]
+                stripped = stripped[len(prefix) :]
         head, _, rest = stripped.partition(". ")
         items.append(rest if head.isdigit() and rest else stripped)
     return items
@@ -312,15 +338,21 @@ def _recorded_prompt(session_id: str) -> str:
 
 
 def build(
-    *, project: str, session_id: str, transcript_path: str, task: str, target: str,
-    usage: str, settings: ContextConfig,
+    *,
+    project: str,
+    session_id: str,
+    transcript_path: str,
+    task: str,
+    target: str,
+    usage: str,
+    settings: ContextConfig,
 ) -> HandoffContext:
     limit = settings.recent_files_limit if settings.include_recent_files else 0
     facts = read_transcript(transcript_path, want_files=limit)
     files: list[str] = []
     if settings.include_recent_files and limit:
         inside = project.rstrip(os.sep) + os.sep
-        relative = [f[len(inside):] if f.startswith(inside) else f for f in facts.files]
+        relative = [f[len(inside) :] if f.startswith(inside) else f for f in facts.files]
         changed = [f for f in git_changed_files(project, limit + 1) if not f.startswith(".omcm/")]
         files = list(dict.fromkeys([*relative, *changed]))[:limit]
     return HandoffContext(
@@ -332,10 +364,10 @@ def build(
         task=mask(task),
         last_prompt=mask(_recorded_prompt(session_id) or facts.last_prompt),
         todos=[Todo(mask(t.content), t.status) for t in (facts.todos or [])]
-        if settings.include_todos else [],
-        recent_files=files,
-        decisions=[mask(d) for d in read_decisions(project)] if settings.include_decisions
+        if settings.include_todos
         else [],
+        recent_files=files,
+        decisions=[mask(d) for d in read_decisions(project)] if settings.include_decisions else [],
     )
 
 
@@ -349,8 +381,9 @@ def write(context: HandoffContext, limit: int) -> tuple[str, str]:
     if not os.path.exists(ignore):
         atomic_write(ignore, "# written by OMCM: handoff files are not part of the project\n*\n")
     data = asdict(context)
-    atomic_write(os.path.join(folder, "context.json"),
-                 json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(
+        os.path.join(folder, "context.json"), json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    )
     return md_path, markdown
 
 
@@ -358,8 +391,12 @@ def continue_commands(project: str) -> dict[str, str]:
     """Shell commands that carry on the handed-over work in OpenCode or Codex."""
     import shlex
 
-    ask = ("Read .omcm/handoff/context.md and continue the work it describes, "
-           "starting with the open todos.")
+    ask = (
+        "Read .omcm/handoff/context.md and continue the work it describes, "
+        "starting with the open todos."
+    )
     where = shlex.quote(project)
-    return {"opencode": f"cd {where} && opencode --prompt {shlex.quote(ask)}",
-            "codex": f"cd {where} && codex {shlex.quote(ask)}"}
+    return {
+        "opencode": f"cd {where} && opencode --prompt {shlex.quote(ask)}",
+        "codex": f"cd {where} && codex {shlex.quote(ask)}",
+    }

@@ -46,8 +46,17 @@ FULL, NO_TOKENS, SMALL = 0, 1, 2
 class HudView:
     """Everything one status line shows, already reduced to plain values."""
 
-    __slots__ = ("alert_at", "calls", "cooldowns", "fallback", "mode", "routed", "tokens",
-                 "warn_at", "windows")
+    __slots__ = (
+        "alert_at",
+        "calls",
+        "cooldowns",
+        "fallback",
+        "mode",
+        "routed",
+        "tokens",
+        "warn_at",
+        "windows",
+    )
 
     def __init__(
         self,
@@ -82,8 +91,10 @@ class HudView:
 def _windows(limits: ProviderLimits, now: float, max_age: float) -> list[Window]:
     known = claude_reading(limits, now, max_age)[0] is not None
     shown: list[Window] = []
-    for label, window, length in (("5h", limits.five_hour, FIVE_HOURS),
-                                  ("wk", limits.seven_day, SEVEN_DAYS)):
+    for label, window, length in (
+        ("5h", limits.five_hour, FIVE_HOURS),
+        ("wk", limits.seven_day, SEVEN_DAYS),
+    ):
         value, fresh = window_usage(window, now, max_age, length)
         if not known:
             value = None
@@ -212,8 +223,11 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
         segments.append(_tokens(view))
     if level != SMALL:
         segments.append(f"⇄{view.routed}/{view.calls}" if view.calls else "")
-        segments.append(" ".join(_paint(f"{name}⏸{duration(left)}", YELLOW, color)
-                                 for name, left in view.cooldowns))
+        segments.append(
+            " ".join(
+                _paint(f"{name}⏸{duration(left)}", YELLOW, color) for name, left in view.cooldowns
+            )
+        )
     return [s for s in segments if s]
 
 

@@ -99,8 +99,6 @@ else:
             return value
 
 
-
-
 MODES = ("hulw", "ulw", "autopilot", "save-tokens")
 
 # Any prompt that can trigger contains one of these (after lower()).
@@ -127,11 +125,26 @@ class KeywordMatch:
     span: tuple[int, int]
     form: str
 
-    def __init__(self, mode: str, *, cancel: bool = False, fusion_requested: bool = False,
-                 task: str = "", keyword: str = "", span: tuple[int, int] = (0, 0),
-                 form: str = "") -> None:
-        values = (("mode", mode), ("cancel", cancel), ("fusion_requested", fusion_requested),
-                  ("task", task), ("keyword", keyword), ("span", span), ("form", form))
+    def __init__(
+        self,
+        mode: str,
+        *,
+        cancel: bool = False,
+        fusion_requested: bool = False,
+        task: str = "",
+        keyword: str = "",
+        span: tuple[int, int] = (0, 0),
+        form: str = "",
+    ) -> None:
+        values = (
+            ("mode", mode),
+            ("cancel", cancel),
+            ("fusion_requested", fusion_requested),
+            ("task", task),
+            ("keyword", keyword),
+            ("span", span),
+            ("form", form),
+        )
         for name, value in values:
             object.__setattr__(self, name, value)
 
@@ -142,8 +155,15 @@ class KeywordMatch:
         raise AttributeError(f"KeywordMatch is frozen: cannot delete {name!r}")
 
     def _key(self) -> tuple[object, ...]:
-        return (self.mode, self.cancel, self.fusion_requested, self.task, self.keyword,
-                self.span, self.form)
+        return (
+            self.mode,
+            self.cancel,
+            self.fusion_requested,
+            self.task,
+            self.keyword,
+            self.span,
+            self.form,
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KeywordMatch):
@@ -154,9 +174,11 @@ class KeywordMatch:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return (f"KeywordMatch(mode={self.mode!r}, cancel={self.cancel!r}, "
-                f"fusion_requested={self.fusion_requested!r}, task={self.task!r}, "
-                f"keyword={self.keyword!r}, span={self.span!r}, form={self.form!r})")
+        return (
+            f"KeywordMatch(mode={self.mode!r}, cancel={self.cancel!r}, "
+            f"fusion_requested={self.fusion_requested!r}, task={self.task!r}, "
+            f"keyword={self.keyword!r}, span={self.span!r}, form={self.form!r})"
+        )
 
 
 def detect(prompt: str) -> KeywordMatch | None:
@@ -189,14 +211,28 @@ _AUTO = r"autopilot|오토파일럿"
 _SAVE = r"save-tokens|토큰[ \t]*+절약[ \t]*+모드"
 _FUSION = r"fusion|hulw|hybrid[ \t]*+-?[ \t]*+ultrawork|퓨전|하이브리드[ \t]*+울트라워크"
 # Where a keyword can start: the first word of each alias.
-_STARTS = ("hulw", "ulw", "ultrawork", "hybrid", "autopilot", "save-tokens", "울트라워크",
-           "하이브리드", "오토파일럿", "토큰")
-_CANCEL_VERBS = (r"cancel|stop|end|exit|quit|abort|disable|deactivate|kill"
-                 r"|turn[ \t]++off|switch[ \t]++off|shut[ \t]++off")
+_STARTS = (
+    "hulw",
+    "ulw",
+    "ultrawork",
+    "hybrid",
+    "autopilot",
+    "save-tokens",
+    "울트라워크",
+    "하이브리드",
+    "오토파일럿",
+    "토큰",
+)
+_CANCEL_VERBS = (
+    r"cancel|stop|end|exit|quit|abort|disable|deactivate|kill"
+    r"|turn[ \t]++off|switch[ \t]++off|shut[ \t]++off"
+)
 _ACT_VERBS = r"use|enable|activate|engage|start|run|turn[ \t]++on|switch[ \t]++(?:on|to)"
 # Korean particles that may be glued to a keyword (longest first).
-_PARTICLES = ("모드로|모드에서|모드를|모드가|모드는|모드|으로|로써|로|이랑|랑|에서|에게|에|이란|란"
-              "|이라는|라는|이라|라|이|가|은|는|을|를|의|도|와|과|하고|만|처럼|보다|까지|부터|야|요")
+_PARTICLES = (
+    "모드로|모드에서|모드를|모드가|모드는|모드|으로|로써|로|이랑|랑|에서|에게|에|이란|란"
+    "|이라는|라는|이라|라|이|가|은|는|을|를|의|도|와|과|하고|만|처럼|보다|까지|부터|야|요"
+)
 _INSTRUMENT = frozenset(("모드로", "모드에서", "모드", "으로", "로써", "로", "요"))
 _OBJECT = frozenset(("을", "를", "모드를"))
 _EDGE_PUNCT = ",;:-\uff1a\u2013\u2014"  # also the full-width colon, en and em dashes
@@ -204,10 +240,25 @@ _QUOTES = ('"', "'")
 # Typographic and full-width punctuation folded to ASCII before parsing (length kept),
 # so every pattern below stays ASCII: a non-Latin-1 character class costs ~0.2 ms to
 # compile. Curly, guillemet and CJK corner quotes become straight quotes.
-_FOLD = (("\u201c", '"'), ("\u201d", '"'), ("\u00ab", '"'), ("\u00bb", '"'), ("\u300c", '"'),
-         ("\u300d", '"'), ("\u300e", '"'), ("\u300f", '"'), ("\u2018", "'"), ("\u2019", "'"),
-         ("\u3002", "."), ("\uff1f", "?"), ("\uff01", "!"), ("\uff1a", ":"), ("\u2026", "."),
-         ("\u2013", "-"), ("\u2014", "-"))
+_FOLD = (
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u00ab", '"'),
+    ("\u00bb", '"'),
+    ("\u300c", '"'),
+    ("\u300d", '"'),
+    ("\u300e", '"'),
+    ("\u300f", '"'),
+    ("\u2018", "'"),
+    ("\u2019", "'"),
+    ("\u3002", "."),
+    ("\uff1f", "?"),
+    ("\uff01", "!"),
+    ("\uff1a", ":"),
+    ("\u2026", "."),
+    ("\u2013", "-"),
+    ("\u2014", "-"),
+)
 _LINE_MARKS = (">", "[omcm]", "omcm:", "\u23bf", "\u23fa")  # quote, OMCM, Claude Code UI
 
 
@@ -262,12 +313,28 @@ _POLITE_SUBJECTS = _words("you u we")
 _DO_SUBJECTS = _words("you u we i they")  # "do you know ulw", not "do it with ulw"
 # Korean: after a bare keyword, words that talk about it ("울트라워크 설명해줘") or
 # negate it ("ulw 없이"); request endings; question endings and question words.
-_KO_TALK_NEXT = (*_stems("""
+_KO_TALK_NEXT = (
+    *_stems("""
     설명 소개 알려 뜻 의미 정의 차이 문서 관련 사용법 어떻게 뭐 무엇 뭔 왜 언제 어디 무슨 말고 없이
     빼고 제외 모드
-"""), "안 ", "못 ")
-_KO_POLITE = ("줄래", "주실", "주세요", "주겠", "줘", "주라", "해봐", "하자", "해라", "합시다",
-              "줄수있", "줄 수 있")
+"""),
+    "안 ",
+    "못 ",
+)
+_KO_POLITE = (
+    "줄래",
+    "주실",
+    "주세요",
+    "주겠",
+    "줘",
+    "주라",
+    "해봐",
+    "하자",
+    "해라",
+    "합시다",
+    "줄수있",
+    "줄 수 있",
+)
 _KO_QUESTION_ENDS = _stems("""
     뭐야 뭐지 뭔데 뭐예요 뭐에요 뭔가요 뭡니까 인가요 인가 인지 나요 까요 니 냐 는지 어때 어때요
 """)
@@ -286,13 +353,16 @@ class _Grammar:
             r"(?<![\w@#$%&*+=~^|/\\.:'\"`-])"
             rf"(?:(?P<hulw>{_HULW})|(?P<ulw>{_ULW})|(?P<autopilot>{_AUTO})|(?P<save>{_SAVE}))"
             rf"(?P<particle>{_PARTICLES})?"
-            r"(?![\w@#$%&*+=~^|/\\-])(?![.:][^\s.!?:,;)\]])")
+            r"(?![\w@#$%&*+=~^|/\\-])(?![.:][^\s.!?:,;)\]])"
+        )
 
     @cached_property
     def slash(self) -> Pattern[str]:
-        return re.compile(r"\s*/(?:omcm:)?(?P<cancel>cancel-)?"
-                          r"(?:(?P<hulw>hulw)|(?P<ulw>ulw|ultrawork)|(?P<autopilot>autopilot)"
-                          r"|(?P<save>save-tokens))(?=\s|$)")
+        return re.compile(
+            r"\s*/(?:omcm:)?(?P<cancel>cancel-)?"
+            r"(?:(?P<hulw>hulw)|(?P<ulw>ulw|ultrawork)|(?P<autopilot>autopilot)"
+            r"|(?P<save>save-tokens))(?=\s|$)"
+        )
 
     @cached_property
     def other_command(self) -> Pattern[str]:
@@ -308,8 +378,10 @@ class _Grammar:
 
     @cached_property
     def markup(self) -> Pattern[str]:
-        return re.compile(r"<(?:(?P<comment>!--)|(?P<close>/)?(?P<tag>[a-z][\w:.-]*+)"
-                          r"(?:\s[^<>]*+)?(?P<empty>/)?>)")
+        return re.compile(
+            r"<(?:(?P<comment>!--)|(?P<close>/)?(?P<tag>[a-z][\w:.-]*+)"
+            r"(?:\s[^<>]*+)?(?P<empty>/)?>)"
+        )
 
     @cached_property
     def inline_code(self) -> Pattern[str]:
@@ -335,8 +407,10 @@ class _Grammar:
 
     @cached_property
     def hook_text(self) -> Pattern[str]:
-        return re.compile(r"\bhook (?:additional context|error|output|feedback|returned"
-                          r"|blocking error)\b")
+        return re.compile(
+            r"\bhook (?:additional context|error|output|feedback|returned"
+            r"|blocking error)\b"
+        )
 
     @cached_property
     def braces(self) -> Pattern[str]:
@@ -350,8 +424,10 @@ class _Grammar:
 
     @cached_property
     def fusion_suffix(self) -> Pattern[str]:
-        return re.compile(rf"[ \t]*+(?:with[ \t]++)?(?:{_FUSION})(?:[ \t]*+(?:mode|모드))?"
-                          r"(?:으로|로)?(?![\w-])")
+        return re.compile(
+            rf"[ \t]*+(?:with[ \t]++)?(?:{_FUSION})(?:[ \t]*+(?:mode|모드))?"
+            r"(?:으로|로)?(?![\w-])"
+        )
 
     @cached_property
     def autopilot_suffix(self) -> Pattern[str]:
@@ -367,13 +443,17 @@ class _Grammar:
 
     @cached_property
     def ko_cancel(self) -> Pattern[str]:
-        return re.compile(r"[ \t]*+(?:모드[ \t]*+)?(?:를|을)?[ \t]*+"
-                          r"(?:취소|중지|종료|해제|그만|꺼|끄|멈)[\w \t]{0,8}(?=[.!?]|$)")
+        return re.compile(
+            r"[ \t]*+(?:모드[ \t]*+)?(?:를|을)?[ \t]*+"
+            r"(?:취소|중지|종료|해제|그만|꺼|끄|멈)[\w \t]{0,8}(?=[.!?]|$)"
+        )
 
     @cached_property
     def ko_act(self) -> Pattern[str]:
-        return re.compile(r"[ \t]*+(?:모드[ \t]*+)?(?:를|을)?[ \t]*+"
-                          r"(?:켜|사용|써|쓰|이용|활용|실행|시작|돌려)(?!\w{0,12}[ \t]*+방?법)\w*+")
+        return re.compile(
+            r"[ \t]*+(?:모드[ \t]*+)?(?:를|을)?[ \t]*+"
+            r"(?:켜|사용|써|쓰|이용|활용|실행|시작|돌려)(?!\w{0,12}[ \t]*+방?법)\w*+"
+        )
 
     @cached_property
     def filler(self) -> Pattern[str]:
@@ -389,8 +469,10 @@ class _Grammar:
 
     @cached_property
     def separated(self) -> Pattern[str]:
-        return re.compile(r"[ \t]*+(?:[.!,;:)\]]|$"
-                          r"|(?:to|and|then|for|so|in|on|with|now|please|pls)(?![\w-]))")
+        return re.compile(
+            r"[ \t]*+(?:[.!,;:)\]]|$"
+            r"|(?:to|and|then|for|so|in|on|with|now|please|pls)(?![\w-]))"
+        )
 
     @cached_property
     def next_word(self) -> Pattern[str]:
@@ -400,7 +482,8 @@ class _Grammar:
     def trail_end(self) -> Pattern[str]:
         return re.compile(
             r"[ \t]*+[)\]]?[ \t]*+[.!?,;]*[ \t]*+"
-            r"(?:(?:please|pls|thanks|thank[ \t]++you|thx|ty|now|asap)[ \t]*+[.!]*[ \t]*+)?")
+            r"(?:(?:please|pls|thanks|thank[ \t]++you|thx|ty|now|asap)[ \t]*+[.!]*[ \t]*+)?"
+        )
 
     # ------------------------------------------------ words before a keyword
 
@@ -410,13 +493,15 @@ class _Grammar:
             r"[ \t]*+(?:[(\[][ \t]*+)?(?:(?:please|pls|kindly|ok|okay|alright|now)"
             r"(?:[ \t]*+[,!])?[ \t]++)*"
             rf"(?:(?:(?P<cancel>{_CANCEL_VERBS})|(?P<act>{_ACT_VERBS})|(?P<turn>turn|switch))"
-            r"[ \t]++(?:the[ \t]++)?)?")
+            r"[ \t]++(?:the[ \t]++)?)?"
+        )
 
     @cached_property
     def tail(self) -> Pattern[str]:
         return re.compile(
             rf"(?<![\w'-])(?:(?P<conn>with|using|via)|(?P<cancel>{_CANCEL_VERBS})"
-            rf"|(?P<act>{_ACT_VERBS}))[ \t]++(?P<the>the[ \t]++)?$")
+            rf"|(?P<act>{_ACT_VERBS}))[ \t]++(?P<the>the[ \t]++)?$"
+        )
 
     # ------------------------------------------------------------ sentences
 
@@ -440,6 +525,7 @@ def _grammar() -> _Grammar:
 
 
 # ---------------------------------------------------------------- masking
+
 
 def _mask(low: str, g: _Grammar) -> str:
     """Blank out (with spaces, keeping newlines and offsets) text that is quoted, not said.
@@ -551,6 +637,7 @@ def _blank_hook_lines(text: str, g: _Grammar) -> str:
 
 # ---------------------------------------------------------------- forms
 
+
 def _mode(m: Match[str]) -> str:
     for name in ("hulw", "ulw", "autopilot"):
         if m.group(name) is not None:
@@ -609,8 +696,17 @@ def _candidates(visible: str) -> list[int]:
 class _Spot:
     """One keyword occurrence and the line it stands on (all offsets into the prompt)."""
 
-    __slots__ = ("cancel", "end", "fusion", "line_end", "line_start", "mode", "particle",
-                 "start", "text")
+    __slots__ = (
+        "cancel",
+        "end",
+        "fusion",
+        "line_end",
+        "line_start",
+        "mode",
+        "particle",
+        "start",
+        "text",
+    )
 
     def __init__(self, text: str, m: Match[str]) -> None:
         self.text = text
@@ -624,10 +720,10 @@ class _Spot:
         self.fusion = self.mode == "hulw"
 
     def before(self) -> str:
-        return self.text[self.line_start:self.start]
+        return self.text[self.line_start : self.start]
 
     def after(self) -> str:
-        return self.text[self.end:self.line_end]
+        return self.text[self.end : self.line_end]
 
     def take(self, pattern: Pattern[str]) -> bool:
         """Extend the occurrence over ``pattern`` if the rest of the line starts with it."""
@@ -638,8 +734,9 @@ class _Spot:
         return True
 
 
-def _classify(prompt: str, visible: str, m: Match[str], edges: tuple[int, int],
-              g: _Grammar) -> KeywordMatch | None:
+def _classify(
+    prompt: str, visible: str, m: Match[str], edges: tuple[int, int], g: _Grammar
+) -> KeywordMatch | None:
     spot = _Spot(visible, m)
     if not _suffixes(spot, g):
         return None
@@ -662,7 +759,8 @@ def _korean_verb_follows(spot: _Spot, g: _Grammar) -> bool:
         return False
     after = spot.after()
     return bool(g.ko_verb_tail.fullmatch(after)) and not any(
-        ch.isascii() and ch.isalpha() for ch in after)
+        ch.isascii() and ch.isalpha() for ch in after
+    )
 
 
 def _suffixes(spot: _Spot, g: _Grammar) -> bool:
@@ -691,12 +789,11 @@ def _suffixes(spot: _Spot, g: _Grammar) -> bool:
 
 
 def _hangul_next(spot: _Spot) -> bool:
-    rest = spot.text[spot.end:spot.line_end].lstrip(" \t")
+    rest = spot.text[spot.end : spot.line_end].lstrip(" \t")
     return bool(rest) and "\uac00" <= rest[0] <= "\ud7a3"
 
 
-def _labelled(prompt: str, spot: _Spot, lead: Match[str], end: int,
-              g: _Grammar) -> KeywordMatch:
+def _labelled(prompt: str, spot: _Spot, lead: Match[str], end: int, g: _Grammar) -> KeywordMatch:
     cancel = spot.cancel or lead.group("cancel") is not None
     start = spot.line_start + _verb_start(lead)
     fusion = spot.fusion
@@ -704,8 +801,9 @@ def _labelled(prompt: str, spot: _Spot, lead: Match[str], end: int,
         marker = g.fusion_suffix.match(spot.text, end, spot.line_end)
         if marker is not None:  # "autopilot: hulw <task>"
             fusion, end = True, marker.end()
-    return _result(prompt, spot.mode, g, cancel=cancel, fusion=fusion, span=(start, end),
-                   form="label")
+    return _result(
+        prompt, spot.mode, g, cancel=cancel, fusion=fusion, span=(start, end), form="label"
+    )
 
 
 def _verb_start(lead: Match[str]) -> int:
@@ -731,12 +829,20 @@ def _leading(prompt: str, spot: _Spot, lead: Match[str], g: _Grammar) -> Keyword
         return None
     start = spot.line_start + _verb_start(lead)
     start, end = _parens(spot, start)
-    return _result(prompt, spot.mode, g, cancel=cancel, fusion=spot.fusion, span=(start, end),
-                   form="leading", connector=True)
+    return _result(
+        prompt,
+        spot.mode,
+        g,
+        cancel=cancel,
+        fusion=spot.fusion,
+        span=(start, end),
+        form="leading",
+        connector=True,
+    )
 
 
 def _on_taken(spot: _Spot) -> bool:
-    return spot.text[spot.line_start:spot.end].rstrip().endswith(" on")
+    return spot.text[spot.line_start : spot.end].rstrip().endswith(" on")
 
 
 def _subject_next(after: str, g: _Grammar) -> bool:
@@ -769,15 +875,16 @@ def _trailing(prompt: str, spot: _Spot, g: _Grammar) -> KeywordMatch | None:
     if _is_question(_sentence(spot, g), g):
         return None
     start, end = _parens(spot, start)
-    return _result(prompt, spot.mode, g, cancel=cancel, fusion=spot.fusion, span=(start, end),
-                   form="trailing")
+    return _result(
+        prompt, spot.mode, g, cancel=cancel, fusion=spot.fusion, span=(start, end), form="trailing"
+    )
 
 
 def _clause_words(before: str, g: _Grammar) -> list[str]:
     """The words of the sentence that ends with the keyword (the text is lowercase)."""
     clause = before
     for cut in g.sentence_end.finditer(before):
-        clause = before[cut.end():]
+        clause = before[cut.end() :]
     words = [w.strip(".,;:!?()[]") for w in clause.split()]
     return [w for w in words if w]
 
@@ -798,14 +905,14 @@ def _object_of_previous(words: list[str]) -> bool:
 
 def _sentence(spot: _Spot, g: _Grammar) -> str:
     """The sentence holding the occurrence, with the occurrence itself taken out."""
-    line = spot.text[spot.line_start:spot.line_end]
+    line = spot.text[spot.line_start : spot.line_end]
     start, end = spot.start - spot.line_start, spot.end - spot.line_start
     head, tail = line[:start], line[end:]
     for cut in g.sentence_end.finditer(head):
-        head = head[cut.end():]
+        head = head[cut.end() :]
     stop = g.sentence_end.search(tail)
     if stop is not None:
-        tail = tail[:stop.end()]
+        tail = tail[: stop.end()]
     return (head + " " + tail).strip()
 
 
@@ -829,20 +936,35 @@ def _is_question(sentence: str, g: _Grammar) -> bool:
 def _parens(spot: _Spot, start: int) -> tuple[int, int]:
     """Widen ``(ulw)`` / ``[ulw]`` to include the brackets."""
     text, end = spot.text, spot.end
-    left = text[spot.line_start:start].rstrip(" \t")
-    right = text[end:spot.line_end]
+    left = text[spot.line_start : start].rstrip(" \t")
+    right = text[end : spot.line_end]
     stripped = right.lstrip(" \t")
     if left.endswith(("(", "[")) and stripped.startswith((")", "]")):
         return spot.line_start + len(left) - 1, end + len(right) - len(stripped) + 1
     return start, end
 
 
-def _result(prompt: str, mode: str, g: _Grammar, *, cancel: bool, fusion: bool,
-            span: tuple[int, int], form: str, connector: bool = False) -> KeywordMatch:
+def _result(
+    prompt: str,
+    mode: str,
+    g: _Grammar,
+    *,
+    cancel: bool,
+    fusion: bool,
+    span: tuple[int, int],
+    form: str,
+    connector: bool = False,
+) -> KeywordMatch:
     start, end = span
-    return KeywordMatch(mode, cancel=cancel, fusion_requested=fusion and not cancel,
-                        task=_task(prompt, start, end, g, connector=connector),
-                        keyword=prompt[start:end], span=(start, end), form=form)
+    return KeywordMatch(
+        mode,
+        cancel=cancel,
+        fusion_requested=fusion and not cancel,
+        task=_task(prompt, start, end, g, connector=connector),
+        keyword=prompt[start:end],
+        span=(start, end),
+        form=form,
+    )
 
 
 def _task(prompt: str, start: int, end: int, g: _Grammar, *, connector: bool) -> str:
@@ -855,7 +977,7 @@ def _task(prompt: str, start: int, end: int, g: _Grammar, *, connector: bool) ->
     if connector and bare == right:  # "ulw. Then fix it" keeps its "Then"
         m = g.connector.match(right.lower())  # the connector is ASCII: offsets hold
         if m is not None and m.end() < len(right):
-            right = right[m.end():]
+            right = right[m.end() :]
     if right.startswith(("?", "\uff1f")):  # "could you fix it with ulw?" keeps its "?"
         return (left + right).strip()
     if left and right and not left.endswith("\n") and not right.startswith("\n"):

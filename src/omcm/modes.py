@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from omcm.config import Config
 
 MODES = ("hulw", "ulw", "autopilot", "save-tokens")
-NAMES = {"hulw": "hybrid ultrawork (hulw)", "ulw": "ultrawork (ulw)", "autopilot": "autopilot",
-         "save-tokens": "save-tokens"}
+NAMES = {
+    "hulw": "hybrid ultrawork (hulw)",
+    "ulw": "ultrawork (ulw)",
+    "autopilot": "autopilot",
+    "save-tokens": "save-tokens",
+}
 
 
 def mode_file(session_id: str) -> str:
@@ -30,8 +34,9 @@ def current(session_id: str) -> state.SessionMode:
     return state.load(mode_file(session_id), state.SessionMode)
 
 
-def set_mode(session_id: str, mode: str, *, fusion: bool = False, task: str = "",
-             keyword: str = "") -> state.SessionMode:
+def set_mode(
+    session_id: str, mode: str, *, fusion: bool = False, task: str = "", keyword: str = ""
+) -> state.SessionMode:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
 
@@ -85,35 +90,48 @@ def band(mode: state.SessionMode, usage: float | None, config: Config) -> str:
     return ",".join(routed_tiers(mode, usage, config)) or "none"
 
 
-def describe(mode: state.SessionMode, usage: float | None, config: Config,
-             fallback: bool = False) -> str:
+def describe(
+    mode: state.SessionMode, usage: float | None, config: Config, fallback: bool = False
+) -> str:
     """What the mode means now, for Claude (about 120 words at most)."""
     shown = "unknown" if usage is None else f"{usage:.0f}%"
     tiers = routed_tiers(mode, usage, config)
     if fallback:
-        routing = ("Fallback is active (Claude usage near its limit): every subagent, HIGH tier "
-                   "included, runs on Codex/Gemini/OpenCode.")
+        routing = (
+            "Fallback is active (Claude usage near its limit): every subagent, HIGH tier "
+            "included, runs on Codex/Gemini/OpenCode."
+        )
     elif tiers:
         names = " and ".join(t.upper() for t in tiers)
-        routing = (f"{names} tier subagents (e.g. explore, executor, writer, general-purpose) run "
-                   "on Codex/Gemini/OpenCode and come back as the subagent's result; HIGH tier "
-                   "(architect, planner, critic, Plan) stays on Claude.")
+        routing = (
+            f"{names} tier subagents (e.g. explore, executor, writer, general-purpose) run "
+            "on Codex/Gemini/OpenCode and come back as the subagent's result; HIGH tier "
+            "(architect, planner, critic, Plan) stays on Claude."
+        )
     else:
         routing = "For now every subagent stays on Claude."
     parts = [f"OMCM {NAMES[mode.mode]} mode is on for this session (Claude usage: {shown})."]
     if mode.mode == "ulw":
-        parts.append(f"Routing follows usage: from {config.routing.usage_threshold}% LOW tier "
-                     f"goes to providers, from 80% MEDIUM too, from {config.threshold}% all.")
+        parts.append(
+            f"Routing follows usage: from {config.routing.usage_threshold}% LOW tier "
+            f"goes to providers, from 80% MEDIUM too, from {config.threshold}% all."
+        )
     parts.append(routing)
     if mode.mode in ("hulw", "ulw") or (mode.mode == "autopilot" and mode.fusion):
-        parts.append("Split the work into independent subagent tasks that touch disjoint files "
-                     "and launch them together in one message so they run in parallel.")
+        parts.append(
+            "Split the work into independent subagent tasks that touch disjoint files "
+            "and launch them together in one message so they run in parallel."
+        )
     if mode.mode == "autopilot":
         task = f" Task: {mode.task[:160]}." if mode.task else ""
-        parts.append(f"Work autonomously:{task} plan it as a todo list, execute, verify (run the "
-                     "tests), and repeat until every todo is done, without stopping to ask unless "
-                     "blocked. The user ends it with `cancel autopilot` or /omcm:cancel-autopilot.")
+        parts.append(
+            f"Work autonomously:{task} plan it as a todo list, execute, verify (run the "
+            "tests), and repeat until every todo is done, without stopping to ask unless "
+            "blocked. The user ends it with `cancel autopilot` or /omcm:cancel-autopilot."
+        )
     if mode.mode == "save-tokens":
-        parts.append("Exploration, analysis, review and writing subagents run on providers; "
-                     "prefer delegating such work to subagents.")
+        parts.append(
+            "Exploration, analysis, review and writing subagents run on providers; "
+            "prefer delegating such work to subagents."
+        )
     return " ".join(parts)

@@ -25,9 +25,11 @@ def _user_dir(kind: str) -> str:
     about as much as a whole hook's budget (a test checks both agree).
     """
     if sys.platform.startswith("linux"):
-        variable, fallback = {"config": ("XDG_CONFIG_HOME", ".config"),
-                              "state": ("XDG_STATE_HOME", ".local/state"),
-                              "data": ("XDG_DATA_HOME", ".local/share")}[kind]
+        variable, fallback = {
+            "config": ("XDG_CONFIG_HOME", ".config"),
+            "state": ("XDG_STATE_HOME", ".local/state"),
+            "data": ("XDG_DATA_HOME", ".local/share"),
+        }[kind]
         base = os.environ.get(variable, "").strip()
         if not base:
             base = os.path.join(os.path.expanduser("~"), fallback)
@@ -91,7 +93,5 @@ def project_dir(project: str) -> str:
 def safe_name(name: str, what: str) -> str:
     """Return ``name`` if it is safe as one path component, else raise naming ``what``."""
     if not name or len(name) > 128 or name in (".", "..") or not set(name) <= _SAFE:
-        raise OmcmError(
-            f"invalid {what} {name[:80]!r}: use 1-128 letters, digits, '-', '_' or '.'"
-        )
+        raise OmcmError(f"invalid {what} {name[:80]!r}: use 1-128 letters, digits, '-', '_' or '.'")
     return name

@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 
 KILL_GRACE = 3.0
 _STRIPPED_PREFIXES = ("CLAUDE_CODE_",)
-_STRIPPED = frozenset({"CLAUDECODE", "CLAUDE_PLUGIN_ROOT", "CLAUDE_PLUGIN_DATA",
-                       "CLAUDE_PROJECT_DIR", "CLAUDE_ENV_FILE"})
+_STRIPPED = frozenset(
+    {
+        "CLAUDECODE",
+        "CLAUDE_PLUGIN_ROOT",
+        "CLAUDE_PLUGIN_DATA",
+        "CLAUDE_PROJECT_DIR",
+        "CLAUDE_ENV_FILE",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -81,26 +88,49 @@ def run(
             errors="replace",
         )
     except FileNotFoundError:
-        return ProcResult(argv, None, "", "", time.monotonic() - started, not_found=True,
-                          error=f"{argv[0]}: command not found")
+        return ProcResult(
+            argv,
+            None,
+            "",
+            "",
+            time.monotonic() - started,
+            not_found=True,
+            error=f"{argv[0]}: command not found",
+        )
     except (PermissionError, NotADirectoryError, OSError) as exc:
-        return ProcResult(argv, None, "", "", time.monotonic() - started, not_found=True,
-                          error=f"{argv[0]}: cannot run ({exc.strerror or exc})")
+        return ProcResult(
+            argv,
+            None,
+            "",
+            "",
+            time.monotonic() - started,
+            not_found=True,
+            error=f"{argv[0]}: cannot run ({exc.strerror or exc})",
+        )
     if callable(on_start):
         on_start(child.pid)
     try:
         stdout, stderr = child.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         stdout, stderr = _kill_group(child)
-        return ProcResult(argv, child.returncode, stdout, stderr, time.monotonic() - started,
-                          timed_out=True, error=f"timed out after {timeout:g}s", pid=child.pid)
+        return ProcResult(
+            argv,
+            child.returncode,
+            stdout,
+            stderr,
+            time.monotonic() - started,
+            timed_out=True,
+            error=f"timed out after {timeout:g}s",
+            pid=child.pid,
+        )
     except BaseException:
         _kill_group(child)
         raise
     finally:
         _reap_group(child.pid)
-    return ProcResult(argv, child.returncode, stdout, stderr, time.monotonic() - started,
-                      pid=child.pid)
+    return ProcResult(
+        argv, child.returncode, stdout, stderr, time.monotonic() - started, pid=child.pid
+    )
 
 
 def _signal_group(pgid: int, sig: int) -> bool:

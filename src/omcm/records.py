@@ -44,8 +44,14 @@ class RecordError(OmcmError):
 def _type_name(value: object) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string",
-            list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
 
 
 def _show(value: object) -> str:
@@ -102,8 +108,12 @@ def _compile(
 
         return check_optional
     name = annotation.strip()
-    scalars = {"str": (str, "a string"), "int": (int, "an integer"),
-               "float": (float, "a number"), "bool": (bool, "true or false")}
+    scalars = {
+        "str": (str, "a string"),
+        "int": (int, "an integer"),
+        "float": (float, "a number"),
+        "bool": (bool, "true or false"),
+    }
     if name in scalars:
         return _scalar(*scalars[name])
     if name in ("Any", "object"):

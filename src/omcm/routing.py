@@ -104,8 +104,12 @@ def _codex_own_limit(now: float) -> dict[str, engine.Health]:
     until = seen.exhausted_until(now) if seen else None
     if until is None:
         return {}
-    return {"codex": engine.Health(available=False, reason=(
-        f"Codex's own usage limit is reached; it resets in {_minutes(until, now)}"))}
+    return {
+        "codex": engine.Health(
+            available=False,
+            reason=(f"Codex's own usage limit is reached; it resets in {_minutes(until, now)}"),
+        )
+    }
 
 
 def _minutes(until: float, now: float) -> str:
@@ -129,14 +133,21 @@ def count(session_id: str, now: float, change: object) -> None:
     state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
 
 
-def decision_entry(payload: PreToolUsePayload, decision: engine.Decision,
-                   started: float) -> dict[str, Any]:
+def decision_entry(
+    payload: PreToolUsePayload, decision: engine.Decision, started: float
+) -> dict[str, Any]:
     """The routing-log line of a decision (a routed call's run adds to it)."""
     entry: dict[str, Any] = {
-        "time": time.time(), "session_id": payload.session_id,
-        "tool_use_id": payload.tool_use_id, "tool_name": payload.tool_name,
-        "agent_raw": decision.agent_raw, "agent": decision.agent, "tier": decision.tier,
-        "decision": decision.target, "reason": decision.reason, "outcome": "claude",
+        "time": time.time(),
+        "session_id": payload.session_id,
+        "tool_use_id": payload.tool_use_id,
+        "tool_name": payload.tool_name,
+        "agent_raw": decision.agent_raw,
+        "agent": decision.agent,
+        "tier": decision.tier,
+        "decision": decision.target,
+        "reason": decision.reason,
+        "outcome": "claude",
         "duration": round(time.monotonic() - started, 4),
     }
     if decision.skipped:

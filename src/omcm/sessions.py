@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 PROMPT_KEPT = 4000
 
 
-def record_event(payload: HookPayload, source: str = "", take_notice: bool = False,
-                 prompt: str = "") -> state.SessionInfo:
+def record_event(
+    payload: HookPayload, source: str = "", take_notice: bool = False, prompt: str = ""
+) -> state.SessionInfo:
     """Note in ``session.json`` that a hook for this session ran, and return the record.
 
     With ``take_notice``, a pending notice is handed over (in the returned record)

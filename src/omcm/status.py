@@ -28,18 +28,27 @@ def collect(now: float | None = None) -> dict[str, Any]:
     sessions = sorted(os.listdir(sessions_root)) if os.path.isdir(sessions_root) else []
     return {
         "now": now,
-        "config": {"path": config_path, "status": config_status,
-                   "fusion_default": config.fusion_default, "routing": config.routing.enabled,
-                   "threshold": config.threshold, "recovery": config.recovery_threshold},
+        "config": {
+            "path": config_path,
+            "status": config_status,
+            "fusion_default": config.fusion_default,
+            "routing": config.routing.enabled,
+            "threshold": config.threshold,
+            "recovery": config.recovery_threshold,
+        },
         "state_dir": paths.state_dir(),
         "counters": fusion.total.dump(),
         "fallback": fallback.dump(),
         "limits": limits.dump(),
         "claude_usage": {"percentage": figure, "window": window},
-        "codex_own_limits": None if codex is None else {
-            "source": codex.source, "observed_at": codex.observed_at,
+        "codex_own_limits": None
+        if codex is None
+        else {
+            "source": codex.source,
+            "observed_at": codex.observed_at,
             "primary": codex.primary and codex.primary.__dict__,
-            "secondary": codex.secondary and codex.secondary.__dict__},
+            "secondary": codex.secondary and codex.secondary.__dict__,
+        },
         "sessions": len(sessions),
         "notices": list(state.NOTICES),
     }
@@ -72,34 +81,51 @@ def render(report: dict[str, Any]) -> str:
         f"{counters['fell_back']} fell back to Claude",
     ]
     for name, seen in sorted(counters["providers"].items()):
-        lines.append(f"           {name}: {seen['calls']} runs ({seen['failures']} failed), "
-                     f"{seen['input_tokens']:,} tokens in / {seen['output_tokens']:,} out "
-                     "(as the CLI reported them)")
+        lines.append(
+            f"           {name}: {seen['calls']} runs ({seen['failures']} failed), "
+            f"{seen['input_tokens']:,} tokens in / {seen['output_tokens']:,} out "
+            "(as the CLI reported them)"
+        )
     lines += _claude_lines(report, now)
     lines.append(
-        "fallback:  " + (f"ACTIVE since {_ago(fallback['since'], now)}: {fallback['reason']}"
-                         if fallback["active"] else "inactive")
+        "fallback:  "
+        + (
+            f"ACTIVE since {_ago(fallback['since'], now)}: {fallback['reason']}"
+            if fallback["active"]
+            else "inactive"
+        )
         + (f" (last change {_ago(fallback['changed_at'], now)})" if fallback["changed_at"] else "")
     )
     for name, health in sorted(limits["providers"].items()):
         notes = []
         if (health["cooldown_until"] or 0) > now:
-            notes.append(f"cooling down {_until(health['cooldown_until'], now)} "
-                         f"({health['cooldown_reason']})")
+            notes.append(
+                f"cooling down {_until(health['cooldown_until'], now)} "
+                f"({health['cooldown_reason']})"
+            )
         if (health["circuit_open_until"] or 0) > now:
-            notes.append(f"skipped {_until(health['circuit_open_until'], now)} after "
-                         f"{health['consecutive_failures']} failures")
+            notes.append(
+                f"skipped {_until(health['circuit_open_until'], now)} after "
+                f"{health['consecutive_failures']} failures"
+            )
         if health["last_error"]:
             notes.append(f"last error: {health['last_error']}")
-        lines.append(f"{name + ':':10} " + ("; ".join(notes) or "healthy")
-                     + (f"; last answer {_ago(health['last_ok_at'], now)}"
-                        if health["last_ok_at"] else ""))
+        lines.append(
+            f"{name + ':':10} "
+            + ("; ".join(notes) or "healthy")
+            + (f"; last answer {_ago(health['last_ok_at'], now)}" if health["last_ok_at"] else "")
+        )
     codex = report["codex_own_limits"]
     if codex:
-        parts = [f"{label} {w['used_percent']:.0f}%" for label, w in
-                 (("5-hour", codex["primary"]), ("weekly", codex["secondary"])) if w]
-        lines.append(f"codex plan: {', '.join(parts)} — from {codex['source']} "
-                     f"({_ago(codex['observed_at'], now)})")
+        parts = [
+            f"{label} {w['used_percent']:.0f}%"
+            for label, w in (("5-hour", codex["primary"]), ("weekly", codex["secondary"]))
+            if w
+        ]
+        lines.append(
+            f"codex plan: {', '.join(parts)} — from {codex['source']} "
+            f"({_ago(codex['observed_at'], now)})"
+        )
     lines.extend(report["notices"])
     return "\n".join(lines)
 
@@ -111,17 +137,26 @@ def _claude_lines(report: dict[str, Any], now: float) -> list[str]:
         seen = limits[window]
         pct = seen["used_percentage"]
         if pct is None:
-            lines.append(f"claude {label}: unknown — no status-line reading yet "
-                         "(install it: omcm hud setup; API-key logins have none)")
+            lines.append(
+                f"claude {label}: unknown — no status-line reading yet "
+                "(install it: omcm hud setup; API-key logins have none)"
+            )
             continue
         reset = f", resets in {_until(seen['resets_at'], now)}" if seen["resets_at"] else ""
-        lines.append(f"claude {label}: {pct:.0f}% — from the status line's rate_limits, "
-                     f"observed {_ago(seen['observed_at'], now)}{reset}")
+        lines.append(
+            f"claude {label}: {pct:.0f}% — from the status line's rate_limits, "
+            f"observed {_ago(seen['observed_at'], now)}{reset}"
+        )
     used = report["claude_usage"]
-    shown = "unknown (stale or missing)" if used["percentage"] is None else (
-        f"{used['percentage']:.0f}% ({used['window']})")
+    shown = (
+        "unknown (stale or missing)"
+        if used["percentage"] is None
+        else (f"{used['percentage']:.0f}% ({used['window']})")
+    )
     lines.append(f"claude usage used for routing: {shown}")
     if (limits["claude_limited_until"] or 0) > now:
-        lines.append(f"claude:    LIMITED (a request was rejected) for another "
-                     f"{_until(limits['claude_limited_until'], now)}")
+        lines.append(
+            f"claude:    LIMITED (a request was rejected) for another "
+            f"{_until(limits['claude_limited_until'], now)}"
+        )
     return lines

@@ -79,9 +79,16 @@ def render_line(raw: bytes, now: float) -> str:
         except Exception:
             counters, mode = None, ""
         claude = _claude_tokens(session_id, data.get("transcript_path"))
-    view = hud.build_view(claude, limits, fallback, counters, now, mode=mode,
-                          warn_at=conf.routing.usage_threshold if conf else 70,
-                          alert_at=threshold)
+    view = hud.build_view(
+        claude,
+        limits,
+        fallback,
+        counters,
+        now,
+        mode=mode,
+        warn_at=conf.routing.usage_threshold if conf else 70,
+        alert_at=threshold,
+    )
     line = hud.render(view, width=_width(), color=not os.environ.get("NO_COLOR"))
     if conf is None:
         line += " │ config invalid: omcm config validate"
@@ -97,8 +104,7 @@ def _claude_tokens(session_id: str, transcript_path: object) -> tuple[int, int] 
     except Exception:
         import traceback
 
-        state.log_error("the status line could not count Claude's tokens",
-                        traceback.format_exc())
+        state.log_error("the status line could not count Claude's tokens", traceback.format_exc())
         return None
 
 
@@ -117,8 +123,9 @@ def record_usage(data: dict[str, Any], now: float) -> state.ProviderLimits:
     return limits
 
 
-def step_fallback(limits: state.ProviderLimits, now: float, threshold: int,
-                  recovery: int) -> state.FallbackState:
+def step_fallback(
+    limits: state.ProviderLimits, now: float, threshold: int, recovery: int
+) -> state.FallbackState:
     """Run the fallback state machine on the current usage; persist and log a transition."""
     figure, source = usage.claude_reading(limits, now)
     path = paths.state_file(state.FALLBACK_STATE)
@@ -138,9 +145,17 @@ def step_fallback(limits: state.ProviderLimits, now: float, threshold: int,
         from omcm import routing_log
 
         step = transitions[0]
-        routing_log.append({"time": now, "event": "fallback", "active": step.active,
-                            "usage": step.usage_percentage, "reason": step.reason,
-                            "threshold": threshold, "recovery_threshold": recovery})
+        routing_log.append(
+            {
+                "time": now,
+                "event": "fallback",
+                "active": step.active,
+                "usage": step.usage_percentage,
+                "reason": step.reason,
+                "threshold": threshold,
+                "recovery_threshold": recovery,
+            }
+        )
     return fallback
 
 

@@ -169,8 +169,10 @@ def claude_reading(
         return 100.0, "limit"
     best: float | None = None
     source, any_fresh = "", False
-    for label, window, length in (("5-hour", limits.five_hour, FIVE_HOURS),
-                                  ("weekly", limits.seven_day, SEVEN_DAYS)):
+    for label, window, length in (
+        ("5-hour", limits.five_hour, FIVE_HOURS),
+        ("weekly", limits.seven_day, SEVEN_DAYS),
+    ):
         value, fresh = window_usage(window, now, max_age, length)
         if value is None:
             continue
@@ -188,7 +190,9 @@ def claude_usage(limits: ProviderLimits, now: float, max_age: float = MAX_AGE) -
 
 
 def mark_claude_limited(
-    limits: ProviderLimits, now: float, until: float | None = None,
+    limits: ProviderLimits,
+    now: float,
+    until: float | None = None,
     default: float = LIMITED_DEFAULT,
 ) -> float:
     """Record that Claude rejected a request for its limit; return until when.
@@ -197,9 +201,11 @@ def mark_claude_limited(
     else ``now + default``.
     """
     if until is None or until <= now:
-        ahead = [(w.used_percentage or 0.0, w.resets_at)
-                 for w in (limits.five_hour, limits.seven_day)
-                 if w.resets_at is not None and w.resets_at > now]
+        ahead = [
+            (w.used_percentage or 0.0, w.resets_at)
+            for w in (limits.five_hour, limits.seven_day)
+            if w.resets_at is not None and w.resets_at > now
+        ]
         until = max(ahead)[1] if ahead else now + default
     limits.claude_limited_until = until
     return until
@@ -245,9 +251,13 @@ def step_fallback(
         fallback.since = None
     else:
         return None
-    transition = FallbackTransition(at=now, was_active=fallback.active,
-                                    active=not fallback.active, usage_percentage=usage,
-                                    reason=reason)
+    transition = FallbackTransition(
+        at=now,
+        was_active=fallback.active,
+        active=not fallback.active,
+        usage_percentage=usage,
+        reason=reason,
+    )
     fallback.active = transition.active
     fallback.reason = reason
     fallback.changed_at = now

@@ -44,8 +44,18 @@ SUBAGENT_TOOL = {CURRENT: "Agent", LEGACY: "Task"}
 # Claude Code session sets for its children, API credentials and endpoints, and
 # the user's own OMCM and XDG settings (the sandbox HOME decides those).
 _DROP_PREFIXES = ("CLAUDE", "ANTHROPIC_", "OMCM_", "XDG_", "AWS_", "GOOGLE_", "VERTEX_")
-_DROP = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "DEBUG", "NODE_OPTIONS",
-         "HOME", "USERPROFILE", "PWD", "OLDPWD"}
+_DROP = {
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "DEBUG",
+    "NODE_OPTIONS",
+    "HOME",
+    "USERPROFILE",
+    "PWD",
+    "OLDPWD",
+}
 
 OFFLINE_ENV = {
     "ANTHROPIC_API_KEY": "sk-test",
@@ -69,8 +79,18 @@ Only then does Claude Code read the stub's unified rate-limit headers (status li
 """
 
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", "node_modules", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-    "__pycache__", "*.pyc", "*.egg-info", "dist", "build", ".omcm",
+    ".venv",
+    "node_modules",
+    ".git",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    "dist",
+    "build",
+    ".omcm",
 )
 
 #: The hooks one scripted `claude -p` run fires, in order (hooks/hooks.json; StopFailure,
@@ -84,26 +104,32 @@ def claude_cli(version: str) -> Path:
     binary = prefix / "node_modules" / ".bin" / "claude"
     manifest = prefix / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
     if not binary.exists() or not manifest.exists():
-        pytest.fail(f"Claude Code {version} is not installed at {binary}: {SETUP_HINT}",
-                    pytrace=False)
+        pytest.fail(
+            f"Claude Code {version} is not installed at {binary}: {SETUP_HINT}", pytrace=False
+        )
     installed = json.loads(manifest.read_text())["version"]
     if installed != version:
-        pytest.fail(f"{binary} is Claude Code {installed}, the tests pin {version}: {SETUP_HINT}",
-                    pytrace=False)
+        pytest.fail(
+            f"{binary} is Claude Code {installed}, the tests pin {version}: {SETUP_HINT}",
+            pytrace=False,
+        )
     return binary
 
 
 def repo_python() -> Path:
     if not REPO_PYTHON.exists():
-        pytest.fail(f"the development environment {REPO_PYTHON} is missing: run scripts/setup",
-                    pytrace=False)
+        pytest.fail(
+            f"the development environment {REPO_PYTHON} is missing: run scripts/setup",
+            pytrace=False,
+        )
     return REPO_PYTHON
 
 
 def base_env() -> dict[str, str]:
     """The caller's environment minus what would leak into a sandboxed Claude Code."""
     env = {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if name not in _DROP and not name.startswith(_DROP_PREFIXES)
     }
     # The dev venv's bin on PATH would make the launcher's "find a Python" pick it.
@@ -157,9 +183,11 @@ class ClaudeRun:
 
     def describe(self) -> str:
         """A summary for assertion messages."""
-        return (f"exit {self.returncode} after {self.seconds:.1f}s\nargv: {self.argv}\n"
-                f"stdout: {self.stdout[-3000:]}\nstderr: {self.stderr[-3000:]}\n"
-                f"debug log: {self.debug_file}")
+        return (
+            f"exit {self.returncode} after {self.seconds:.1f}s\nargv: {self.argv}\n"
+            f"stdout: {self.stdout[-3000:]}\nstderr: {self.stderr[-3000:]}\n"
+            f"debug log: {self.debug_file}"
+        )
 
     def debug_log(self) -> str:
         return self.debug_file.read_text(errors="replace") if self.debug_file.exists() else ""
@@ -174,7 +202,8 @@ class ClaudeRun:
     def payloads(self, event: str | None = None) -> list[dict[str, Any]]:
         """Lines of OMCM's ``hook-payloads.jsonl`` (``OMCM_DEBUG_PAYLOADS=1``) for this session."""
         return [
-            line for line in self.sandbox.traced_payloads(event)
+            line
+            for line in self.sandbox.traced_payloads(event)
             if not self.session_id or line["payload"].get("session_id") == self.session_id
         ]
 
@@ -215,8 +244,12 @@ class Sandbox:
             path.mkdir(parents=True, exist_ok=True)
         self._runs = 0
         if not (self.project / ".git").exists():
-            subprocess.run(["git", "init", "-q", str(self.project)], check=True,
-                           env=self.env(), capture_output=True)
+            subprocess.run(
+                ["git", "init", "-q", str(self.project)],
+                check=True,
+                env=self.env(),
+                capture_output=True,
+            )
 
     @property
     def plugin_data_root(self) -> Path:
@@ -247,12 +280,14 @@ class Sandbox:
                 env[name] = value
         return env
 
-    def run_cli(self, *args: str, timeout: float = 120,
-                env: Mapping[str, str | None] | None = None,
-                ) -> subprocess.CompletedProcess[str]:
+    def run_cli(
+        self,
+        *args: str,
+        timeout: float = 120,
+        env: Mapping[str, str | None] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """``claude ARGS...`` in the project dir (e.g. ``plugin install``)."""
-        return run_process([str(self.cli), *args], self.project, self.env(**(env or {})),
-                           timeout)
+        return run_process([str(self.cli), *args], self.project, self.env(**(env or {})), timeout)
 
     def prompt(
         self,
@@ -270,8 +305,15 @@ class Sandbox:
         """
         self._runs += 1
         debug_file = self.root / f"claude-debug-{self._runs}.log"
-        argv = [str(self.cli), "-p", prompt, "--output-format", output_format,
-                "--debug-file", str(debug_file)]
+        argv = [
+            str(self.cli),
+            "-p",
+            prompt,
+            "--output-format",
+            output_format,
+            "--debug-file",
+            str(debug_file),
+        ]
         if output_format == "stream-json":
             argv.append("--verbose")  # stream-json requires it under -p
         if plugin_dir is not None:
@@ -279,9 +321,15 @@ class Sandbox:
         argv += list(extra_args)
         started = time.monotonic()
         proc = run_process(argv, self.project, self.env(**(env or {})), timeout)
-        run = ClaudeRun(argv=argv, returncode=proc.returncode, stdout=proc.stdout,
-                        stderr=proc.stderr, seconds=time.monotonic() - started,
-                        debug_file=debug_file, sandbox=self)
+        run = ClaudeRun(
+            argv=argv,
+            returncode=proc.returncode,
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+            seconds=time.monotonic() - started,
+            debug_file=debug_file,
+            sandbox=self,
+        )
         _parse_output(run, output_format)
         return run
 
@@ -305,8 +353,9 @@ class Sandbox:
 
     def omcm(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """``omcm ARGS...`` with the checkout's environment, as this sandbox's user."""
-        return run_process([str(repo_python()), "-m", "omcm", *args], self.project,
-                           self.env(), timeout)
+        return run_process(
+            [str(repo_python()), "-m", "omcm", *args], self.project, self.env(), timeout
+        )
 
     def trust_project(self) -> Path:
         """Pre-seed ``~/.claude.json`` so an interactive session starts at the prompt.
@@ -319,13 +368,19 @@ class Sandbox:
         data = json.loads(path.read_text()) if path.exists() else {}
         data["hasCompletedOnboarding"] = True
         data.setdefault("projects", {}).setdefault(str(self.project), {})[
-            "hasTrustDialogAccepted"] = True
+            "hasTrustDialogAccepted"
+        ] = True
         path.write_text(json.dumps(data, indent=2))
         return path
 
-    def interactive(self, *args: str, plugin_dir: Path | None = REPO,
-                    env: Mapping[str, str | None] | None = None,
-                    width: int = 200, height: int = 50) -> Tmux:
+    def interactive(
+        self,
+        *args: str,
+        plugin_dir: Path | None = REPO,
+        env: Mapping[str, str | None] | None = None,
+        width: int = 200,
+        height: int = 50,
+    ) -> Tmux:
         """Start an interactive ``claude ARGS...`` in a private tmux server (close it!).
 
         The folder is trusted first (:meth:`trust_project`); the debug log goes to
@@ -333,12 +388,20 @@ class Sandbox:
         """
         self.trust_project()
         self._runs += 1
-        argv = [str(self.cli), "--debug-file",
-                str(self.root / f"claude-interactive-{self._runs}.log")]
+        argv = [
+            str(self.cli),
+            "--debug-file",
+            str(self.root / f"claude-interactive-{self._runs}.log"),
+        ]
         if plugin_dir is not None:
             argv += ["--plugin-dir", str(plugin_dir)]
-        return Tmux.start([*argv, *args], cwd=self.project, env=self.env(**(env or {})),
-                          width=width, height=height)
+        return Tmux.start(
+            [*argv, *args],
+            cwd=self.project,
+            env=self.env(**(env or {})),
+            width=width,
+            height=height,
+        )
 
     def routing_log(self) -> list[dict[str, Any]]:
         """OMCM's ``routing-log.jsonl``: one line per subagent decision."""
@@ -348,19 +411,30 @@ class Sandbox:
         return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def run_process(argv: list[str], cwd: Path, env: dict[str, str],
-                timeout: float) -> subprocess.CompletedProcess[str]:
+def run_process(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     """Run a CLI in its own process group; on timeout the whole group (hooks too) is killed."""
-    with subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True) as proc:
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()
-            pytest.fail(f"{argv[:3]} timed out after {timeout}s\nstdout: {stdout[-2000:]}\n"
-                        f"stderr: {stderr[-2000:]}", pytrace=False)
+            pytest.fail(
+                f"{argv[:3]} timed out after {timeout}s\nstdout: {stdout[-2000:]}\n"
+                f"stderr: {stderr[-2000:]}",
+                pytrace=False,
+            )
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 

@@ -184,8 +184,9 @@ class Reply:
 
     @classmethod
     def text(cls, text: str, headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
-        return cls(blocks=({"type": "text", "text": text},), headers=dict(headers or {}),
-                   delay=delay)
+        return cls(
+            blocks=({"type": "text", "text": text},), headers=dict(headers or {}), delay=delay
+        )
 
     @classmethod
     def tool_use(
@@ -197,8 +198,12 @@ class Reply:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         """A (text and) tool_use answer; the id defaults to a fresh ``toolu_stub…``."""
-        tool = {"type": "tool_use", "id": tool_use_id or f"toolu_stub{next(_ids):06d}",
-                "name": name, "input": tool_input}
+        tool = {
+            "type": "tool_use",
+            "id": tool_use_id or f"toolu_stub{next(_ids):06d}",
+            "name": name,
+            "input": tool_input,
+        }
         blocks = ({"type": "text", "text": text}, tool) if text else (tool,)
         return cls(blocks=blocks, stop_reason="tool_use", headers=dict(headers or {}))
 
@@ -210,16 +215,18 @@ class Reply:
         message: str = "stubbed error",
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        return cls(status=status, error_type=error_type, error_message=message,
-                   headers=dict(headers or {}))
+        return cls(
+            status=status, error_type=error_type, error_message=message, headers=dict(headers or {})
+        )
 
     @property
     def tool_use_id(self) -> str:
         return str(next(b["id"] for b in self.blocks if b["type"] == "tool_use"))
 
 
-def unified_limit_headers(five_hour: float, seven_day: float, *, five_hour_reset: int,
-                          seven_day_reset: int) -> dict[str, str]:
+def unified_limit_headers(
+    five_hour: float, seven_day: float, *, five_hour_reset: int, seven_day_reset: int
+) -> dict[str, str]:
     """The unified rate-limit headers of a subscriber's response (fractions: 0.42 = 42 %).
 
     Claude Code 2.1.197, logged in with an OAuth token, turns them into the status
@@ -240,15 +247,20 @@ def usage_limit_rejection(resets_at: int, window: str = "5h") -> Reply:
     (``window="7d"``: "weekly limit") and runs ``StopFailure`` with ``error: "rate_limit"``.
     """
     claim = {"5h": "five_hour", "7d": "seven_day"}[window]
-    return Reply.error(429, "rate_limit_error", "This request would exceed your rate limit.", {
-        "anthropic-ratelimit-unified-status": "rejected",
-        f"anthropic-ratelimit-unified-{window}-status": "rejected",
-        f"anthropic-ratelimit-unified-{window}-utilization": "1",
-        f"anthropic-ratelimit-unified-{window}-reset": str(resets_at),
-        "anthropic-ratelimit-unified-reset": str(resets_at),
-        "anthropic-ratelimit-unified-representative-claim": claim,
-        "x-should-retry": "false",
-    })
+    return Reply.error(
+        429,
+        "rate_limit_error",
+        "This request would exceed your rate limit.",
+        {
+            "anthropic-ratelimit-unified-status": "rejected",
+            f"anthropic-ratelimit-unified-{window}-status": "rejected",
+            f"anthropic-ratelimit-unified-{window}-utilization": "1",
+            f"anthropic-ratelimit-unified-{window}-reset": str(resets_at),
+            "anthropic-ratelimit-unified-reset": str(resets_at),
+            "anthropic-ratelimit-unified-representative-claim": claim,
+            "x-should-retry": "false",
+        },
+    )
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -257,12 +269,29 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 def sse_body(reply: Reply, model: str) -> str:
     """The SSE stream for a successful reply, event by event as the real API sends it."""
-    out = [_sse("message_start", {"type": "message_start", "message": {
-        "id": f"msg_stub{next(_ids):06d}", "type": "message", "role": "assistant",
-        "model": model or "claude-stub", "content": [], "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": reply.usage["input_tokens"], "output_tokens": 1,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}})]
+    out = [
+        _sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": f"msg_stub{next(_ids):06d}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model or "claude-stub",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": reply.usage["input_tokens"],
+                        "output_tokens": 1,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                    },
+                },
+            },
+        )
+    ]
     for index, block in enumerate(reply.blocks):
         start: dict[str, Any]
         delta: dict[str, Any]
@@ -272,24 +301,45 @@ def sse_body(reply: Reply, model: str) -> str:
         else:
             start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        out.append(_sse("content_block_start",
-                        {"type": "content_block_start", "index": index, "content_block": start}))
-        out.append(_sse("content_block_delta",
-                        {"type": "content_block_delta", "index": index, "delta": delta}))
+        out.append(
+            _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+        )
+        out.append(
+            _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+        )
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-    out.append(_sse("message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-        "usage": {"output_tokens": reply.usage["output_tokens"]}}))
+    out.append(
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": reply.usage["output_tokens"]},
+            },
+        )
+    )
     out.append(_sse("message_stop", {"type": "message_stop"}))
     return "".join(out)
 
 
 def message_json(reply: Reply, model: str) -> dict[str, Any]:
     """The same reply as one non-streaming JSON message (for ``stream: false`` callers)."""
-    return {"id": f"msg_stub{next(_ids):06d}", "type": "message", "role": "assistant",
-            "model": model or "claude-stub", "content": list(reply.blocks),
-            "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": reply.usage}
+    return {
+        "id": f"msg_stub{next(_ids):06d}",
+        "type": "message",
+        "role": "assistant",
+        "model": model or "claude-stub",
+        "content": list(reply.blocks),
+        "stop_reason": reply.stop_reason,
+        "stop_sequence": None,
+        "usage": reply.usage,
+    }
 
 
 # --- ready responders ------------------------------------------------------------------
@@ -331,8 +381,9 @@ class AgentScript:
         results = tool_results(request, self.tool_use_id)
         if results:
             return Reply.text(f"DONE: {tool_result_text(results[0])}", self.headers)
-        return Reply.tool_use(self.tool_name, self.tool_input, self.tool_use_id,
-                              headers=self.headers)
+        return Reply.tool_use(
+            self.tool_name, self.tool_input, self.tool_use_id, headers=self.headers
+        )
 
 
 class TurnScript:
@@ -372,8 +423,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(None)
-        self._send(404, b'{"type":"error","error":{"type":"not_found_error","message":"stub"}}',
-                   "application/json", {})
+        self._send(
+            404,
+            b'{"type":"error","error":{"type":"not_found_error","message":"stub"}}',
+            "application/json",
+            {},
+        )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -384,21 +439,29 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode("utf-8", "replace")
         request = self._record(body)
         if not request.is_messages:
-            self._send(404, b'{"type":"error","error":{"type":"not_found_error",'
-                       b'"message":"the stub serves /v1/messages only"}}', "application/json", {})
+            self._send(
+                404,
+                b'{"type":"error","error":{"type":"not_found_error",'
+                b'"message":"the stub serves /v1/messages only"}}',
+                "application/json",
+                {},
+            )
             return
         try:
             reply = self.server.responder(request)
         except Exception as exc:  # a broken test script must show up, not hang Claude
             self.server.errors.append(exc)
-            reply = Reply.error(500, "api_error", f"stub responder failed: {exc!r}",
-                                {"x-should-retry": "false"})
+            reply = Reply.error(
+                500, "api_error", f"stub responder failed: {exc!r}", {"x-should-retry": "false"}
+            )
         self.server.replies.append((request, reply))
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
-            error = {"type": "error",
-                     "error": {"type": reply.error_type, "message": reply.error_message}}
+            error = {
+                "type": "error",
+                "error": {"type": reply.error_type, "message": reply.error_message},
+            }
             self._send(reply.status, json.dumps(error).encode(), "application/json", reply.headers)
         elif isinstance(body, dict) and body.get("stream"):
             payload = sse_body(reply, request.model).encode()
@@ -421,8 +484,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.requests.append(request)
         return request
 
-    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str],
-              head: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        content_type: str,
+        headers: dict[str, str],
+        head: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(payload)))
@@ -452,8 +521,9 @@ class StubAnthropic:
 
     def __init__(self, responder: Responder | None = None) -> None:
         self._server = _Server(responder or always_text("ok"))
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="stub-anthropic", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="stub-anthropic", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -490,8 +560,7 @@ class StubAnthropic:
 
     def conversation(self, subagent: bool = False) -> list[Request]:
         """The main conversation's turns, or (``subagent=True``) every subagent turn."""
-        return [r for r in self.requests
-                if is_conversation(r) and is_subagent(r) == subagent]
+        return [r for r in self.requests if is_conversation(r) and is_subagent(r) == subagent]
 
     def clear(self) -> None:
         with self._server.lock:

@@ -78,8 +78,9 @@ class Reply:
     def rate_limited(cls, retry_after: int = 30) -> Reply:
         """A 429 with the retry hints each API sends: a ``retry-after`` header, the hint
         in the message ("Please try again in 30s."), and for Gemini a RetryInfo detail."""
-        return cls(status=429, retry_after=retry_after,
-                   headers=(("retry-after", str(retry_after)),))
+        return cls(
+            status=429, retry_after=retry_after, headers=(("retry-after", str(retry_after)),)
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class Recorded:
 
 
 _GEMINI_PATH = re.compile(
-    r"^/v1beta/models/([^/:]+):(streamGenerateContent|generateContent|countTokens)$")
+    r"^/v1beta/models/([^/:]+):(streamGenerateContent|generateContent|countTokens)$"
+)
 _DEFAULT_MESSAGES = {
     400: "Bad request.",
     401: "Incorrect API key provided: dummy.",
@@ -107,19 +109,34 @@ _DEFAULT_MESSAGES = {
     500: "The server had an error while processing your request.",
     503: "The service is temporarily unavailable.",
 }
-_GEMINI_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                  404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-                  503: "UNAVAILABLE"}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 _GEMINI_MESSAGES = {
     401: "API key not valid. Please pass a valid API key.",
     429: "You exceeded your current quota, please check your plan and billing details.",
     500: "Internal error encountered.",
 }
 # Fits both of gemini 0.61's router schemas (numerical and flash/pro classifier).
-_ROUTER_JSON = json.dumps({"complexity_reasoning": "stub", "complexity_score": 30,
-                           "reasoning": "stub", "model_choice": "flash"})
-_OPENAI_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
-                 429: ("requests", "rate_limit_exceeded"), 500: ("server_error", None)}
+_ROUTER_JSON = json.dumps(
+    {
+        "complexity_reasoning": "stub",
+        "complexity_score": 30,
+        "reasoning": "stub",
+        "model_choice": "flash",
+    }
+)
+_OPENAI_TYPES = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+}
 
 
 class StubModels:
@@ -136,8 +153,9 @@ class StubModels:
         self._ids = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.stub = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                         name="stub-models", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="stub-models", daemon=True
+        )
         self._started = False
 
     # -- life cycle ---------------------------------------------------------
@@ -240,9 +258,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         dialect = _dialect(self.command, parts.path)
-        record = Recorded(self.command, parts.path, parse_qs(parts.query),
-                          {k.lower(): v for k, v in self.headers.items()}, body, dialect,
-                          time.time())
+        record = Recorded(
+            self.command,
+            parts.path,
+            parse_qs(parts.query),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            dialect,
+            time.time(),
+        )
         index = stub._begin(record)
         try:
             if dialect == "other":
@@ -265,8 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
             stub._end(index)
 
     # -- responses ----------------------------------------------------------
-    def _send_json(self, status: int, payload: object,
-                   headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def _send_json(
+        self, status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -299,8 +324,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not request.get("stream"):
                 self._send_json(200, _chat_completion(reply, n, str(request.get("model", ""))))
                 return
-            events = _chat_events(reply, n, str(request.get("model", "")),
-                                  bool((request.get("stream_options") or {}).get("include_usage")))
+            events = _chat_events(
+                reply,
+                n,
+                str(request.get("model", "")),
+                bool((request.get("stream_options") or {}).get("include_usage")),
+            )
         else:
             match = _GEMINI_PATH.match(path)
             model, method = (match.group(1), match.group(2)) if match else ("", "")
@@ -310,10 +339,16 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "generateContent":
                 # Utility calls (e.g. the `auto` model router) ask for JSON.
                 config = request.get("generationConfig") or {}
-                text = (_ROUTER_JSON if config.get("responseMimeType") == "application/json"
-                        else reply.text)
-                self._send_json(200, _gemini_chunks(reply, model)[-1] | {
-                    "candidates": [_gemini_candidate(text, "STOP")]})
+                text = (
+                    _ROUTER_JSON
+                    if config.get("responseMimeType") == "application/json"
+                    else reply.text
+                )
+                self._send_json(
+                    200,
+                    _gemini_chunks(reply, model)[-1]
+                    | {"candidates": [_gemini_candidate(text, "STOP")]},
+                )
                 return
             events = [(None, chunk) for chunk in _gemini_chunks(reply, model)]
         self._send_sse(events)
@@ -346,63 +381,118 @@ def _dialect(method: str, path: str) -> str:
 
 def _responses_events(reply: Reply, n: int, model: str) -> list[tuple[str | None, Any]]:
     u = reply.usage
-    message = {"id": f"msg_{n}", "type": "message", "role": "assistant", "status": "completed",
-               "content": [{"type": "output_text", "text": reply.text, "annotations": []}]}
-    response = {"id": f"resp_{n}", "object": "response", "created_at": int(time.time()),
-                "model": model, "status": "in_progress", "output": []}
-    usage = {"input_tokens": u.input, "input_tokens_details": {"cached_tokens": u.cached},
-             "output_tokens": u.output, "output_tokens_details": {"reasoning_tokens": u.reasoning},
-             "total_tokens": u.input + u.output}
+    message = {
+        "id": f"msg_{n}",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": reply.text, "annotations": []}],
+    }
+    response = {
+        "id": f"resp_{n}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": model,
+        "status": "in_progress",
+        "output": [],
+    }
+    usage = {
+        "input_tokens": u.input,
+        "input_tokens_details": {"cached_tokens": u.cached},
+        "output_tokens": u.output,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning},
+        "total_tokens": u.input + u.output,
+    }
     if reply.tool:
         name, arguments = reply.tool
-        call = {"id": f"fc_{n}", "type": "function_call", "status": "completed",
-                "call_id": f"call_{n}", "name": name, "arguments": json.dumps(arguments)}
-        said = message | {"content": [{"type": "output_text", "text": reply.narration,
-                                       "annotations": []}]}
+        call = {
+            "id": f"fc_{n}",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": f"call_{n}",
+            "name": name,
+            "arguments": json.dumps(arguments),
+        }
+        said = message | {
+            "content": [{"type": "output_text", "text": reply.narration, "annotations": []}]
+        }
         output = [said, call] if reply.narration else [call]
         return [
             ("response.created", {"type": "response.created", "response": response}),
-            *[("response.output_item.done",
-               {"type": "response.output_item.done", "output_index": i, "item": item})
-              for i, item in enumerate(output)],
-            ("response.completed", {"type": "response.completed", "response": response | {
-                "status": "completed", "output": output, "usage": usage}}),
+            *[
+                (
+                    "response.output_item.done",
+                    {"type": "response.output_item.done", "output_index": i, "item": item},
+                )
+                for i, item in enumerate(output)
+            ],
+            (
+                "response.completed",
+                {
+                    "type": "response.completed",
+                    "response": response
+                    | {"status": "completed", "output": output, "usage": usage},
+                },
+            ),
         ]
     done = response | {"status": "completed", "output": [message], "usage": usage}
     started = message | {"status": "in_progress", "content": []}
     events: list[tuple[str | None, Any]] = [
         ("response.created", {"type": "response.created", "response": response}),
-        ("response.output_item.added",
-         {"type": "response.output_item.added", "output_index": 0, "item": started}),
-        ("response.output_text.delta",
-         {"type": "response.output_text.delta", "item_id": f"msg_{n}", "output_index": 0,
-          "content_index": 0, "delta": reply.text}),
-        ("response.output_item.done",
-         {"type": "response.output_item.done", "output_index": 0, "item": message}),
+        (
+            "response.output_item.added",
+            {"type": "response.output_item.added", "output_index": 0, "item": started},
+        ),
+        (
+            "response.output_text.delta",
+            {
+                "type": "response.output_text.delta",
+                "item_id": f"msg_{n}",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": reply.text,
+            },
+        ),
+        (
+            "response.output_item.done",
+            {"type": "response.output_item.done", "output_index": 0, "item": message},
+        ),
         ("response.completed", {"type": "response.completed", "response": done}),
     ]
     return events
 
 
 def _chat_usage(u: StubUsage) -> dict[str, Any]:
-    return {"prompt_tokens": u.input, "completion_tokens": u.output,
-            "total_tokens": u.input + u.output,
-            "prompt_tokens_details": {"cached_tokens": u.cached},
-            "completion_tokens_details": {"reasoning_tokens": u.reasoning}}
+    return {
+        "prompt_tokens": u.input,
+        "completion_tokens": u.output,
+        "total_tokens": u.input + u.output,
+        "prompt_tokens_details": {"cached_tokens": u.cached},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning},
+    }
 
 
-def _chat_events(reply: Reply, n: int, model: str,
-                 include_usage: bool) -> list[tuple[str | None, Any]]:
-    base = {"id": f"chatcmpl-{n}", "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model}
+def _chat_events(
+    reply: Reply, n: int, model: str, include_usage: bool
+) -> list[tuple[str | None, Any]]:
+    base = {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
         return base | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     if reply.tool:
         name, arguments = reply.tool
-        call = {"index": 0, "id": f"call_{n}", "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)}}
+        call = {
+            "index": 0,
+            "id": f"call_{n}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
         events: list[tuple[str | None, Any]] = [
             (None, chunk({"role": "assistant", "content": reply.narration or None}, None)),
             (None, chunk({"tool_calls": [call]}, None)),
@@ -421,16 +511,27 @@ def _chat_events(reply: Reply, n: int, model: str,
 
 
 def _chat_completion(reply: Reply, n: int, model: str) -> dict[str, Any]:
-    return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply.text}}],
-            "usage": _chat_usage(reply.usage)}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": reply.text},
+            }
+        ],
+        "usage": _chat_usage(reply.usage),
+    }
 
 
 def _gemini_candidate(text: str, finish: str | None) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"},
-                                 "index": 0}
+    candidate: dict[str, Any] = {
+        "content": {"parts": [{"text": text}], "role": "model"},
+        "index": 0,
+    }
     if finish:
         candidate["finishReason"] = finish
     return candidate
@@ -438,32 +539,52 @@ def _gemini_candidate(text: str, finish: str | None) -> dict[str, Any]:
 
 def _gemini_chunks(reply: Reply, model: str) -> list[dict[str, Any]]:
     u = reply.usage
-    usage = {"promptTokenCount": u.input, "cachedContentTokenCount": u.cached,
-             "candidatesTokenCount": u.output - u.reasoning, "thoughtsTokenCount": u.reasoning,
-             "totalTokenCount": u.input + u.output}
+    usage = {
+        "promptTokenCount": u.input,
+        "cachedContentTokenCount": u.cached,
+        "candidatesTokenCount": u.output - u.reasoning,
+        "thoughtsTokenCount": u.reasoning,
+        "totalTokenCount": u.input + u.output,
+    }
     if reply.tool:
         name, arguments = reply.tool
         said = [{"text": reply.narration}] if reply.narration else []
-        call = {"content": {"parts": [*said, {"functionCall": {"name": name, "args": arguments}}],
-                            "role": "model"}, "finishReason": "STOP", "index": 0}
+        call = {
+            "content": {
+                "parts": [*said, {"functionCall": {"name": name, "args": arguments}}],
+                "role": "model",
+            },
+            "finishReason": "STOP",
+            "index": 0,
+        }
         return [{"candidates": [call], "usageMetadata": usage, "modelVersion": model}]
     return [
         {"candidates": [_gemini_candidate(reply.text, None)], "modelVersion": model},
-        {"candidates": [_gemini_candidate("", "STOP")], "usageMetadata": usage,
-         "modelVersion": model},
+        {
+            "candidates": [_gemini_candidate("", "STOP")],
+            "usageMetadata": usage,
+            "modelVersion": model,
+        },
     ]
 
 
 def _gemini_error(reply: Reply) -> dict[str, Any]:
     status = _GEMINI_STATUS.get(reply.status, "UNKNOWN")
-    message = reply.message or _GEMINI_MESSAGES.get(reply.status) or _DEFAULT_MESSAGES.get(
-        reply.status, "Error.")
+    message = (
+        reply.message
+        or _GEMINI_MESSAGES.get(reply.status)
+        or _DEFAULT_MESSAGES.get(reply.status, "Error.")
+    )
     error: dict[str, Any] = {"code": reply.status, "message": message, "status": status}
     if reply.retry_after is not None:
         if not reply.message:
             error["message"] = f"{message} Please retry in {reply.retry_after}s."
-        error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                             "retryDelay": f"{reply.retry_after}s"}]
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": f"{reply.retry_after}s",
+            }
+        ]
     return {"error": error}
 
 
@@ -483,8 +604,12 @@ class CliSetup:
 
 def _home_env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
-    dirs = {"XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share",
-            "XDG_STATE_HOME": ".local/state", "XDG_CACHE_HOME": ".cache"}
+    dirs = {
+        "XDG_CONFIG_HOME": ".config",
+        "XDG_DATA_HOME": ".local/share",
+        "XDG_STATE_HOME": ".local/state",
+        "XDG_CACHE_HOME": ".cache",
+    }
     env = {"HOME": str(home)}
     for var, sub in dirs.items():
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -499,8 +624,9 @@ def _home_env(home: Path) -> dict[str, str]:
     return env
 
 
-def codex_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy",
-                model: str = "stub-model") -> CliSetup:
+def codex_setup(
+    stub_url: str, home: Path, *, api_key: str | None = "dummy", model: str = "stub-model"
+) -> CliSetup:
     """codex 0.169.0: a `stub` model provider on the Responses API, no retries, no plugins."""
     env = _home_env(home)
     codex_home = home / ".codex"
@@ -508,26 +634,44 @@ def codex_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy",
     env["CODEX_HOME"] = str(codex_home)
     if api_key is not None:
         env[STUB_KEY_VAR] = api_key
-    provider = (f'{{name="Stub",base_url="{stub_url}/v1",env_key="{STUB_KEY_VAR}",'
-                'wire_api="responses",request_max_retries=0,stream_max_retries=0}')
-    args = ("-c", "model_provider=stub", "-c", f"model_providers.stub={provider}",
-            "--disable", "plugins", "--disable", "remote_plugin", "--disable", "apps",
-            "-c", "analytics.enabled=false")
+    provider = (
+        f'{{name="Stub",base_url="{stub_url}/v1",env_key="{STUB_KEY_VAR}",'
+        'wire_api="responses",request_max_retries=0,stream_max_retries=0}'
+    )
+    args = (
+        "-c",
+        "model_provider=stub",
+        "-c",
+        f"model_providers.stub={provider}",
+        "--disable",
+        "plugins",
+        "--disable",
+        "remote_plugin",
+        "--disable",
+        "apps",
+        "-c",
+        "analytics.enabled=false",
+    )
     return CliSetup(env, args, model)
 
 
 GEMINI_SETTINGS = {
-    "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False,
-                "maxAttempts": 1},
+    "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False, "maxAttempts": 1},
     "privacy": {"usageStatisticsEnabled": False},
     "telemetry": {"enabled": False},
     "security": {"auth": {"selectedType": "gemini-api-key"}},
 }
 
 
-def gemini_setup(stub_url: str, home: Path, *, api_key: str | None = "dummy",
-                 model: str = "gemini-2.5-pro", auth_type: str | None = "gemini-api-key",
-                 base_url: bool = True) -> CliSetup:
+def gemini_setup(
+    stub_url: str,
+    home: Path,
+    *,
+    api_key: str | None = "dummy",
+    model: str = "gemini-2.5-pro",
+    auth_type: str | None = "gemini-api-key",
+    base_url: bool = True,
+) -> CliSetup:
     """gemini 0.61.0: API-key auth against the stub base URL, one attempt per request.
 
     ``auth_type=None`` leaves the auth method unset and ``base_url=False`` the
@@ -557,8 +701,14 @@ def opencode_config(stub_url: str, api_key: str | None = "dummy") -> dict[str, A
         "$schema": "https://opencode.ai/config.json",
         "autoupdate": False,
         "share": "disabled",
-        "provider": {"stub": {"npm": "@ai-sdk/openai-compatible", "name": "Stub",
-                              "options": options, "models": {"stub-model": {"name": "Stub"}}}},
+        "provider": {
+            "stub": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Stub",
+                "options": options,
+                "models": {"stub-model": {"name": "Stub"}},
+            }
+        },
     }
 
 
@@ -591,11 +741,19 @@ def child_env(setup: CliSetup) -> dict[str, str]:
 SETUPS = {"codex": codex_setup, "gemini": gemini_setup, "opencode": opencode_setup}
 
 
-def run_provider(name: str, stub_url: str, tmp: Path, *, prompt: str = "Say hi.",
-                 sandbox: Sandbox = "read-only", model: str | None = None,
-                 command: str | None = None, timeout: float = 60.0,
-                 options: dict[str, Any] | None = None,
-                 on_start: Any = None) -> tuple[ProcResult, ProviderRequest]:
+def run_provider(
+    name: str,
+    stub_url: str,
+    tmp: Path,
+    *,
+    prompt: str = "Say hi.",
+    sandbox: Sandbox = "read-only",
+    model: str | None = None,
+    command: str | None = None,
+    timeout: float = 60.0,
+    options: dict[str, Any] | None = None,
+    on_start: Any = None,
+) -> tuple[ProcResult, ProviderRequest]:
     """Run one pinned CLI through its provider module against the stub, as OMCM would.
 
     Returns ``(ProcResult, ProviderRequest)``. ``tmp`` holds the throw-away home
@@ -609,10 +767,21 @@ def run_provider(name: str, stub_url: str, tmp: Path, *, prompt: str = "Say hi."
     setup = SETUPS[name](stub_url, tmp / "home", **(options or {}))
     work = tmp / "work"
     work.mkdir(parents=True, exist_ok=True)
-    request = ProviderRequest(prompt=prompt, model=setup.model if model is None else model,
-                              sandbox=sandbox, cwd=str(work), extra_args=setup.args)
+    request = ProviderRequest(
+        prompt=prompt,
+        model=setup.model if model is None else model,
+        sandbox=sandbox,
+        cwd=str(work),
+        extra_args=setup.args,
+    )
     env = child_env(setup) | provider.env(request)
     argv = provider.argv(command or str(pinned_bin(name)), request)
-    result = proc.run(argv, input=provider.stdin(request), cwd=str(work), env=env,
-                      timeout=timeout, on_start=on_start)
+    result = proc.run(
+        argv,
+        input=provider.stdin(request),
+        cwd=str(work),
+        env=env,
+        timeout=timeout,
+        on_start=on_start,
+    )
     return result, request

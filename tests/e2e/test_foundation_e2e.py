@@ -44,6 +44,8 @@ AGENT_INPUT = {
     "prompt": "Reply with exactly: hi from the subagent",
     "subagent_type": "general-purpose",
 }
+
+
 @dataclass
 class ScriptedRun:
     version: str
@@ -53,8 +55,11 @@ class ScriptedRun:
 
 
 def scripted_run(root: Path, version: str, config_toml: str | None = None) -> ScriptedRun:
-    script = AgentScript(AGENT_INPUT, tool_name=SUBAGENT_TOOL[version],
-                         tool_use_id=f"toolu_e2e_{version.replace('.', '_')}")
+    script = AgentScript(
+        AGENT_INPUT,
+        tool_name=SUBAGENT_TOOL[version],
+        tool_use_id=f"toolu_e2e_{version.replace('.', '_')}",
+    )
     with StubAnthropic(script) as stub:
         sandbox = Sandbox(root, version, stub.url)
         if config_toml is not None:
@@ -65,8 +70,9 @@ def scripted_run(root: Path, version: str, config_toml: str | None = None) -> Sc
 
 
 @pytest.fixture(scope="module", params=[CURRENT, LEGACY])
-def agent_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              dev_python: Path) -> ScriptedRun:
+def agent_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> ScriptedRun:
     version = request.param
     return scripted_run(tmp_path_factory.mktemp(f"claude-{version}"), version)
 
@@ -81,8 +87,7 @@ def test_run_completes_with_the_subagent_result(agent_run: ScriptedRun) -> None:
 
 def test_hooks_reach_the_plugin_through_the_launcher(agent_run: ScriptedRun) -> None:
     payloads = agent_run.run.payloads()
-    assert [line["event"] for line in payloads] == HOOK_EVENTS, \
-        agent_run.run.describe()
+    assert [line["event"] for line in payloads] == HOOK_EVENTS, agent_run.run.describe()
     for line in payloads:
         assert line["python"] == str(REPO_PYTHON)
         assert line["plugin_root"] == str(REPO)
@@ -177,8 +182,9 @@ BAD_CONFIG = "[routing]\nmax_worker = 3\n"
 
 
 @pytest.fixture(scope="module", params=[CURRENT, LEGACY])
-def bad_config_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                   dev_python: Path) -> ScriptedRun:
+def bad_config_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> ScriptedRun:
     version = request.param
     return scripted_run(tmp_path_factory.mktemp(f"bad-config-{version}"), version, BAD_CONFIG)
 
@@ -211,7 +217,8 @@ def test_system_message_reaches_the_transcript(bad_config_run: ScriptedRun) -> N
     """2.1.197 records each as a ``hook_system_message`` (what the user is shown); 2.1.62 not."""
     run = bad_config_run.run
     shown = [
-        line["attachment"] for line in run.transcript()
+        line["attachment"]
+        for line in run.transcript()
         if line.get("type") == "attachment"
         and line["attachment"].get("type") == "hook_system_message"
     ]

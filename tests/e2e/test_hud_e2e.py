@@ -84,9 +84,12 @@ class UsageScript:
         self.rejecting = False
 
     def headers(self) -> dict[str, str]:
-        return unified_limit_headers(self.five_hour, self.seven_day,
-                                     five_hour_reset=self.five_hour_reset,
-                                     seven_day_reset=self.seven_day_reset)
+        return unified_limit_headers(
+            self.five_hour,
+            self.seven_day,
+            five_hour_reset=self.five_hour_reset,
+            seven_day_reset=self.seven_day_reset,
+        )
 
     def __call__(self, request: Request) -> Reply:
         headers = self.headers()
@@ -102,8 +105,9 @@ class UsageScript:
         if "explore" in last_user_text(request):
             self.explores += 1
             task = dict(EXPLORE, prompt=f"List the project files (call {self.explores}).")
-            return Reply.tool_use("Agent", task, f"toolu_hud_explore_{self.explores}",
-                                  headers=headers)
+            return Reply.tool_use(
+                "Agent", task, f"toolu_hud_explore_{self.explores}", headers=headers
+            )
         self.answers += 1
         return Reply.text(f"ANSWER {self.answers}", headers)
 
@@ -134,8 +138,9 @@ class HudSession:
 
     def entry(self, tool_use_id: str) -> dict[str, Any]:
         """The routing-log line of one subagent call."""
-        lines = [line for line in self.sandbox.routing_log()
-                 if line.get("tool_use_id") == tool_use_id]
+        lines = [
+            line for line in self.sandbox.routing_log() if line.get("tool_use_id") == tool_use_id
+        ]
         assert len(lines) == 1, f"{tool_use_id}: {lines}"
         return lines[0]
 
@@ -152,8 +157,7 @@ def hud_shows(*wanted: str, absent: str = "") -> Callable[[str], bool]:
         line = hud_line(screen)
         return all(text in line for text in wanted) and not (absent and absent in line)
 
-    check.__doc__ = f"a status line with {wanted}" + (f" and without {absent!r}" if absent
-                                                       else "")
+    check.__doc__ = f"a status line with {wanted}" + (f" and without {absent!r}" if absent else "")
     return check
 
 
@@ -186,10 +190,13 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
 def _step(session: HudSession, term: Tmux, name: str, wanted: Callable[[str], bool]) -> None:
     screen = term.wait_for(wanted, WAIT)
     sandbox = session.sandbox
-    session.steps[name] = Step(screen=screen, hud=hud_line(screen),
-                               limits=sandbox.state_json("provider-limits.json"),
-                               fallback=sandbox.state_json("fallback-state.json"),
-                               log=sandbox.routing_log())
+    session.steps[name] = Step(
+        screen=screen,
+        hud=hud_line(screen),
+        limits=sandbox.state_json("provider-limits.json"),
+        fallback=sandbox.state_json("fallback-state.json"),
+        log=sandbox.routing_log(),
+    )
 
 
 def _prompt(term: Tmux, text: str, answer: str) -> None:
@@ -205,8 +212,13 @@ def _refreshes_on_its_own(session: HudSession, term: Tmux) -> None:
     first response.
     """
     path = session.sandbox.state_dir / "provider-limits.json"
-    cooling = ProviderLimits(providers={"gemini": ProviderHealth(
-        cooldown_until=time.time() + 9 * 60 + 30, cooldown_reason="rate-limited")})
+    cooling = ProviderLimits(
+        providers={
+            "gemini": ProviderHealth(
+                cooldown_until=time.time() + 9 * 60 + 30, cooldown_reason="rate-limited"
+            )
+        }
+    )
     path.write_text(json.dumps(cooling.dump()))
     _step(session, term, "cooldown", hud_shows("gemini⏸9m"))
     path.write_text(json.dumps(ProviderLimits().dump()))
@@ -235,15 +247,17 @@ def _run_session(session: HudSession, script: UsageScript) -> None:
         _step(session, term, "claude", hud_shows("⇄1/2", "C:90↓ 45↑"))
         script.rejecting = True
         _prompt(term, "one more thing", "You've hit your session limit")
-        wait_until(lambda: session.sandbox.traced_payloads("StopFailure"), WAIT,
-                   "the StopFailure hook")
+        wait_until(
+            lambda: session.sandbox.traced_payloads("StopFailure"), WAIT, "the StopFailure hook"
+        )
         term.key("Escape")  # closes the "What do you want to do?" rate-limit menu
         _step(session, term, "rejected", hud_shows("FALLBACK", "claude⏸"))
 
 
 @pytest.fixture(scope="module")
-def hud_session(tmp_path_factory: pytest.TempPathFactory, dev_python: Path,
-                claude_current: Path) -> Iterator[HudSession]:
+def hud_session(
+    tmp_path_factory: pytest.TempPathFactory, dev_python: Path, claude_current: Path
+) -> Iterator[HudSession]:
     script = UsageScript()
     with StubAnthropic(script) as stub, StubModels() as models:
         sandbox = Sandbox(tmp_path_factory.mktemp("hud-session"), CURRENT, stub.url)
@@ -254,8 +268,9 @@ def hud_session(tmp_path_factory: pytest.TempPathFactory, dev_python: Path,
         sandbox.write_config(codex_config(models, sandbox))
         setup = sandbox.omcm("hud", "setup", "--refresh", "2")
         assert setup.returncode == 0, setup.stderr
-        session = HudSession(sandbox, stub, models, script, before, setup.stdout,
-                             json.loads(settings.read_text()))
+        session = HudSession(
+            sandbox, stub, models, script, before, setup.stdout, json.loads(settings.read_text())
+        )
         _run_session(session, script)
         removed = sandbox.omcm("hud", "setup", "--remove")
         assert removed.returncode == 0, removed.stderr
@@ -290,25 +305,41 @@ def test_usage_reaches_the_threshold_and_fallback_starts(hud_session: HudSession
     step = hud_session.steps["92"]
     # C: this session's Claude tokens so far (two responses of 10 in, 5 out), not the
     # last response's context that the status-line JSON calls total_input_tokens.
-    assert re.fullmatch(r"5h:92%\(2h\d+m\) wk:29% │ FALLBACK │ C:20↓ 10↑ │ MYLINE", step.hud), \
+    assert re.fullmatch(r"5h:92%\(2h\d+m\) wk:29% │ FALLBACK │ C:20↓ 10↑ │ MYLINE", step.hud), (
         step.screen
+    )
     assert step.fallback["active"] is True
     assert step.fallback["reason"] == FALLBACK_REASON
     transitions = [line for line in step.log if line.get("event") == "fallback"]
-    assert transitions == [{
-        "time": transitions[0]["time"], "event": "fallback", "active": True, "usage": 92.0,
-        "reason": FALLBACK_REASON, "threshold": 90, "recovery_threshold": 85}]
+    assert transitions == [
+        {
+            "time": transitions[0]["time"],
+            "event": "fallback",
+            "active": True,
+            "usage": 92.0,
+            "reason": FALLBACK_REASON,
+            "threshold": 90,
+            "recovery_threshold": 85,
+        }
+    ]
 
 
 def test_explorer_call_under_fallback_is_answered_by_codex(hud_session: HudSession) -> None:
     entry = hud_session.entry("toolu_hud_explore_1")
     assert (entry["agent"], entry["tier"], entry["decision"], entry["reason"]) == (
-        "explore", "low", "providers", "fallback")
+        "explore",
+        "low",
+        "providers",
+        "fallback",
+    )
     assert (entry["outcome"], entry["provider"]) == ("routed", "codex"), entry
     assert len(hud_session.models.model_requests()) == 1
     # Claude got codex's answer as the subagent's result; no subagent ran in Claude.
-    done = [reply for request, reply in hud_session.stub.replies
-            if tool_results(request, "toolu_hud_explore_1")]
+    done = [
+        reply
+        for request, reply in hud_session.stub.replies
+        if tool_results(request, "toolu_hud_explore_1")
+    ]
     assert len(done) == 1 and ANSWER in done[0].blocks[0]["text"]
     step = hud_session.steps["routed"]
     assert "O:1.2k↓ 56↑" in step.hud and "FALLBACK" in step.hud, step.screen
@@ -321,7 +352,8 @@ def test_fallback_holds_between_recovery_and_threshold(hud_session: HudSession) 
 
 
 def test_fallback_ends_below_recovery_and_the_next_call_stays_on_claude(
-        hud_session: HudSession) -> None:
+    hud_session: HudSession,
+) -> None:
     step = hud_session.steps["80"]
     assert step.hud.startswith("5h:80%(2h"), step.screen
     assert step.fallback["active"] is False
@@ -331,13 +363,18 @@ def test_fallback_ends_below_recovery_and_the_next_call_stays_on_claude(
     entry = hud_session.entry("toolu_hud_explore_2")
     assert (entry["decision"], entry["outcome"]) == ("claude", "claude"), entry
     assert entry["reason"] != "fallback"
-    subagent = [r for r in hud_session.stub.conversation(subagent=True)
-                if "call 2" in json.dumps(r.messages)]
+    subagent = [
+        r
+        for r in hud_session.stub.conversation(subagent=True)
+        if "call 2" in json.dumps(r.messages)
+    ]
     assert subagent, "the Explore subagent's request never reached the stub"
     assert len(hud_session.models.model_requests()) == 1  # codex was not asked again
     # Eight main-conversation responses and the subagent's one, 10 in and 5 out each.
-    assert re.fullmatch(r"5h:80%\(2h\d+m\) wk:29% │ C:90↓ 45↑\|O:1\.2k↓ 56↑ │ ⇄1/2 │ MYLINE",
-                        hud_session.steps["claude"].hud), hud_session.steps["claude"].screen
+    assert re.fullmatch(
+        r"5h:80%\(2h\d+m\) wk:29% │ C:90↓ 45↑\|O:1\.2k↓ 56↑ │ ⇄1/2 │ MYLINE",
+        hud_session.steps["claude"].hud,
+    ), hud_session.steps["claude"].screen
 
 
 # --- installing the status line ----------------------------------------------------------
@@ -346,12 +383,16 @@ def test_fallback_ends_below_recovery_and_the_next_call_stays_on_claude(
 def test_setup_chains_the_users_status_line(hud_session: HudSession) -> None:
     assert hud_session.setup_output.startswith(
         f"Installed OMCM's status line in {hud_session.sandbox.home}/.claude/settings.json; "
-        "your own status line (echo MYLINE) runs inside it"), hud_session.setup_output
+        "your own status line (echo MYLINE) runs inside it"
+    ), hud_session.setup_output
     installed = hud_session.settings_installed
     assert installed["cleanupPeriodDays"] == 30
     assert installed["statusLine"] == {
-        "type": "command", "padding": 0, "refreshInterval": 2.0,
-        "command": f"{REPO_PYTHON} -c 'from omcm.statusline import main; main()'  # omcm hud"}
+        "type": "command",
+        "padding": 0,
+        "refreshInterval": 2.0,
+        "command": f"{REPO_PYTHON} -c 'from omcm.statusline import main; main()'  # omcm hud",
+    }
     for step in hud_session.steps.values():
         assert step.hud.endswith("│ MYLINE"), step.screen
 
@@ -361,20 +402,22 @@ def test_remove_restores_the_users_status_line(hud_session: HudSession) -> None:
     assert "restored yours (echo MYLINE)" in hud_session.remove_output
 
 
-
 # --- Claude's own usage limit ------------------------------------------------------------
 
 
 def test_interactive_rejection_runs_stop_failure_and_the_hud_shows_claude_cooling_down(
-        hud_session: HudSession) -> None:
+    hud_session: HudSession,
+) -> None:
     [line] = hud_session.sandbox.traced_payloads("StopFailure")
     assert line["payload"]["error"] == "rate_limit"
     assert line["payload"]["last_assistant_message"].startswith(
-        "You've hit your session limit · resets ")
+        "You've hit your session limit · resets "
+    )
     step = hud_session.steps["rejected"]
     assert re.search(r"│ FALLBACK │ .* │ claude⏸2h\d+m │ MYLINE$", step.hud), step.screen
     assert step.limits["claude_limited_until"] == pytest.approx(
-        hud_session.script.five_hour_reset, abs=1)
+        hud_session.script.five_hour_reset, abs=1
+    )
     assert step.fallback["reason"] == LIMIT_REASON
 
 
@@ -385,8 +428,9 @@ class LimitRun:
 
 
 @pytest.fixture(scope="module")
-def limit_run(tmp_path_factory: pytest.TempPathFactory, dev_python: Path,
-              claude_current: Path) -> LimitRun:
+def limit_run(
+    tmp_path_factory: pytest.TempPathFactory, dev_python: Path, claude_current: Path
+) -> LimitRun:
     """``claude -p`` as a subscriber whose every request is rejected for the usage limit."""
     resets_at = int(time.time()) + 3 * 3600
     with StubAnthropic(lambda _request: usage_limit_rejection(resets_at)) as stub:
@@ -401,15 +445,20 @@ def test_print_run_ends_with_claudes_limit_message(limit_run: LimitRun) -> None:
     run = limit_run.run
     assert run.returncode == 1, run.describe()
     assert (run.result["is_error"], run.result["api_error_status"]) == (True, 429)
-    assert run.result["result"].startswith("You've hit your session limit · resets "), \
+    assert run.result["result"].startswith("You've hit your session limit · resets "), (
         run.describe()
+    )
 
 
 def test_stop_failure_and_session_end_hooks_run_under_print(limit_run: LimitRun) -> None:
     run = limit_run.run
     # StopFailure is not awaited: it runs in the time Claude Code waits for SessionEnd.
     assert sorted(line["event"] for line in run.payloads()) == [
-        "SessionEnd", "SessionStart", "StopFailure", "UserPromptSubmit"], run.describe()
+        "SessionEnd",
+        "SessionStart",
+        "StopFailure",
+        "UserPromptSubmit",
+    ], run.describe()
     [failure] = run.payloads("StopFailure")
     assert failure["payload"]["error"] == "rate_limit"
     assert failure["payload"]["last_assistant_message"] == run.result["result"]
@@ -440,19 +489,31 @@ def test_auto_handoff_writes_the_context_and_the_commands(limit_run: LimitRun) -
     assert f"Continue in OpenCode: cd {run.sandbox.project} && opencode --prompt " in notice
 
 
-def test_session_end_alone_recognises_the_real_rejection(limit_run: LimitRun,
-                                                         tmp_path: Path) -> None:
+def test_session_end_alone_recognises_the_real_rejection(
+    limit_run: LimitRun, tmp_path: Path
+) -> None:
     """The back-up path on its own, fed the payload and transcript the real CLI wrote."""
     run = limit_run.run
     [end] = run.payloads("SessionEnd")
     fresh = tmp_path / "state"
-    env = run.sandbox.env(OMCM_STATE_DIR=str(fresh), OMCM_CONFIG_DIR=str(tmp_path / "config"),
-                          CLAUDE_PLUGIN_ROOT=str(REPO))
-    done = subprocess.run(["sh", str(REPO / "hooks" / "omcm-hook"), "session-end"],
-                          input=json.dumps(end["payload"]), capture_output=True, text=True,
-                          env=env, cwd=run.sandbox.project, timeout=60, check=False)
+    env = run.sandbox.env(
+        OMCM_STATE_DIR=str(fresh),
+        OMCM_CONFIG_DIR=str(tmp_path / "config"),
+        CLAUDE_PLUGIN_ROOT=str(REPO),
+    )
+    done = subprocess.run(
+        ["sh", str(REPO / "hooks" / "omcm-hook"), "session-end"],
+        input=json.dumps(end["payload"]),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=run.sandbox.project,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["systemMessage"].startswith(
-        "OMCM: Claude hit its usage limit (until about ")
+        "OMCM: Claude hit its usage limit (until about "
+    )
     limits = json.loads((fresh / "provider-limits.json").read_text())
     assert limits["claude_limited_until"] > time.time() + 3000

@@ -98,15 +98,17 @@ def install(sandbox: Sandbox, source: str) -> Path:
     installed = sandbox.run_cli("plugin", "install", "omcm@omcm")
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert "Successfully installed plugin: omcm@omcm" in installed.stdout + installed.stderr
-    registry = json.loads((sandbox.home / ".claude" / "plugins" / "installed_plugins.json")
-                          .read_text())
+    registry = json.loads(
+        (sandbox.home / ".claude" / "plugins" / "installed_plugins.json").read_text()
+    )
     [entry] = registry["plugins"]["omcm@omcm"]
     return Path(entry["installPath"])
 
 
 @pytest.fixture(scope="module")
-def github_install(tmp_path_factory: pytest.TempPathFactory, shared_pip_cache: Path,
-                   git_remote: Path) -> tuple[Sandbox, Path]:
+def github_install(
+    tmp_path_factory: pytest.TempPathFactory, shared_pip_cache: Path, git_remote: Path
+) -> tuple[Sandbox, Path]:
     sandbox = new_sandbox(tmp_path_factory.mktemp("user"), CURRENT, shared_pip_cache, git_remote)
     install_path = install(sandbox, GITHUB_REPO)
     return sandbox, install_path
@@ -138,8 +140,13 @@ def builds(data_dir: Path) -> list[str]:
 def user_data_dir(sandbox: Sandbox) -> Path:
     """platformdirs' user data dir for omcm as the hooks see it in this sandbox."""
     code = "import platformdirs; print(platformdirs.user_data_dir('omcm'))"
-    out = subprocess.run([str(REPO_PYTHON), "-c", code], env=sandbox.env(), check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(REPO_PYTHON), "-c", code],
+        env=sandbox.env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return Path(out.strip())
 
 
@@ -147,8 +154,7 @@ def assert_hooks_fired_from(run: ClaudeRun, plugin_root: Path, python: Path) -> 
     assert run.returncode == 0, run.describe()
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
     payloads = run.payloads()
-    assert [line["event"] for line in payloads] == HOOK_EVENTS, \
-        run.describe()
+    assert [line["event"] for line in payloads] == HOOK_EVENTS, run.describe()
     for line in payloads:
         assert os.path.normpath(line["plugin_root"]) == str(plugin_root)
         assert line["python"] == str(python)
@@ -158,7 +164,8 @@ def assert_hooks_fired_from(run: ClaudeRun, plugin_root: Path, python: Path) -> 
 
 
 def test_github_install_builds_its_env_under_plugin_data(
-    github_install: tuple[Sandbox, Path], record_property: Callable[[str, object], None],
+    github_install: tuple[Sandbox, Path],
+    record_property: Callable[[str, object], None],
 ) -> None:
     sandbox, install_path = github_install
     assert install_path == sandbox.plugin_cache / "omcm" / "omcm" / "0.1.0"
@@ -182,7 +189,9 @@ def test_github_install_builds_its_env_under_plugin_data(
 
 
 def test_local_directory_marketplace_on_legacy_claude_code(
-    tmp_path: Path, shared_pip_cache: Path, user_copy: Path,
+    tmp_path: Path,
+    shared_pip_cache: Path,
+    user_copy: Path,
 ) -> None:
     """``marketplace add <path>`` on Claude Code 2.1.62: hooks run from the cache copy.
 
@@ -203,7 +212,9 @@ def test_local_directory_marketplace_on_legacy_claude_code(
 
 
 def test_local_directory_marketplace_runs_in_place_on_current_claude_code(
-    tmp_path: Path, user_copy: Path, dev_python: Path,
+    tmp_path: Path,
+    user_copy: Path,
+    dev_python: Path,
 ) -> None:
     """2.1.197 installs a cache copy of a directory marketplace but runs the hooks from
     the directory itself (so a checkout's own .venv would be used). OMCM_PYTHON spares
@@ -219,16 +230,28 @@ def test_local_directory_marketplace_runs_in_place_on_current_claude_code(
 
 
 def test_omcm_python_without_omcm_tells_what_to_run(
-    github_install: tuple[Sandbox, Path], bare_python: Path,
+    github_install: tuple[Sandbox, Path],
+    bare_python: Path,
 ) -> None:
     sandbox, install_path = github_install
-    payload = {"session_id": "s-bare", "hook_event_name": "SessionStart", "cwd": "/",
-               "source": "startup"}
+    payload = {
+        "session_id": "s-bare",
+        "hook_event_name": "SessionStart",
+        "cwd": "/",
+        "source": "startup",
+    }
     proc = subprocess.run(
         ["sh", str(install_path / "hooks" / "omcm-hook"), "session-start"],
-        input=json.dumps(payload), capture_output=True, text=True, timeout=60, check=False,
-        env=sandbox.env(OMCM_PYTHON=str(bare_python), CLAUDE_PLUGIN_ROOT=str(install_path),
-                        CLAUDE_PLUGIN_DATA=str(sandbox.plugin_data_root / "omcm-omcm")),
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=sandbox.env(
+            OMCM_PYTHON=str(bare_python),
+            CLAUDE_PLUGIN_ROOT=str(install_path),
+            CLAUDE_PLUGIN_DATA=str(sandbox.plugin_data_root / "omcm-omcm"),
+        ),
     )
     assert proc.returncode == 0
     assert proc.stderr == ""
@@ -247,7 +270,8 @@ def test_omcm_python_without_omcm_tells_what_to_run(
 
 
 def test_omcm_python_without_omcm_fails_open_in_claude(
-    github_install: tuple[Sandbox, Path], bare_python: Path,
+    github_install: tuple[Sandbox, Path],
+    bare_python: Path,
 ) -> None:
     sandbox, _ = github_install
     run, _ = agent_prompt(sandbox, OMCM_PYTHON=str(bare_python))

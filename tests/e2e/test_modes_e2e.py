@@ -83,15 +83,21 @@ class CommandRun:
 
 
 @pytest.fixture(scope="module", params=[CURRENT, LEGACY])
-def command_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                 dev_python: Path) -> dict[str, CommandRun]:
+def command_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> dict[str, CommandRun]:
     """The commands the other fixtures do not run, each once, as one user."""
     version = request.param
     runs = {}
     with StubAnthropic(TurnScript(then=Reply.text("Command handled."))) as stub:
         sandbox = Sandbox(tmp_path_factory.mktemp(f"commands-{version}"), version, stub.url)
-        for prompt in ("/omcm:fusion-status", "/omcm:fusion-setup", "/omcm:hud-setup",
-                       "/omcm:hulw fix the flaky tests", "/omcm:ulw fix the flaky tests"):
+        for prompt in (
+            "/omcm:fusion-status",
+            "/omcm:fusion-setup",
+            "/omcm:hud-setup",
+            "/omcm:hulw fix the flaky tests",
+            "/omcm:ulw fix the flaky tests",
+        ):
             run = sandbox.prompt(prompt)
             turns = main_turns(stub.requests)
             runs[prompt.split()[0]] = CommandRun(run, last_user_text(turns[0]) if turns else "")
@@ -109,8 +115,9 @@ COMMAND_OUTPUT = {
 
 
 @pytest.mark.parametrize("command", list(COMMAND_OUTPUT))
-def test_command_output_reaches_the_model(command_runs: dict[str, CommandRun],
-                                          command: str) -> None:
+def test_command_output_reaches_the_model(
+    command_runs: dict[str, CommandRun], command: str
+) -> None:
     done = command_runs[command]
     run = done.run
     assert run.result["result"] == "Command handled.", run.describe()
@@ -135,8 +142,9 @@ class FusionToggle:
 
 
 @pytest.fixture(scope="module", params=[CURRENT, LEGACY])
-def fusion_toggle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  dev_python: Path) -> FusionToggle:
+def fusion_toggle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> FusionToggle:
     version = request.param
     with StubAnthropic(TurnScript(then=Reply.text("Fusion setting noted."))) as stub:
         sandbox = Sandbox(tmp_path_factory.mktemp(f"fusion-{version}"), version, stub.url)
@@ -166,10 +174,12 @@ def test_fusion_default_off_flips_it_back(fusion_toggle: FusionToggle) -> None:
     assert tomllib.loads(text) == {"fusion_default": False, "routing": {"usage_threshold": 60}}
 
 
-@pytest.mark.parametrize(("name", "value"), [("fusion-default-on", "true"),
-                                         ("fusion-default-off", "false")])
-def test_fusion_command_output_reaches_the_model(fusion_toggle: FusionToggle, name: str,
-                                                 value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"), [("fusion-default-on", "true"), ("fusion-default-off", "false")]
+)
+def test_fusion_command_output_reaches_the_model(
+    fusion_toggle: FusionToggle, name: str, value: str
+) -> None:
     """Not the silent empty result of a refused `!` line: the model got the CLI's output."""
     run = fusion_toggle.runs[name]
     assert run.result["result"] == "Fusion setting noted.", run.describe()
@@ -183,8 +193,11 @@ def test_fusion_command_output_reaches_the_model(fusion_toggle: FusionToggle, na
 # --- hulw: the mode text reaches the model, an Explore call is routed, resume keeps it ---
 
 PROVIDER_ANSWER = "CODEX-STUB: the auth module is src/auth.py; login() checks the token."
-EXPLORE = {"description": "find the auth code", "prompt": "Find the auth module and its tests",
-           "subagent_type": "Explore"}
+EXPLORE = {
+    "description": "find the auth code",
+    "prompt": "Find the auth module and its tests",
+    "subagent_type": "Explore",
+}
 
 
 @dataclass
@@ -204,8 +217,13 @@ def routing_config(models_url: str, home: Path) -> tuple[str, dict[str, str]]:
     setup = stub_models.codex_setup(models_url, home)
     config = {
         "routing": {"chains": {"low": ["codex"]}},
-        "providers": {"codex": {"command": str(stub_models.pinned_bin("codex")),
-                                "args": list(setup.args), "model": {"low": setup.model}}},
+        "providers": {
+            "codex": {
+                "command": str(stub_models.pinned_bin("codex")),
+                "args": list(setup.args),
+                "model": {"low": setup.model},
+            }
+        },
     }
     return tomli_w.dumps(config), setup.env
 
@@ -213,8 +231,10 @@ def routing_config(models_url: str, home: Path) -> tuple[str, dict[str, str]]:
 @pytest.fixture(scope="module")
 def hulw_session(tmp_path_factory: pytest.TempPathFactory, dev_python: Path) -> HulwSession:
     script = AgentScript(EXPLORE, tool_use_id="toolu_e2e_hulw_explore")
-    with stub_models.StubModels(stub_models.Reply(text=PROVIDER_ANSWER)) as models, \
-            StubAnthropic(script) as stub:
+    with (
+        stub_models.StubModels(stub_models.Reply(text=PROVIDER_ANSWER)) as models,
+        StubAnthropic(script) as stub,
+    ):
         sandbox = Sandbox(tmp_path_factory.mktemp("hulw"), CURRENT, stub.url)
         config, env = routing_config(models.url, sandbox.home)
         sandbox.write_config(config)
@@ -227,8 +247,9 @@ def hulw_session(tmp_path_factory: pytest.TempPathFactory, dev_python: Path) -> 
         resumed_requests = stub.requests
         provider_requests = models.model_requests()
     assert not stub.errors, stub.errors
-    return HulwSession(sandbox, first, resumed, first_requests, resumed_requests,
-                       provider_requests, script)
+    return HulwSession(
+        sandbox, first, resumed, first_requests, resumed_requests, provider_requests, script
+    )
 
 
 def test_hulw_mode_text_is_the_context_of_the_next_request(hulw_session: HulwSession) -> None:
@@ -243,7 +264,11 @@ def test_hulw_mode_text_is_the_context_of_the_next_request(hulw_session: HulwSes
 def test_hulw_mode_is_saved_for_the_session(hulw_session: HulwSession) -> None:
     mode = hulw_session.first.session_mode()
     assert (mode["mode"], mode["fusion"], mode["task"], mode["keyword"]) == (
-        "hulw", True, "refactor the auth module", "hulw:")
+        "hulw",
+        True,
+        "refactor the auth module",
+        "hulw:",
+    )
 
 
 def test_explore_call_is_routed_by_the_mode(hulw_session: HulwSession) -> None:
@@ -251,7 +276,11 @@ def test_explore_call_is_routed_by_the_mode(hulw_session: HulwSession) -> None:
     assert entry["session_id"] == hulw_session.first.session_id
     assert entry["tool_use_id"] == hulw_session.script.tool_use_id
     assert (entry["agent"], entry["tier"], entry["decision"], entry["reason"]) == (
-        "explore", "low", "providers", "mode-hulw")
+        "explore",
+        "low",
+        "providers",
+        "mode-hulw",
+    )
     assert (entry["outcome"], entry["provider"]) == ("routed", "codex")
 
 
@@ -262,8 +291,10 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
     assert len(turns) == 2
     [result] = tool_results(turns[1], hulw_session.script.tool_use_id)
     text = tool_result_text(result)
-    assert text.startswith("[OMCM] This explore subagent task was completed by OpenAI Codex "
-                           "(model stub-model) instead of a Claude subagent.")
+    assert text.startswith(
+        "[OMCM] This explore subagent task was completed by OpenAI Codex "
+        "(model stub-model) instead of a Claude subagent."
+    )
     assert PROVIDER_ANSWER in text
     # Claude never ran the subagent itself.
     assert not [r for r in hulw_session.first_requests if is_conversation(r) and is_subagent(r)]
@@ -277,8 +308,9 @@ def test_resumed_session_keeps_hulw(hulw_session: HulwSession) -> None:
     assert run.returncode == 0, run.describe()
     assert run.session_id == hulw_session.first.session_id
     assert run.session_mode()["mode"] == "hulw"
-    [start] = [p["payload"] for p in run.payloads("SessionStart")
-               if p["payload"]["source"] == "resume"]
+    [start] = [
+        p["payload"] for p in run.payloads("SessionStart") if p["payload"]["source"] == "resume"
+    ]
     assert start["session_id"] == run.session_id
     [turn] = main_turns(hulw_session.resumed_requests)
     assert last_user_text(turn) == "now update its tests"
@@ -309,14 +341,32 @@ DONE_TODO = "Write the API"
 def todo_steps(version: str) -> list[Reply]:
     """The model's todo list calls: the first item open, the second done (the real tools run)."""
     if version == LEGACY:  # TodoWrite: the whole list in one call
-        return [Reply.tool_use("TodoWrite", {"todos": [
-            {"content": OPEN_TODO, "status": "pending", "activeForm": "Writing the todo model"},
-            {"content": DONE_TODO, "status": "completed", "activeForm": "Writing the API"}]})]
+        return [
+            Reply.tool_use(
+                "TodoWrite",
+                {
+                    "todos": [
+                        {
+                            "content": OPEN_TODO,
+                            "status": "pending",
+                            "activeForm": "Writing the todo model",
+                        },
+                        {
+                            "content": DONE_TODO,
+                            "status": "completed",
+                            "activeForm": "Writing the API",
+                        },
+                    ]
+                },
+            )
+        ]
     # 2.1.197 has no TodoWrite: its task tools create and update one task per call, so the
     # list is every call together (the last call alone would name the finished task).
-    return [Reply.tool_use("TaskCreate", {"subject": OPEN_TODO, "description": "the model"}),
-            Reply.tool_use("TaskCreate", {"subject": DONE_TODO, "description": "REST API"}),
-            Reply.tool_use("TaskUpdate", {"taskId": "2", "status": "completed"})]
+    return [
+        Reply.tool_use("TaskCreate", {"subject": OPEN_TODO, "description": "the model"}),
+        Reply.tool_use("TaskCreate", {"subject": DONE_TODO, "description": "REST API"}),
+        Reply.tool_use("TaskUpdate", {"taskId": "2", "status": "completed"}),
+    ]
 
 
 @dataclass
@@ -331,13 +381,17 @@ class AutopilotSession:
 
 
 @pytest.fixture(scope="module", params=[CURRENT, LEGACY])
-def autopilot(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              dev_python: Path) -> AutopilotSession:
+def autopilot(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> AutopilotSession:
     version = request.param
     # The pause stands for a real model's answer time: 2.1.62 writes the transcript through
     # a queue drained every 100 ms, and the Stop hook reads the todo list from it.
-    script = TurnScript(*todo_steps(version), Reply.text("Pausing here.", delay=0.3),
-                        then=Reply.text("Still on it.", delay=0.3))
+    script = TurnScript(
+        *todo_steps(version),
+        Reply.text("Pausing here.", delay=0.3),
+        then=Reply.text("Still on it.", delay=0.3),
+    )
     with StubAnthropic(script) as stub:
         sandbox = Sandbox(tmp_path_factory.mktemp(f"autopilot-{version}"), version, stub.url)
         sandbox.write_config("[autopilot]\nmax_continuations = 1\n")
@@ -347,12 +401,12 @@ def autopilot(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         stops = [line["payload"] for line in run.payloads("Stop")]
         stub.clear()
         stub.responder = TurnScript(then=Reply.text("Autopilot ended."))
-        cancel = sandbox.prompt("/omcm:cancel-autopilot", extra_args=("--resume", run.session_id),
-                                timeout=90)
+        cancel = sandbox.prompt(
+            "/omcm:cancel-autopilot", extra_args=("--resume", run.session_id), timeout=90
+        )
         cancel_requests = stub.requests
     assert not stub.errors, stub.errors
-    return AutopilotSession(version, run, cancel, requests, cancel_requests, mode_after_run,
-                            stops)
+    return AutopilotSession(version, run, cancel, requests, cancel_requests, mode_after_run, stops)
 
 
 def test_autopilot_command_sets_the_mode_with_the_task(autopilot: AutopilotSession) -> None:
@@ -369,23 +423,30 @@ def test_autopilot_command_sets_the_mode_with_the_task(autopilot: AutopilotSessi
 
 def stop_reason_turns(requests: list[Request]) -> list[str]:
     """The Stop hook's reasons the model was handed as a new turn."""
-    return [text for r in main_turns(requests)
-            if "OMCM autopilot:" in (text := last_user_text(r) + context_text(r))]
+    return [
+        text
+        for r in main_turns(requests)
+        if "OMCM autopilot:" in (text := last_user_text(r) + context_text(r))
+    ]
 
 
 def test_stop_hook_continues_once_then_respects_the_cap(autopilot: AutopilotSession) -> None:
     run = autopilot.run
     assert run.result["result"] == "Still on it.", run.describe()
     [reason] = stop_reason_turns(autopilot.requests)
-    assert (f"OMCM autopilot: 1 todo(s) are still open:\n- [ ] {OPEN_TODO}\n"
-            "Carry on with the next one.") in reason
+    assert (
+        f"OMCM autopilot: 1 todo(s) are still open:\n- [ ] {OPEN_TODO}\nCarry on with the next one."
+    ) in reason
     assert "(Continuation 1 of 1;" in reason
     # The continued turn is the last one: the cap let the next stop through.
-    assert "OMCM autopilot:" in last_user_text(main_turns(autopilot.requests)[-1]) + \
-        context_text(main_turns(autopilot.requests)[-1])
+    assert "OMCM autopilot:" in last_user_text(main_turns(autopilot.requests)[-1]) + context_text(
+        main_turns(autopilot.requests)[-1]
+    )
     assert [stop["stop_hook_active"] for stop in autopilot.stops] == [False, True]
-    assert ("OMCM autopilot: stopped after 1 continuations in a row with 1 todos still open."
-            in run.system_messages())
+    assert (
+        "OMCM autopilot: stopped after 1 continuations in a row with 1 todos still open."
+        in run.system_messages()
+    )
 
 
 def test_cancel_autopilot_ends_it(autopilot: AutopilotSession) -> None:
@@ -395,10 +456,13 @@ def test_cancel_autopilot_ends_it(autopilot: AutopilotSession) -> None:
     assert run.session_mode()["mode"] == ""
     [turn] = main_turns(autopilot.cancel_requests)  # no Stop-hook continuation any more
     said = last_user_text(turn)
-    assert ("OMCM: autopilot mode ended for this session; subagents follow the normal "
-            "routing rules again.") in said
-    assert said.rstrip().endswith("summarise in two lines where the work stands, and wait for "
-                                  "the user.")
+    assert (
+        "OMCM: autopilot mode ended for this session; subagents follow the normal "
+        "routing rules again."
+    ) in said
+    assert said.rstrip().endswith(
+        "summarise in two lines where the work stands, and wait for the user."
+    )
     # The UserPromptSubmit hook, running after the `!` line, must not contradict it.
     assert "nothing to cancel" not in context_text(turn)
     assert run.result["result"] == "Autopilot ended."

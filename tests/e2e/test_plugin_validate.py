@@ -20,8 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 def validate(sandbox: Sandbox, target: str, cwd: Path) -> tuple[int, str]:
-    proc = run_process([str(sandbox.cli), "plugin", "validate", "--strict", target], cwd,
-                       sandbox.env(), timeout=60)
+    proc = run_process(
+        [str(sandbox.cli), "plugin", "validate", "--strict", target], cwd, sandbox.env(), timeout=60
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -29,8 +30,9 @@ def validate(sandbox: Sandbox, target: str, cwd: Path) -> tuple[int, str]:
     ("target", "manifest"),
     [(".", "marketplace.json"), (".claude-plugin/plugin.json", "plugin.json")],
 )
-def test_validate_strict_passes_without_warnings(sandbox: Sandbox, target: str,
-                                                 manifest: str) -> None:
+def test_validate_strict_passes_without_warnings(
+    sandbox: Sandbox, target: str, manifest: str
+) -> None:
     code, output = validate(sandbox, target, REPO)
     kind = "marketplace" if manifest == "marketplace.json" else "plugin"
     assert f"Validating {kind} manifest: {REPO / '.claude-plugin' / manifest}" in output

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from omcm.providers import PROVIDERS, Usage
+from omcm.providers import PROVIDERS, Sandbox, Usage
 from tests.e2e.stub_models import ANSWER, Reply, StubModels, pinned_bin, run_provider
 
 pytestmark = pytest.mark.e2e
@@ -50,11 +50,16 @@ def cli(request: pytest.FixtureRequest) -> str:
 
 
 def test_success_returns_the_answer_and_the_exact_usage(
-        cli: str, stub: StubModels, tmp_path: Path) -> None:
+    cli: str, stub: StubModels, tmp_path: Path
+) -> None:
     result, request = run_provider(cli, stub.url, tmp_path, prompt="Summarise the notes.")
     parsed = PROVIDERS[cli].parse(result, time.time())
     assert (parsed.outcome, parsed.answer, parsed.usage, parsed.error) == (
-        "ok", ANSWER, STUB_USAGE, ""), result.stderr[-2000:]
+        "ok",
+        ANSWER,
+        STUB_USAGE,
+        "",
+    ), result.stderr[-2000:]
     [call] = stub.model_requests()
     assert "Summarise the notes." in str(call.body)
     assert request.cwd == str(tmp_path / "work")
@@ -69,7 +74,8 @@ def test_rate_limit_is_classified(cli: str, stub: StubModels, tmp_path: Path) ->
 
 
 def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
-        cli: str, stub: StubModels, tmp_path: Path) -> None:
+    cli: str, stub: StubModels, tmp_path: Path
+) -> None:
     stub.default = Reply(hang=True)
     started: list[int] = []
     seen: dict[int, str] = {}
@@ -95,10 +101,10 @@ def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
     assert _group_members(started[0]) == []
 
 
-@pytest.mark.parametrize(("sandbox", "written"), [("read-only", False),
-                                                  ("workspace-write", True)])
+@pytest.mark.parametrize(("sandbox", "written"), [("read-only", False), ("workspace-write", True)])
 def test_the_sandbox_decides_whether_the_model_may_write(
-        cli: str, stub: StubModels, tmp_path: Path, sandbox: str, written: bool) -> None:
+    cli: str, stub: StubModels, tmp_path: Path, sandbox: Sandbox, written: bool
+) -> None:
     stub.script(Reply(tool=WRITE_TOOLS[cli]))
     result, request = run_provider(cli, stub.url, tmp_path, sandbox=sandbox)
     parsed = PROVIDERS[cli].parse(result, time.time())
@@ -111,9 +117,12 @@ def test_the_stub_measures_concurrency_and_records_requests(stub: StubModels) ->
     stub.default = Reply(delay=0.5)
 
     def call(_n: int) -> int:
-        req = urllib.request.Request(f"{stub.url}/v1/chat/completions", method="POST",
-                                     data=b'{"model": "m", "stream": false}',
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            f"{stub.url}/v1/chat/completions",
+            method="POST",
+            data=b'{"model": "m", "stream": false}',
+            headers={"content-type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as response:
             return int(response.status)
 
@@ -130,8 +139,10 @@ def test_closing_the_stub_releases_a_hanging_request() -> None:
 
     def call() -> None:
         try:
-            urllib.request.urlopen(urllib.request.Request(
-                f"{stub.url}/v1/responses", method="POST", data=b"{}"), timeout=10)
+            urllib.request.urlopen(
+                urllib.request.Request(f"{stub.url}/v1/responses", method="POST", data=b"{}"),
+                timeout=10,
+            )
         except OSError as exc:  # the connection closes without an answer
             errors.append(exc)
 
@@ -149,6 +160,7 @@ def test_closing_the_stub_releases_a_hanging_request() -> None:
 
 # -- /proc helpers (Linux) -------------------------------------------------------------------
 
+
 def _stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name: state, ppid, pgrp, ..."""
     try:
@@ -156,7 +168,7 @@ def _stat(pid: int) -> list[str] | None:
             text = f.read()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def _pids() -> list[int]:
@@ -193,5 +205,8 @@ def _alive(processes: dict[int, str]) -> dict[int, str]:
 
 
 def _group_members(pgid: int) -> list[int]:
-    return [pid for pid in _pids()
-            if (fields := _stat(pid)) and int(fields[2]) == pgid and fields[0] != "Z"]
+    return [
+        pid
+        for pid in _pids()
+        if (fields := _stat(pid)) and int(fields[2]) == pgid and fields[0] != "Z"
+    ]

@@ -51,8 +51,10 @@ USAGE = {
     "opencode": StubUsage(input=3456, cached=300, output=78, reasoning=9),
 }
 PROMPT = "OMCM e2e: hand the subagent work over"
-HEAD = ("[OMCM] This {agent} subagent task was completed by {label} (model {model}) instead of "
-        "a Claude subagent.")
+HEAD = (
+    "[OMCM] This {agent} subagent task was completed by {label} (model {model}) instead of "
+    "a Claude subagent."
+)
 
 
 def answer_of(cli: str) -> str:
@@ -82,15 +84,21 @@ class CallsScript:
             return Reply.text("ok")
         if tool_results(request):
             return Reply.text("DONE")
-        blocks = tuple({"type": "tool_use", "id": tool_use_id, "name": self.tool_name,
-                        "input": tool_input} for tool_use_id, tool_input in self.calls.items())
+        blocks = tuple(
+            {"type": "tool_use", "id": tool_use_id, "name": self.tool_name, "input": tool_input}
+            for tool_use_id, tool_input in self.calls.items()
+        )
         return Reply(blocks=blocks, stop_reason="tool_use")
 
 
 def agent_call(subagent_type: str, prompt: str, description: str = "e2e task") -> dict[str, Any]:
     # 2.1.198 made background the default for Agent; these tests want the answer in-turn.
-    return {"description": description, "prompt": prompt, "subagent_type": subagent_type,
-            "run_in_background": False}
+    return {
+        "description": description,
+        "prompt": prompt,
+        "subagent_type": subagent_type,
+        "run_in_background": False,
+    }
 
 
 # --- one scenario: Claude Code + OMCM + the three CLIs against their stubs -------------
@@ -113,8 +121,11 @@ class Scenario:
 
     def result_for(self, tool_use_id: str) -> dict[str, Any]:
         """The tool_result Claude's next main-conversation request carries for ``tool_use_id``."""
-        found = [block for request in self.anthropic.conversation()
-                 for block in tool_results(request, tool_use_id)]
+        found = [
+            block
+            for request in self.anthropic.conversation()
+            for block in tool_results(request, tool_use_id)
+        ]
         assert len(found) == 1, (found, self.run.describe())
         return found[0]
 
@@ -123,15 +134,20 @@ class Scenario:
         return line
 
     def deny_reasons(self) -> list[str]:
-        return [out["hookSpecificOutput"]["permissionDecisionReason"]
-                for out in self.run.hook_outputs()
-                if out.get("hookSpecificOutput", {}).get("permissionDecision") == "deny"]
+        return [
+            out["hookSpecificOutput"]["permissionDecisionReason"]
+            for out in self.run.hook_outputs()
+            if out.get("hookSpecificOutput", {}).get("permissionDecision") == "deny"
+        ]
 
 
 def provider_table(cli: str, setup: CliSetup, **settings: Any) -> dict[str, Any]:
     """``[providers.CLI]``: the pinned program, its stub arguments, the stub's model."""
-    table: dict[str, Any] = {"command": str(pinned_bin(cli)), "args": list(setup.args),
-                             "model": dict.fromkeys(("low", "medium", "high"), setup.model)}
+    table: dict[str, Any] = {
+        "command": str(pinned_bin(cli)),
+        "args": list(setup.args),
+        "model": dict.fromkeys(("low", "medium", "high"), setup.model),
+    }
     return table | settings
 
 
@@ -158,8 +174,10 @@ def run_scenario(
         setups = {cli: SETUPS[cli](models[cli].url, sandbox.home) for cli in CLIS}
         for setup in setups.values():
             sandbox.extra_env.update(setup.env)
-        tables = {cli: provider_table(cli, setup, **(providers or {}).get(cli, {}))
-                  for cli, setup in setups.items()}
+        tables = {
+            cli: provider_table(cli, setup, **(providers or {}).get(cli, {}))
+            for cli, setup in setups.items()
+        }
         sandbox.write_config(tomli_w.dumps(config | {"providers": tables}))
         seen: dict[int, float] = {}
         stop = threading.Event()
@@ -181,8 +199,9 @@ def run_scenario(
 @pytest.fixture
 def models() -> Iterator[dict[str, StubModels]]:
     """One stub model server per CLI, each answering with its own text and token counts."""
-    servers = {cli: StubModels(ModelReply(text=answer_of(cli), usage=USAGE[cli])).start()
-               for cli in CLIS}
+    servers = {
+        cli: StubModels(ModelReply(text=answer_of(cli), usage=USAGE[cli])).start() for cli in CLIS
+    }
     try:
         yield servers
     finally:
@@ -191,8 +210,12 @@ def models() -> Iterator[dict[str, StubModels]]:
 
 
 def tokens(usage: StubUsage) -> dict[str, int]:
-    return {"input": usage.input, "cached": usage.cached, "output": usage.output,
-            "reasoning": usage.reasoning}
+    return {
+        "input": usage.input,
+        "cached": usage.cached,
+        "output": usage.output,
+        "reasoning": usage.reasoning,
+    }
 
 
 # --- 1 and 7: routed to each CLI; the answer is the subagent's result -----------------
@@ -205,8 +228,9 @@ ROUTED = {
 }
 
 
-def routed_scenario(root: Path, cli: str, models: dict[str, StubModels],
-                    version: str = CURRENT) -> Scenario:
+def routed_scenario(
+    root: Path, cli: str, models: dict[str, StubModels], version: str = CURRENT
+) -> Scenario:
     subagent_type, tier = ROUTED[cli]
     chain = [cli, *(other for other in CLIS if other != cli)]
     calls = {f"toolu_e2e_route_{cli}": agent_call(subagent_type, f"Check the build ({cli}).")}
@@ -216,13 +240,15 @@ def routed_scenario(root: Path, cli: str, models: dict[str, StubModels],
 
 @pytest.mark.parametrize("cli", CLIS)
 def test_a_routed_call_is_answered_by_the_provider(
-        cli: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    cli: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     scenario = routed_scenario(tmp_path, cli, models)
     assert_routed(scenario, cli)
 
 
 def test_a_routed_task_call_on_claude_code_2_1_62(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     scenario = routed_scenario(tmp_path, "codex", models, LEGACY)
     assert_routed(scenario, "codex")
     assert scenario.log_for("toolu_e2e_route_codex")["tool_name"] == "Task"
@@ -257,7 +283,12 @@ def assert_routed(scenario: Scenario, cli: str) -> None:
     # The log line: decision, attempt, the stub's exact token counts.
     line = scenario.log_for(tool_use_id)
     assert (line["decision"], line["reason"], line["tier"], line["agent"], line["outcome"]) == (
-        "providers", "fusion-default", tier, agent, "routed")
+        "providers",
+        "fusion-default",
+        tier,
+        agent,
+        "routed",
+    )
     assert (line["provider"], line["model"]) == (cli, model)
     assert line["tokens"] == tokens(USAGE[cli])
     [attempt] = line["attempts"]
@@ -269,7 +300,8 @@ def assert_routed(scenario: Scenario, cli: str) -> None:
 
 
 def test_a_rate_limited_provider_hands_over_to_the_next(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     models["gemini"].default = ModelReply.rate_limited(90)
     calls = {"toolu_e2e_limited": agent_call("Explore", "Find the config loader.")}
     config = {"fusion_default": True, "routing": {"chains": {"low": ["gemini", "codex"]}}}
@@ -277,23 +309,31 @@ def test_a_rate_limited_provider_hands_over_to_the_next(
     scenario = run_scenario(tmp_path, calls, models, config=config)
 
     text = tool_result_text(scenario.result_for("toolu_e2e_limited"))
-    assert text.startswith(HEAD.format(agent="explore", label="OpenAI Codex",
-                                       model="stub-model")), text
+    assert text.startswith(
+        HEAD.format(agent="explore", label="OpenAI Codex", model="stub-model")
+    ), text
     assert answer_of("codex") in text
     line = scenario.log_for("toolu_e2e_limited")
     assert [(a["provider"], a["outcome"]) for a in line["attempts"]] == [
-        ("gemini", "rate_limited"), ("codex", "ok")]
+        ("gemini", "rate_limited"),
+        ("codex", "ok"),
+    ]
     assert (line["provider"], line["outcome"], line["tokens"]) == (
-        "codex", "routed", tokens(USAGE["codex"]))
+        "codex",
+        "routed",
+        tokens(USAGE["codex"]),
+    )
     assert scenario.models["gemini"].model_requests(), "gemini never reached its stub"
     # The cooldown lasts as long as the 429 said (90 s), not the 900 s default.
     gemini = scenario.sandbox.state_json("provider-limits.json")["providers"]["gemini"]
     assert gemini["cooldown_reason"] == "rate-limited"
     assert started + 85 <= gemini["cooldown_until"] <= time.time() + 95
     # The user is told which provider answered, and why not the first.
-    assert any(message.startswith("OMCM: explore → codex/stub-model (")
-               and message.endswith(" after gemini rate limited")
-               for message in scenario.run.system_messages()), scenario.run.system_messages()
+    assert any(
+        message.startswith("OMCM: explore → codex/stub-model (")
+        and message.endswith(" after gemini rate limited")
+        for message in scenario.run.system_messages()
+    ), scenario.run.system_messages()
 
 
 # --- 3: every provider fails, the subagent runs in Claude ------------------------------
@@ -303,19 +343,26 @@ CODEX_500 = "We\u2019re currently experiencing high demand, which may cause temp
 
 
 def test_when_every_provider_fails_claude_runs_the_subagent(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     models["codex"].default = ModelReply(status=500)
     models["gemini"].default = ModelReply(status=401)
     models["opencode"].default = ModelReply(status=401)
     prompt = "Reply with exactly: hi from the subagent"
     calls = {"toolu_e2e_failing": agent_call("general-purpose", prompt)}
-    config = {"fusion_default": True, "delegation": {"retry": False},
-              "routing": {"chains": {"medium": ["codex", "gemini", "opencode"]}}}
+    config = {
+        "fusion_default": True,
+        "delegation": {"retry": False},
+        "routing": {"chains": {"medium": ["codex", "gemini", "opencode"]}},
+    }
     scenario = run_scenario(tmp_path, calls, models, config=config)
 
     line = scenario.log_for("toolu_e2e_failing")
     assert [(a["provider"], a["outcome"]) for a in line["attempts"]] == [
-        ("codex", "api_error"), ("gemini", "auth"), ("opencode", "auth")]
+        ("codex", "api_error"),
+        ("gemini", "auth"),
+        ("opencode", "auth"),
+    ]
     assert line["outcome"] == "fell-back"
     # The subagent ran in Claude: its request reached the stub, its answer came back.
     [subagent] = scenario.anthropic.conversation(subagent=True)
@@ -328,20 +375,26 @@ def test_when_every_provider_fails_claude_runs_the_subagent(
     assert scenario.run.system_messages() == [
         "OMCM: could not hand the general-purpose subagent to a provider "
         f"(codex: {CODEX_500}; gemini: API key not valid. Please pass a valid API key.; "
-        "opencode: Incorrect API key provided: dummy.); Claude runs it instead."]
+        "opencode: Incorrect API key provided: dummy.); Claude runs it instead."
+    ]
 
 
 # --- 4: a HIGH-tier agent stays on Claude -----------------------------------------------
 
 
 def test_a_high_tier_agent_is_not_routed(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     calls = {"toolu_e2e_plan": agent_call("Plan", "Reply with exactly: a plan")}
     scenario = run_scenario(tmp_path, calls, models, config={"fusion_default": True})
 
     line = scenario.log_for("toolu_e2e_plan")
     assert (line["agent"], line["tier"], line["decision"], line["reason"]) == (
-        "plan", "high", "claude", "tier-stays-on-claude")
+        "plan",
+        "high",
+        "claude",
+        "tier-stays-on-claude",
+    )
     assert [m for cli in CLIS for m in scenario.models[cli].model_requests()] == []
     [subagent] = scenario.anthropic.conversation(subagent=True)
     assert last_user_text(subagent) == "Reply with exactly: a plan"
@@ -353,14 +406,17 @@ def test_a_high_tier_agent_is_not_routed(
 
 
 def test_parallel_calls_share_the_worker_slots(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
-    models["codex"].default = ModelReply(text=answer_of("codex"), usage=USAGE["codex"],
-                                         delay=1.5)
-    calls = {f"toolu_e2e_par_{n}": agent_call("general-purpose", f"Check module {n}.",
-                                              f"check {n}")
-             for n in range(6)}
-    config = {"fusion_default": True, "routing": {"max_workers": 2,
-                                                  "chains": {"medium": ["codex"]}}}
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
+    models["codex"].default = ModelReply(text=answer_of("codex"), usage=USAGE["codex"], delay=1.5)
+    calls = {
+        f"toolu_e2e_par_{n}": agent_call("general-purpose", f"Check module {n}.", f"check {n}")
+        for n in range(6)
+    }
+    config = {
+        "fusion_default": True,
+        "routing": {"max_workers": 2, "chains": {"medium": ["codex"]}},
+    }
     scenario = run_scenario(tmp_path, calls, models, config=config)
 
     codex = scenario.models["codex"]
@@ -389,18 +445,26 @@ def test_parallel_calls_share_the_worker_slots(
 
 
 def test_a_hanging_provider_is_killed_at_its_timeout(
-        models: dict[str, StubModels], tmp_path: Path, dev_python: Path) -> None:
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
     models["codex"].default = ModelReply(hang=True)
     calls = {"toolu_e2e_hang": agent_call("general-purpose", "Summarise the notes.")}
-    config = {"fusion_default": True, "delegation": {"retry": False},
-              "routing": {"chains": {"medium": ["codex", "opencode"]}}}
-    scenario = run_scenario(tmp_path, calls, models, config=config,
-                            providers={"codex": {"timeout": 5}}, watch="codex")
+    config = {
+        "fusion_default": True,
+        "delegation": {"retry": False},
+        "routing": {"chains": {"medium": ["codex", "opencode"]}},
+    }
+    scenario = run_scenario(
+        tmp_path, calls, models, config=config, providers={"codex": {"timeout": 5}}, watch="codex"
+    )
 
     line = scenario.log_for("toolu_e2e_hang")
     [hung, answered] = line["attempts"]
     assert (hung["provider"], hung["outcome"], hung["error"]) == (
-        "codex", "timeout", "timed out after 5s")
+        "codex",
+        "timeout",
+        "timed out after 5s",
+    )
     assert 5 <= hung["duration"] < 12
     assert (answered["provider"], answered["outcome"]) == ("opencode", "ok")
     assert answer_of("opencode") in tool_result_text(scenario.result_for("toolu_e2e_hang"))
@@ -441,7 +505,7 @@ def _processes_of(cli: str, home: Path) -> list[int]:
 
 def _state(pid: int) -> str:
     stat = _read(pid, "stat").decode(errors="replace")
-    return stat[stat.rindex(")") + 2:].split()[0] if ")" in stat else ""
+    return stat[stat.rindex(")") + 2 :].split()[0] if ")" in stat else ""
 
 
 def _watch(cli: str, home: Path, seen: dict[int, float], stop: threading.Event) -> None:

@@ -72,13 +72,33 @@ class Tmux:
             # remain-on-exit (in the same command list, so before the program can exit):
             # a program that ends keeps its pane, and its screen for the test to read
             # (tmux may miss the output of one that exits at once).
-            term._tmux("new-session", "-d", "-s", term.session, "-x", str(width),
-                       "-y", str(height), "-c", str(cwd), command,
-                       ";", "set-option", "-t", term.session, "remain-on-exit", "on",
-                       env={"PATH": pane_env.get("PATH", os.defpath), "HOME": str(cwd),
-                            "TERM": "xterm-256color"})
-            found = term._tmux("display-message", "-p", "-t", term.session,
-                               "#{pane_pid} #{socket_path}").strip()
+            term._tmux(
+                "new-session",
+                "-d",
+                "-s",
+                term.session,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                "-c",
+                str(cwd),
+                command,
+                ";",
+                "set-option",
+                "-t",
+                term.session,
+                "remain-on-exit",
+                "on",
+                env={
+                    "PATH": pane_env.get("PATH", os.defpath),
+                    "HOME": str(cwd),
+                    "TERM": "xterm-256color",
+                },
+            )
+            found = term._tmux(
+                "display-message", "-p", "-t", term.session, "#{pane_pid} #{socket_path}"
+            ).strip()
             pid, _, term.socket_path = found.partition(" ")
             term.pane_pid = int(pid)
         except BaseException:
@@ -88,12 +108,18 @@ class Tmux:
 
     def _tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         # -f /dev/null: none of the user's tmux.conf (the server starts with the first call)
-        proc = subprocess.run([self.binary, "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, timeout=30,
-                              env=dict(env) if env else None, check=False)
+        proc = subprocess.run(
+            [self.binary, "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(env) if env else None,
+            check=False,
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"tmux {' '.join(args[:2])} failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()}")
+            raise RuntimeError(
+                f"tmux {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}"
+            )
         return proc.stdout
 
     def send(self, text: str, *, enter: bool = False) -> None:
@@ -114,11 +140,13 @@ class Tmux:
 
     def alive(self) -> bool:
         """Whether the pane's program still runs."""
-        return self._tmux("display-message", "-p", "-t", self.session,
-                          "#{pane_dead}").strip() == "0"
+        return (
+            self._tmux("display-message", "-p", "-t", self.session, "#{pane_dead}").strip() == "0"
+        )
 
-    def wait_for(self, wanted: str | Callable[[str], bool], timeout: float = 30.0,
-                 interval: float = 0.2) -> str:
+    def wait_for(
+        self, wanted: str | Callable[[str], bool], timeout: float = 30.0, interval: float = 0.2
+    ) -> str:
         """Poll the screen until it contains ``wanted`` (or ``wanted(screen)`` is true).
 
         Returns that screen; fails the test with the last screen after ``timeout`` s.
@@ -132,16 +160,22 @@ class Tmux:
                 return screen
             if time.monotonic() >= deadline:
                 what = wanted if isinstance(wanted, str) else getattr(wanted, "__doc__", wanted)
-                pytest.fail(f"waited {timeout:g}s for {what!r} on the terminal; the screen "
-                            f"was:\n{screen}", pytrace=False)
+                pytest.fail(
+                    f"waited {timeout:g}s for {what!r} on the terminal; the screen was:\n{screen}",
+                    pytrace=False,
+                )
             time.sleep(interval)
 
     def close(self) -> None:
         """Kill every process of the pane's program and the private server itself."""
         if self.pane_pid is not None:
             _kill_tree(self.pane_pid)
-        subprocess.run([self.binary, "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=30, check=False)
+        subprocess.run(
+            [self.binary, "-L", self.socket, "kill-server"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
         if self.socket_path:  # a killed server leaves its socket file behind
             Path(self.socket_path).unlink(missing_ok=True)
 

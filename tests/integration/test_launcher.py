@@ -25,18 +25,33 @@ SH = shutil.which("sh") or "/bin/sh"
 
 def payload(event: str, cwd: str, **extra: Any) -> dict[str, Any]:
     """A hook payload shaped like Claude Code 2.1.197's (see tests/e2e for the real ones)."""
-    common = {"session_id": SESSION, "cwd": cwd, "hook_event_name": event,
-              "transcript_path": f"/home/u/.claude/projects/p/{SESSION}.jsonl"}
+    common = {
+        "session_id": SESSION,
+        "cwd": cwd,
+        "hook_event_name": event,
+        "transcript_path": f"/home/u/.claude/projects/p/{SESSION}.jsonl",
+    }
     per_event: dict[str, dict[str, Any]] = {
         "SessionStart": {"source": "startup"},
         "UserPromptSubmit": {"prompt_id": "p1", "permission_mode": "default", "prompt": "go"},
-        "PreToolUse": {"prompt_id": "p1", "permission_mode": "default",
-                       "effort": {"level": "high"}, "tool_name": "Agent",
-                       "tool_input": {"description": "x", "prompt": "say hi",
-                                      "subagent_type": "general-purpose"},
-                       "tool_use_id": "toolu_0001"},
-        "Stop": {"stop_hook_active": False, "last_assistant_message": "done",
-                 "background_tasks": [], "session_crons": []},
+        "PreToolUse": {
+            "prompt_id": "p1",
+            "permission_mode": "default",
+            "effort": {"level": "high"},
+            "tool_name": "Agent",
+            "tool_input": {
+                "description": "x",
+                "prompt": "say hi",
+                "subagent_type": "general-purpose",
+            },
+            "tool_use_id": "toolu_0001",
+        },
+        "Stop": {
+            "stop_hook_active": False,
+            "last_assistant_message": "done",
+            "background_tasks": [],
+            "session_crons": [],
+        },
     }
     return {**common, **per_event[event], **extra}
 
@@ -56,19 +71,34 @@ def launcher_env(tmp_path: Path) -> dict[str, str]:
         pytest.fail(f"{REPO_PYTHON} is missing: run scripts/setup", pytrace=False)
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("CLAUDE", "OMCM_PYTHON", "VIRTUAL_ENV"))}
-    env.update(OMCM_PYTHON=str(REPO_PYTHON), CLAUDE_PLUGIN_ROOT=str(REPO), TMPDIR=str(tmpdir),
-               CLAUDE_PLUGIN_DATA=str(tmp_path / "plugin-data"))
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("CLAUDE", "OMCM_PYTHON", "VIRTUAL_ENV"))
+    }
+    env.update(
+        OMCM_PYTHON=str(REPO_PYTHON),
+        CLAUDE_PLUGIN_ROOT=str(REPO),
+        TMPDIR=str(tmpdir),
+        CLAUDE_PLUGIN_DATA=str(tmp_path / "plugin-data"),
+    )
     return env
 
 
-def launch(event: str | None, stdin: bytes | str, env: dict[str, str],
-           launcher: Path = LAUNCHER) -> subprocess.CompletedProcess[bytes]:
+def launch(
+    event: str | None, stdin: bytes | str, env: dict[str, str], launcher: Path = LAUNCHER
+) -> subprocess.CompletedProcess[bytes]:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     argv = [SH, str(launcher)] + ([event] if event is not None else [])
-    return subprocess.run(argv, input=data, env=env, capture_output=True, timeout=120,
-                          check=False, cwd=env.get("HOME"))
+    return subprocess.run(
+        argv,
+        input=data,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        cwd=env.get("HOME"),
+    )
 
 
 def single_answer(proc: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
@@ -97,8 +127,9 @@ def error_log() -> Path:
 
 
 @pytest.mark.parametrize("event", list(EVENTS))
-def test_event_runs_and_answers_protocol_json(event: str, launcher_env: dict[str, str],
-                                              tmp_path: Path) -> None:
+def test_event_runs_and_answers_protocol_json(
+    event: str, launcher_env: dict[str, str], tmp_path: Path
+) -> None:
     proc = launch(event, json.dumps(payload(EVENTS[event], str(tmp_path))), launcher_env)
     assert proc.returncode == 0
     assert proc.stderr == b""
@@ -114,15 +145,17 @@ def test_a_session_records_each_event(launcher_env: dict[str, str], tmp_path: Pa
     for event, name in EVENTS.items():
         proc = launch(event, json.dumps(payload(name, str(tmp_path))), launcher_env)
         assert proc.returncode == 0, proc
-    info = json.loads((Path(os.environ["OMCM_STATE_DIR"]) / "sessions" / SESSION
-                       / "session.json").read_text())
+    info = json.loads(
+        (Path(os.environ["OMCM_STATE_DIR"]) / "sessions" / SESSION / "session.json").read_text()
+    )
     assert info["events"] == dict.fromkeys(EVENTS.values(), 1)
     assert info["cwd"] == str(tmp_path)
     assert info["source"] == "startup"
 
 
-def test_payload_fields_unknown_to_omcm_are_ignored(launcher_env: dict[str, str],
-                                                   tmp_path: Path) -> None:
+def test_payload_fields_unknown_to_omcm_are_ignored(
+    launcher_env: dict[str, str], tmp_path: Path
+) -> None:
     data = payload("PreToolUse", str(tmp_path), future_field={"x": 1}, agent_id="a1")
     proc = launch("pre-tool-use", json.dumps(data), launcher_env)
     assert proc.returncode == 0
@@ -137,21 +170,42 @@ MALFORMED = [
     ("stop", b"   \n", "Stop hook stdin is empty"),
     ("user-prompt-submit", b"\xff\xfe{", "UserPromptSubmit hook stdin is not JSON"),
     ("stop", b"[1, 2]", "expected an object, got array"),
-    ("session-start", b'{"session_id": 5, "hook_event_name": "SessionStart"}',
-     "session_id: expected a string, got 5 (integer)"),
-    ("user-prompt-submit", json.dumps({"session_id": "s", "hook_event_name": "UserPromptSubmit"}),
-     "prompt: field required"),
-    ("pre-tool-use", json.dumps({"session_id": "s", "hook_event_name": "PreToolUse",
-                                 "tool_name": "Agent", "tool_input": "say hi"}),
-     "tool_input: expected an object"),
-    ("session-start", json.dumps({"session_id": "s", "hook_event_name": "Stop"}),
-     "SessionStart hook stdin says hook_event_name 'Stop'"),
+    (
+        "session-start",
+        b'{"session_id": 5, "hook_event_name": "SessionStart"}',
+        "session_id: expected a string, got 5 (integer)",
+    ),
+    (
+        "user-prompt-submit",
+        json.dumps({"session_id": "s", "hook_event_name": "UserPromptSubmit"}),
+        "prompt: field required",
+    ),
+    (
+        "pre-tool-use",
+        json.dumps(
+            {
+                "session_id": "s",
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Agent",
+                "tool_input": "say hi",
+            }
+        ),
+        "tool_input: expected an object",
+    ),
+    (
+        "session-start",
+        json.dumps({"session_id": "s", "hook_event_name": "Stop"}),
+        "SessionStart hook stdin says hook_event_name 'Stop'",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("event", "stdin", "problem"), MALFORMED)
 def test_malformed_input_is_named_in_a_system_message(
-    event: str, stdin: bytes | str, problem: str, launcher_env: dict[str, str],
+    event: str,
+    stdin: bytes | str,
+    problem: str,
+    launcher_env: dict[str, str],
 ) -> None:
     message = system_message(launch(event, stdin, launcher_env))
     assert message.startswith(f"OMCM could not read the {EVENTS[event]} hook's input: "), message
@@ -161,7 +215,8 @@ def test_malformed_input_is_named_in_a_system_message(
 
 
 def test_a_session_id_that_walks_out_of_the_state_dir_is_refused(
-    launcher_env: dict[str, str], tmp_path: Path,
+    launcher_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     data = payload("Stop", str(tmp_path), session_id="../../escape")
     message = system_message(launch("stop", json.dumps(data), launcher_env))
@@ -175,8 +230,10 @@ def test_unknown_event_name(argv_event: str | None, launcher_env: dict[str, str]
     stdin = json.dumps({"session_id": "s", "hook_event_name": "SessionStart"})
     message = system_message(launch(argv_event, stdin, launcher_env))
     called = [argv_event or ""]  # the launcher always passes its first argument on
-    assert message.startswith(f"OMCM: the hook launcher was called with {called!r}; expected "
-                              "one of: session-start, user-prompt-submit, pre-tool-use, stop")
+    assert message.startswith(
+        f"OMCM: the hook launcher was called with {called!r}; expected "
+        "one of: session-start, user-prompt-submit, pre-tool-use, stop"
+    )
     assert message.endswith("Reinstall the plugin (hooks/hooks.json).")
 
 
@@ -194,7 +251,10 @@ def plugin_copy(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("event", ["pre-tool-use", "user-prompt-submit", "stop"])
 def test_missing_environment_says_start_a_new_session(
-    event: str, launcher_env: dict[str, str], plugin_copy: Path, tmp_path: Path,
+    event: str,
+    launcher_env: dict[str, str],
+    plugin_copy: Path,
+    tmp_path: Path,
 ) -> None:
     data = tmp_path / "empty-plugin-data"
     data.mkdir()
@@ -212,13 +272,21 @@ def test_missing_environment_says_start_a_new_session(
 
 
 def test_without_plugin_data_the_platform_data_dir_is_used(
-    launcher_env: dict[str, str], plugin_copy: Path, tmp_path: Path,
+    launcher_env: dict[str, str],
+    plugin_copy: Path,
+    tmp_path: Path,
 ) -> None:
     """Claude Code before 2.1.78 sets no CLAUDE_PLUGIN_DATA."""
     env = {**launcher_env, "CLAUDE_PLUGIN_ROOT": str(plugin_copy)}
     del env["OMCM_PYTHON"], env["CLAUDE_PLUGIN_DATA"]
-    message = system_message(launch("pre-tool-use", json.dumps(payload("PreToolUse", "/")), env,
-                                    plugin_copy / "hooks" / "omcm-hook"))
+    message = system_message(
+        launch(
+            "pre-tool-use",
+            json.dumps(payload("PreToolUse", "/")),
+            env,
+            plugin_copy / "hooks" / "omcm-hook",
+        )
+    )
     expected = Path(os.environ["XDG_DATA_HOME"]) / "omcm" / "venv"  # platformdirs on Linux
     assert f"({expected} is missing)" in message
 
@@ -227,8 +295,9 @@ def test_omcm_python_that_does_not_exist(launcher_env: dict[str, str], tmp_path:
     missing = tmp_path / "nowhere" / "python"
     env = {**launcher_env, "OMCM_PYTHON": str(missing)}
     message = system_message(launch("stop", json.dumps(payload("Stop", "/")), env))
-    assert message.startswith(f"OMCM's stop hook could not run with OMCM_PYTHON={missing} "
-                              "(exit 127: "), message
+    assert message.startswith(
+        f"OMCM's stop hook could not run with OMCM_PYTHON={missing} (exit 127: "
+    ), message
     assert message.endswith(f"Run 'omcm doctor', or reinstall: {missing} -m pip install '{REPO}'")
     assert os.listdir(env["TMPDIR"]) == []
 
@@ -237,8 +306,20 @@ def _path_without_python(tmp_path: Path) -> str:
     """A PATH holding only the tools the launcher itself uses (and no python at all)."""
     bin_dir = tmp_path / "bin-no-python"
     bin_dir.mkdir()
-    for tool in ("dirname", "cat", "cksum", "mkdir", "rmdir", "rm", "sed", "tr", "tail",
-                 "uname", "date", "sleep"):
+    for tool in (
+        "dirname",
+        "cat",
+        "cksum",
+        "mkdir",
+        "rmdir",
+        "rm",
+        "sed",
+        "tr",
+        "tail",
+        "uname",
+        "date",
+        "sleep",
+    ):
         found = shutil.which(tool)
         assert found, tool
         (bin_dir / tool).symlink_to(found)
@@ -246,13 +327,24 @@ def _path_without_python(tmp_path: Path) -> str:
 
 
 def test_session_start_without_any_python_says_what_to_install(
-    launcher_env: dict[str, str], plugin_copy: Path, tmp_path: Path,
+    launcher_env: dict[str, str],
+    plugin_copy: Path,
+    tmp_path: Path,
 ) -> None:
-    env = {**launcher_env, "CLAUDE_PLUGIN_ROOT": str(plugin_copy),
-           "PATH": _path_without_python(tmp_path)}
+    env = {
+        **launcher_env,
+        "CLAUDE_PLUGIN_ROOT": str(plugin_copy),
+        "PATH": _path_without_python(tmp_path),
+    }
     del env["OMCM_PYTHON"]
-    message = system_message(launch("session-start", json.dumps(payload("SessionStart", "/")),
-                                    env, plugin_copy / "hooks" / "omcm-hook"))
+    message = system_message(
+        launch(
+            "session-start",
+            json.dumps(payload("SessionStart", "/")),
+            env,
+            plugin_copy / "hooks" / "omcm-hook",
+        )
+    )
     assert message == (
         "OMCM needs Python 3.11 or newer and found none on PATH. Install it, then start a new "
         "session, or set OMCM_PYTHON to a Python that has omcm installed "
@@ -262,14 +354,21 @@ def test_session_start_without_any_python_says_what_to_install(
 
 
 def test_session_start_reports_a_failed_build_with_its_log(
-    launcher_env: dict[str, str], plugin_copy: Path,
+    launcher_env: dict[str, str],
+    plugin_copy: Path,
 ) -> None:
     (plugin_copy / "pyproject.toml").write_text("[project\nthis is not toml\n")
     env = {**launcher_env, "CLAUDE_PLUGIN_ROOT": str(plugin_copy)}
     del env["OMCM_PYTHON"]
     data = Path(env["CLAUDE_PLUGIN_DATA"])
-    message = system_message(launch("session-start", json.dumps(payload("SessionStart", "/")),
-                                    env, plugin_copy / "hooks" / "omcm-hook"))
+    message = system_message(
+        launch(
+            "session-start",
+            json.dumps(payload("SessionStart", "/")),
+            env,
+            plugin_copy / "hooks" / "omcm-hook",
+        )
+    )
     venv, log = data / "venv", data / "venv-build.log"
     assert message == (
         f"OMCM could not build its Python environment in {venv} (log: {log}). Run: python3 -m "

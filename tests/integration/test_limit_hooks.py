@@ -26,34 +26,65 @@ def stamp(at: float) -> str:
 
 
 def rejection(at: float) -> dict[str, Any]:
-    return {"parentUuid": "abf0", "isSidechain": False, "type": "assistant", "uuid": "5ed6",
-            "timestamp": stamp(at), "message": {
-                "id": "ef89", "model": "<synthetic>", "role": "assistant",
-                "stop_reason": "stop_sequence", "type": "message",
-                "usage": {"input_tokens": 0, "output_tokens": 0},
-                "content": [{"type": "text", "text": LIMIT_MESSAGE}]},
-            "requestId": "req_1", "error": "rate_limit", "isApiErrorMessage": True,
-            "apiErrorStatus": 429, "sessionId": SID, "version": "2.1.197"}
+    return {
+        "parentUuid": "abf0",
+        "isSidechain": False,
+        "type": "assistant",
+        "uuid": "5ed6",
+        "timestamp": stamp(at),
+        "message": {
+            "id": "ef89",
+            "model": "<synthetic>",
+            "role": "assistant",
+            "stop_reason": "stop_sequence",
+            "type": "message",
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "content": [{"type": "text", "text": LIMIT_MESSAGE}],
+        },
+        "requestId": "req_1",
+        "error": "rate_limit",
+        "isApiErrorMessage": True,
+        "apiErrorStatus": 429,
+        "sessionId": SID,
+        "version": "2.1.197",
+    }
 
 
 def answer(at: float) -> dict[str, Any]:
-    return {"isSidechain": False, "type": "assistant", "timestamp": stamp(at),
-            "message": {"id": "msg_1", "role": "assistant",
-                        "content": [{"type": "text", "text": "hello"}]}}
+    return {
+        "isSidechain": False,
+        "type": "assistant",
+        "timestamp": stamp(at),
+        "message": {
+            "id": "msg_1",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "hello"}],
+        },
+    }
 
 
 def transcript(tmp_path: Path, *entries: dict[str, Any]) -> Path:
     path = tmp_path / f"{SID}.jsonl"
-    lines = [{"type": "user", "message": {"role": "user", "content": "hello"}}, *entries,
-             {"type": "last-prompt", "lastPrompt": "hello", "sessionId": SID}]
+    lines = [
+        {"type": "user", "message": {"role": "user", "content": "hello"}},
+        *entries,
+        {"type": "last-prompt", "lastPrompt": "hello", "sessionId": SID},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
 
 
 def session_end(path: Path | str, cwd: Path) -> dict[str, Any] | None:
-    result, _ = run_hook("session-end", {
-        "session_id": SID, "transcript_path": str(path), "cwd": str(cwd),
-        "hook_event_name": "SessionEnd", "reason": "other"})
+    result, _ = run_hook(
+        "session-end",
+        {
+            "session_id": SID,
+            "transcript_path": str(path),
+            "cwd": str(cwd),
+            "hook_event_name": "SessionEnd",
+            "reason": "other",
+        },
+    )
     return result
 
 
@@ -65,8 +96,7 @@ def state_file(name: str) -> dict[str, Any]:
 
 def test_a_session_that_ended_on_the_limit_marks_claude_limited(tmp_path: Path) -> None:
     before = time.time()
-    result = session_end(transcript(tmp_path, answer(before - 60), rejection(before - 1)),
-                         tmp_path)
+    result = session_end(transcript(tmp_path, answer(before - 60), rejection(before - 1)), tmp_path)
     assert result is not None
     assert result["systemMessage"].startswith("OMCM: Claude hit its usage limit (until about ")
     assert state_file("provider-limits.json")["claude_limited_until"] > before + 3000
@@ -80,9 +110,16 @@ def test_a_session_that_ended_on_the_limit_marks_claude_limited(tmp_path: Path) 
 
 def test_nothing_more_when_stop_failure_already_recorded_it(tmp_path: Path) -> None:
     path = transcript(tmp_path, rejection(time.time() - 1))
-    first, _ = run_hook("stop-failure", {"session_id": SID, "hook_event_name": "StopFailure",
-                                         "error": "rate_limit", "cwd": str(tmp_path),
-                                         "transcript_path": str(path)})
+    first, _ = run_hook(
+        "stop-failure",
+        {
+            "session_id": SID,
+            "hook_event_name": "StopFailure",
+            "error": "rate_limit",
+            "cwd": str(tmp_path),
+            "transcript_path": str(path),
+        },
+    )
     assert first is not None
     until = state_file("provider-limits.json")["claude_limited_until"]
     assert session_end(path, tmp_path) is None
@@ -93,8 +130,12 @@ def test_nothing_more_when_stop_failure_already_recorded_it(tmp_path: Path) -> N
 
 def test_an_old_rejection_or_a_normal_ending_changes_nothing(tmp_path: Path) -> None:
     assert session_end(transcript(tmp_path, rejection(time.time() - 3600)), tmp_path) is None
-    assert session_end(transcript(tmp_path, rejection(time.time() - 60), answer(time.time())),
-                       tmp_path) is None
+    assert (
+        session_end(
+            transcript(tmp_path, rejection(time.time() - 60), answer(time.time())), tmp_path
+        )
+        is None
+    )
     assert session_end(tmp_path / "missing.jsonl", tmp_path) is None
     assert session_end("", tmp_path) is None
     assert state_file("provider-limits.json") == {}

@@ -15,9 +15,16 @@ SID = "sess-1"
 
 
 def prompt(text: str, session: str = SID) -> dict[str, Any] | None:
-    answer, _ = run_hook("user-prompt-submit", {
-        "session_id": session, "transcript_path": "", "cwd": "/tmp",
-        "hook_event_name": "UserPromptSubmit", "prompt": text})
+    answer, _ = run_hook(
+        "user-prompt-submit",
+        {
+            "session_id": session,
+            "transcript_path": "",
+            "cwd": "/tmp",
+            "hook_event_name": "UserPromptSubmit",
+            "prompt": text,
+        },
+    )
     return answer
 
 
@@ -75,8 +82,11 @@ def test_ulw_tells_claude_again_only_when_the_band_changes() -> None:
         import time
 
         limits.parent.mkdir(parents=True, exist_ok=True)
-        window = {"used_percentage": pct, "resets_at": time.time() + 3600,
-                  "observed_at": time.time()}
+        window = {
+            "used_percentage": pct,
+            "resets_at": time.time() + 3600,
+            "observed_at": time.time(),
+        }
         limits.write_text(json.dumps({"version": 1, "five_hour": window}))
 
     usage(50)
@@ -97,35 +107,58 @@ def test_autopilot_with_fusion_default(tmp_path: Path) -> None:
 
 def test_clear_ends_the_mode_resume_restates_it() -> None:
     prompt("hulw: refactor")
-    resumed, _ = run_hook("session-start", {"session_id": SID, "hook_event_name": "SessionStart",
-                                            "source": "resume", "cwd": "/tmp"})
+    resumed, _ = run_hook(
+        "session-start",
+        {"session_id": SID, "hook_event_name": "SessionStart", "source": "resume", "cwd": "/tmp"},
+    )
     assert resumed is not None
     assert "hulw" in resumed["hookSpecificOutput"]["additionalContext"]
-    cleared, _ = run_hook("session-start", {"session_id": SID, "hook_event_name": "SessionStart",
-                                            "source": "clear", "cwd": "/tmp"})
+    cleared, _ = run_hook(
+        "session-start",
+        {"session_id": SID, "hook_event_name": "SessionStart", "source": "clear", "cwd": "/tmp"},
+    )
     assert cleared is None
     assert modes.current(SID).mode == ""
 
 
 def write_transcript(path: Path, todos: list[tuple[str, str]]) -> None:
-    block = {"type": "tool_use", "id": "t1", "name": "TodoWrite",
-             "input": {"todos": [{"content": c, "status": s, "activeForm": c} for c, s in todos]}}
-    path.write_text(json.dumps({"type": "assistant",
-                                "message": {"role": "assistant", "content": [block]}}) + "\n")
+    block = {
+        "type": "tool_use",
+        "id": "t1",
+        "name": "TodoWrite",
+        "input": {"todos": [{"content": c, "status": s, "activeForm": c} for c, s in todos]},
+    }
+    path.write_text(
+        json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [block]}})
+        + "\n"
+    )
 
 
 def stop(transcript: Path, active: bool) -> dict[str, Any] | None:
-    answer, _ = run_hook("stop", {"session_id": SID, "hook_event_name": "Stop",
-                                  "transcript_path": str(transcript), "cwd": "/tmp",
-                                  "stop_hook_active": active})
+    answer, _ = run_hook(
+        "stop",
+        {
+            "session_id": SID,
+            "hook_event_name": "Stop",
+            "transcript_path": str(transcript),
+            "cwd": "/tmp",
+            "stop_hook_active": active,
+        },
+    )
     return answer
 
 
 @pytest.fixture
 def transcript(tmp_path: Path) -> Path:
     path = tmp_path / "t.jsonl"
-    write_transcript(path, [("Write the parser", "completed"), ("Add tests", "in_progress"),
-                            ("Update docs", "pending")])
+    write_transcript(
+        path,
+        [
+            ("Write the parser", "completed"),
+            ("Add tests", "in_progress"),
+            ("Update docs", "pending"),
+        ],
+    )
     return path
 
 
@@ -138,20 +171,22 @@ def test_stop_continues_autopilot_while_todos_are_open_and_respects_the_cap(
     prompt("autopilot: ship the parser")
     first = stop(transcript, active=False)
     assert first is not None and first["decision"] == "block"
-    assert first["reason"].startswith("OMCM autopilot: 2 todo(s) are still open:\n"
-                                      "- [~] Add tests\n- [ ] Update docs\n")
+    assert first["reason"].startswith(
+        "OMCM autopilot: 2 todo(s) are still open:\n- [~] Add tests\n- [ ] Update docs\n"
+    )
     assert "(Continuation 1 of 2;" in first["reason"]
     second = stop(transcript, active=True)
     assert second is not None and "(Continuation 2 of 2;" in second["reason"]
     third = stop(transcript, active=True)
-    assert third == {"systemMessage": "OMCM autopilot: stopped after 2 continuations in a row "
-                     "with 2 todos still open."}
+    assert third == {
+        "systemMessage": "OMCM autopilot: stopped after 2 continuations in a row "
+        "with 2 todos still open."
+    }
     again = stop(transcript, active=False)
     assert again is not None and again["decision"] == "block"
 
 
-def test_stop_lets_go_when_todos_are_done_or_no_autopilot(tmp_path: Path,
-                                                          transcript: Path) -> None:
+def test_stop_lets_go_when_todos_are_done_or_no_autopilot(tmp_path: Path, transcript: Path) -> None:
     assert stop(transcript, active=False) is None
     prompt("autopilot: ship it")
     done = tmp_path / "done.jsonl"
@@ -160,8 +195,15 @@ def test_stop_lets_go_when_todos_are_done_or_no_autopilot(tmp_path: Path,
 
 
 def test_stop_failure_rate_limit_marks_claude_limited_and_leaves_a_notice(tmp_path: Path) -> None:
-    answer, _ = run_hook("stop-failure", {"session_id": SID, "hook_event_name": "StopFailure",
-                                          "error": "rate_limit", "cwd": str(tmp_path)})
+    answer, _ = run_hook(
+        "stop-failure",
+        {
+            "session_id": SID,
+            "hook_event_name": "StopFailure",
+            "error": "rate_limit",
+            "cwd": str(tmp_path),
+        },
+    )
     assert answer is not None
     assert answer["systemMessage"].startswith("OMCM: Claude hit its usage limit (until about ")
     limits = json.loads((Path(paths.state_dir()) / "provider-limits.json").read_text())
@@ -177,8 +219,15 @@ def test_stop_failure_with_auto_handoff_writes_context_and_commands(tmp_path: Pa
     config = Path(paths.config_file())
     config.parent.mkdir(parents=True)
     config.write_text("auto_handoff = true\n")
-    answer, _ = run_hook("stop-failure", {"session_id": SID, "hook_event_name": "StopFailure",
-                                          "error": "rate_limit", "cwd": str(tmp_path)})
+    answer, _ = run_hook(
+        "stop-failure",
+        {
+            "session_id": SID,
+            "hook_event_name": "StopFailure",
+            "error": "rate_limit",
+            "cwd": str(tmp_path),
+        },
+    )
     assert answer is not None
     message = answer["systemMessage"]
     assert f"Handoff written to {tmp_path}/.omcm/handoff/context.md" in message

@@ -53,15 +53,23 @@ def test_install_into_a_missing_file(settings: Path, chain: Path) -> None:
     assert result.backup is None
     assert result.message == f"Installed OMCM's status line in {settings}"
     assert json.loads(settings.read_text()) == {
-        "statusLine": {"type": "command", "command": COMMAND}}
+        "statusLine": {"type": "command", "command": COMMAND}
+    }
     assert json.loads(chain.read_text()) == {
-        "version": 1, "settings": str(settings), "installed_command": COMMAND, "previous": None}
+        "version": 1,
+        "settings": str(settings),
+        "installed_command": COMMAND,
+        "previous": None,
+    }
 
 
-def test_install_keeps_every_other_key_in_order_and_backs_up(settings: Path,
-                                                             chain: Path) -> None:
-    original = {"model": "opus", "hooks": {"Stop": []}, "permissions": {"allow": ["Bash(ls)"]},
-                "env": {"A": "é"}}
+def test_install_keeps_every_other_key_in_order_and_backs_up(settings: Path, chain: Path) -> None:
+    original = {
+        "model": "opus",
+        "hooks": {"Stop": []},
+        "permissions": {"allow": ["Bash(ls)"]},
+        "env": {"A": "é"},
+    }
     raw = write(settings, original, indent=4)
     result = install(settings, chain, refresh_interval=2)
     assert result.changed
@@ -84,8 +92,9 @@ def test_second_install_changes_nothing(settings: Path, chain: Path) -> None:
     result = install(settings, chain)
     assert not result.changed
     assert result.backup is None
-    assert result.message == (f"OMCM's status line is already installed in {settings}; "
-                              "nothing changed")
+    assert result.message == (
+        f"OMCM's status line is already installed in {settings}; nothing changed"
+    )
     assert (settings.read_bytes(), chain.read_bytes(), backups(settings)) == before
 
 
@@ -95,7 +104,11 @@ def test_reinstall_with_a_new_interval_updates_only_that(settings: Path, chain: 
     result = install(settings, chain, refresh_interval=5)
     assert result.changed
     assert json.loads(settings.read_text())["statusLine"] == {
-        "type": "command", "command": COMMAND, "padding": 0, "refreshInterval": 5}
+        "type": "command",
+        "command": COMMAND,
+        "padding": 0,
+        "refreshInterval": 5,
+    }
     assert result.previous == THEIRS  # still chained, not replaced by OMCM's own entry
     assert len(backups(settings)) == 2
 
@@ -106,7 +119,8 @@ def test_install_chains_an_existing_status_line(settings: Path, chain: Path) -> 
     assert result.previous == THEIRS
     assert result.message == (
         f"Installed OMCM's status line in {settings}; your own status line "
-        f"(~/.claude/statusline.sh) runs inside it (backup: {result.backup})")
+        f"(~/.claude/statusline.sh) runs inside it (backup: {result.backup})"
+    )
     data = json.loads(settings.read_text())
     assert list(data) == ["model", "statusLine", "theme"]  # same position
     assert data["statusLine"] == {"type": "command", "command": COMMAND, "padding": 0}
@@ -118,8 +132,7 @@ def test_an_older_omcm_command_is_not_chained(settings: Path, chain: Path) -> No
     write(settings, {"statusLine": old})
     result = install(settings, chain)
     assert result.previous is None
-    assert json.loads(settings.read_text())["statusLine"] == {
-        "type": "command", "command": COMMAND}
+    assert json.loads(settings.read_text())["statusLine"] == {"type": "command", "command": COMMAND}
     assert cs.chained_status_line(str(chain)) is None
 
 
@@ -132,8 +145,9 @@ def test_a_moved_omcm_keeps_the_chained_line(settings: Path, chain: Path) -> Non
     assert json.loads(chain.read_text())["installed_command"] == "/new/omcm hud"
 
 
-def test_install_keeps_the_file_mode_and_a_symlink(tmp_path: Path, settings: Path,
-                                                   chain: Path) -> None:
+def test_install_keeps_the_file_mode_and_a_symlink(
+    tmp_path: Path, settings: Path, chain: Path
+) -> None:
     real = tmp_path / "dotfiles" / "claude-settings.json"
     write(real, {"model": "opus"})
     real.chmod(0o644)
@@ -154,25 +168,37 @@ def test_refresh_interval_below_one_is_refused(settings: Path, chain: Path) -> N
 # --- malformed files are left alone ------------------------------------------------
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    (b'{"model": "opus",}\n',
-     "{path} is not valid JSON (Expecting property name enclosed in double quotes at line 1 "
-     "column 18); OMCM left it unchanged"),
-    (b'["a"]\n', "{path} holds an array, not a JSON object; OMCM left it unchanged"),
-    (b'"text"', "{path} holds a string, not a JSON object; OMCM left it unchanged"),
-    (b'{"statusLine": "my-hud.sh"}',
-     '{path}: "statusLine" is a string, expected an object like {{"type": "command", '
-     '"command": "..."}}; OMCM left it unchanged'),
-    (b'{"statusLine": null}',
-     '{path}: "statusLine" is null, expected an object like {{"type": "command", '
-     '"command": "..."}}; OMCM left it unchanged'),
-    (b'{"statusLine": {"type": "command"}}',
-     '{path}: "statusLine" has no "command" string; OMCM left it unchanged'),
-    (b'\xff\xfe{}', "{path} is not UTF-8 text; OMCM left it unchanged"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            b'{"model": "opus",}\n',
+            "{path} is not valid JSON (Expecting property name enclosed in double quotes at line 1 "
+            "column 18); OMCM left it unchanged",
+        ),
+        (b'["a"]\n', "{path} holds an array, not a JSON object; OMCM left it unchanged"),
+        (b'"text"', "{path} holds a string, not a JSON object; OMCM left it unchanged"),
+        (
+            b'{"statusLine": "my-hud.sh"}',
+            '{path}: "statusLine" is a string, expected an object like {{"type": "command", '
+            '"command": "..."}}; OMCM left it unchanged',
+        ),
+        (
+            b'{"statusLine": null}',
+            '{path}: "statusLine" is null, expected an object like {{"type": "command", '
+            '"command": "..."}}; OMCM left it unchanged',
+        ),
+        (
+            b'{"statusLine": {"type": "command"}}',
+            '{path}: "statusLine" has no "command" string; OMCM left it unchanged',
+        ),
+        (b"\xff\xfe{}", "{path} is not UTF-8 text; OMCM left it unchanged"),
+    ],
+)
 @pytest.mark.parametrize("action", ["install", "remove"])
-def test_malformed_settings_are_left_untouched(settings: Path, chain: Path, content: bytes,
-                                               problem: str, action: str) -> None:
+def test_malformed_settings_are_left_untouched(
+    settings: Path, chain: Path, content: bytes, problem: str, action: str
+) -> None:
     settings.parent.mkdir(parents=True)
     settings.write_bytes(content)
     with pytest.raises(OmcmError) as caught:
@@ -189,7 +215,8 @@ def test_an_empty_file_counts_as_no_settings(settings: Path, chain: Path) -> Non
     result = install(settings, chain)
     assert result.backup is not None
     assert json.loads(settings.read_text()) == {
-        "statusLine": {"type": "command", "command": COMMAND}}
+        "statusLine": {"type": "command", "command": COMMAND}
+    }
 
 
 # --- remove ------------------------------------------------------------------------
@@ -201,8 +228,10 @@ def test_remove_restores_the_chained_line_exactly(settings: Path, chain: Path) -
     install(settings, chain)
     result = remove(settings, chain)
     assert result.changed
-    assert result.message == (f"Removed OMCM's status line from {settings} and restored yours "
-                              f"(~/.claude/statusline.sh) (backup: {result.backup})")
+    assert result.message == (
+        f"Removed OMCM's status line from {settings} and restored yours "
+        f"(~/.claude/statusline.sh) (backup: {result.backup})"
+    )
     data = json.loads(settings.read_text())
     assert data == original
     assert list(data) == list(original)
@@ -222,8 +251,10 @@ def test_remove_without_omcm_changes_nothing(settings: Path, chain: Path) -> Non
     raw = write(settings, {"statusLine": THEIRS})
     result = remove(settings, chain)
     assert not result.changed
-    assert result.message == (f"the status line in {settings} is not OMCM's "
-                              "(~/.claude/statusline.sh); OMCM left it unchanged")
+    assert result.message == (
+        f"the status line in {settings} is not OMCM's "
+        "(~/.claude/statusline.sh); OMCM left it unchanged"
+    )
     assert settings.read_bytes() == raw
     raw = write(settings, {"model": "opus"})
     result = remove(settings, chain)
@@ -264,9 +295,11 @@ def test_run_chained_marks_the_child_and_never_nests(monkeypatch: pytest.MonkeyP
 
 def test_run_chained_failures_become_a_note() -> None:
     assert cs.run_chained({"command": "exit 3"}, "{}", timeout=10) == (
-        "[your status line failed: exit 3]")
+        "[your status line failed: exit 3]"
+    )
     assert cs.run_chained({"command": "sleep 5"}, "{}", timeout=0.3) == (
-        "[your status line timed out after 0.3s]")
+        "[your status line timed out after 0.3s]"
+    )
     assert cs.run_chained({"command": "echo partial; exit 1"}, "{}", timeout=10) == "partial"
     assert cs.run_chained({"command": ""}, "{}") == ""
 

@@ -21,11 +21,22 @@ def session(root: Path, day: str, name: str, events: list[dict[str, object]]) ->
 
 
 def token_count(primary: float, secondary: float, resets: float) -> dict[str, object]:
-    return {"timestamp": "2026-11-21T05:00:00Z", "type": "event_msg", "payload": {
-        "type": "token_count", "info": None, "rate_limits": {
-            "primary": {"used_percent": primary, "window_minutes": 300, "resets_at": resets},
-            "secondary": {"used_percent": secondary, "window_minutes": 10080,
-                          "resets_at": resets + 86400}}}}
+    return {
+        "timestamp": "2026-11-21T05:00:00Z",
+        "type": "event_msg",
+        "payload": {
+            "type": "token_count",
+            "info": None,
+            "rate_limits": {
+                "primary": {"used_percent": primary, "window_minutes": 300, "resets_at": resets},
+                "secondary": {
+                    "used_percent": secondary,
+                    "window_minutes": 10080,
+                    "resets_at": resets + 86400,
+                },
+            },
+        },
+    }
 
 
 @pytest.fixture
@@ -38,9 +49,17 @@ def codex_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_latest_event_of_the_newest_session_wins(codex_home: Path) -> None:
     old = session(codex_home, "2026/11/20", "rollout-a.jsonl", [token_count(99, 50, 1e10)])
     os.utime(old, (1, 1))
-    session(codex_home, "2026/11/21", "rollout-b.jsonl", [
-        token_count(10, 20, 2e9), {"type": "event_msg", "payload": {"type": "agent_message"}},
-        token_count(12, 21, 2e9), {"type": "response_item", "payload": {"type": "message"}}])
+    session(
+        codex_home,
+        "2026/11/21",
+        "rollout-b.jsonl",
+        [
+            token_count(10, 20, 2e9),
+            {"type": "event_msg", "payload": {"type": "agent_message"}},
+            token_count(12, 21, 2e9),
+            {"type": "response_item", "payload": {"type": "message"}},
+        ],
+    )
     seen = codex_limits.read()
     assert seen is not None
     assert seen.primary == codex_limits.CodexWindow(12.0, 300, 2e9)
@@ -59,7 +78,9 @@ def test_a_full_window_makes_routing_skip_codex(codex_home: Path) -> None:
     session(codex_home, "2026/11/21", "rollout-d.jsonl", [token_count(100, 40, now + 600)])
     health = routing.health(Config(), ProviderLimits(), now, probe=True)
     assert not health["codex"].available
-    assert health["codex"].reason.startswith("Codex's own usage limit is reached; it resets in 10m00s")
+    assert health["codex"].reason.startswith(
+        "Codex's own usage limit is reached; it resets in 10m00s"
+    )
 
 
 def test_a_passed_reset_does_not_block(codex_home: Path) -> None:

@@ -35,12 +35,23 @@ def test_missing_file_means_defaults() -> None:
 def test_public_keys_exist() -> None:
     keys = {key for key, _, _ in config_schema.reference_rows()}
     expected = {
-        "fusion_default", "threshold", "recovery_threshold", "auto_handoff",
-        "routing.enabled", "routing.usage_threshold", "routing.max_workers",
-        "routing.prefer_claude", "routing.prefer_providers", "routing.auto_delegate",
-        "context.include_recent_files", "context.recent_files_limit", "context.include_todos",
-        "context.include_decisions", "context.max_context_length",
-        "balancing.strategy", "balancing.weights",
+        "fusion_default",
+        "threshold",
+        "recovery_threshold",
+        "auto_handoff",
+        "routing.enabled",
+        "routing.usage_threshold",
+        "routing.max_workers",
+        "routing.prefer_claude",
+        "routing.prefer_providers",
+        "routing.auto_delegate",
+        "context.include_recent_files",
+        "context.recent_files_limit",
+        "context.include_todos",
+        "context.include_decisions",
+        "context.max_context_length",
+        "balancing.strategy",
+        "balancing.weights",
     }
     for provider in ("codex", "gemini", "opencode"):
         expected |= {f"providers.{provider}.{k}" for k in ("enabled", "command", "args", "timeout")}
@@ -52,12 +63,19 @@ def test_public_keys_exist() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("routing = { max_worker = 3 }",
-         "unknown key 'routing.max_worker' (did you mean 'routing.max_workers'?)"),
+        (
+            "routing = { max_worker = 3 }",
+            "unknown key 'routing.max_worker' (did you mean 'routing.max_workers'?)",
+        ),
         ('threshold = "90"', "key 'threshold': input should be a valid integer (got '90')"),
-        ("[providers.codex]\ntimeout = 1",
-         "key 'providers.codex.timeout': input should be greater than or equal to 5 (got 1)"),
-        ("recovery_threshold = 95", "key 'recovery_threshold' must be below 'threshold' (95 >= 90)"),
+        (
+            "[providers.codex]\ntimeout = 1",
+            "key 'providers.codex.timeout': input should be greater than or equal to 5 (got 1)",
+        ),
+        (
+            "recovery_threshold = 95",
+            "key 'recovery_threshold' must be below 'threshold' (95 >= 90)",
+        ),
         ("threshold = ", "not valid TOML"),
     ],
 )
@@ -98,7 +116,7 @@ def test_default_toml_is_valid_and_complete() -> None:
 def test_set_keeps_comments_and_other_keys() -> None:
     path = write(
         "# my settings\nfusion_default = false  # keep me\n\n[routing]\n"
-        "# workers comment\nmax_workers = 3\nprefer_claude = [\n  \"architect\",\n]\n"
+        '# workers comment\nmax_workers = 3\nprefer_claude = [\n  "architect",\n]\n'
     )
     config_schema.set_value(str(path), "routing.max_workers", "5")
     config_schema.set_value(str(path), "fusion_default", "true")
@@ -126,7 +144,9 @@ def test_set_adds_a_new_top_level_key_above_the_first_table() -> None:
 
 def test_set_validates_before_writing() -> None:
     path = write("threshold = 90\n")
-    with pytest.raises(ConfigError, match=r"key 'threshold': input should be less than or equal to 100"):
+    with pytest.raises(
+        ConfigError, match=r"key 'threshold': input should be less than or equal to 100"
+    ):
         config_schema.set_value(str(path), "threshold", "150")
     with pytest.raises(ConfigError, match=r"unknown key 'routing\.workers'"):
         config_schema.set_value(str(path), "routing.workers", "2")

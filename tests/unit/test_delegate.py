@@ -45,8 +45,7 @@ class FakeProvider:
             return ProviderResult("timeout", error=result.error)
         out = result.stdout.strip()
         if out.startswith("RATE"):
-            return ProviderResult("rate_limited", error="429 Too Many Requests",
-                                  reset_at=now + 120)
+            return ProviderResult("rate_limited", error="429 Too Many Requests", reset_at=now + 120)
         if result.returncode != 0:
             return ProviderResult("crash", error=f"exit {result.returncode}")
         return ProviderResult("ok", answer=out, usage=Usage(1234, 100, 56, 7), model="fake-1")
@@ -77,13 +76,24 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda command: f"/usr/bin/{command}")
 
 
-def call(project: Path, agent: str = "executor", prompt: str = "fix the bug",
-         tool_use_id: str = "toolu_1") -> dict[str, Any] | None:
-    payload = PreToolUsePayload.parse({
-        "session_id": "s1", "hook_event_name": "PreToolUse", "cwd": str(project),
-        "transcript_path": "", "tool_name": "Agent", "tool_use_id": tool_use_id,
-        "tool_input": {"description": "Fix it", "prompt": prompt, "subagent_type": agent},
-    }, "test")
+def call(
+    project: Path,
+    agent: str = "executor",
+    prompt: str = "fix the bug",
+    tool_use_id: str = "toolu_1",
+) -> dict[str, Any] | None:
+    payload = PreToolUsePayload.parse(
+        {
+            "session_id": "s1",
+            "hook_event_name": "PreToolUse",
+            "cwd": str(project),
+            "transcript_path": "",
+            "tool_name": "Agent",
+            "tool_use_id": tool_use_id,
+            "tool_input": {"description": "Fix it", "prompt": prompt, "subagent_type": agent},
+        },
+        "test",
+    )
     return pre_tool_use.handle(payload)
 
 
@@ -102,10 +112,14 @@ def test_routed_answer_reaches_claude_as_the_subagent_result(
     assert out["hookEventName"] == "PreToolUse"
     assert out["permissionDecision"] == "deny"
     reason = out["permissionDecisionReason"]
-    assert reason.startswith("[OMCM] This executor subagent task was completed by Fake codex "
-                             "(model fake-1) instead of a Claude subagent. What follows is the "
-                             "subagent's result, not an error")
-    assert "\n\nTHE-ANSWER\n\n— omcm: executor → codex/fake-1 · 1,234 in / 56 out tokens · " in reason
+    assert reason.startswith(
+        "[OMCM] This executor subagent task was completed by Fake codex "
+        "(model fake-1) instead of a Claude subagent. What follows is the "
+        "subagent's result, not an error"
+    )
+    assert (
+        "\n\nTHE-ANSWER\n\n— omcm: executor → codex/fake-1 · 1,234 in / 56 out tokens · " in reason
+    )
     saved = Path(paths.state_dir()) / "outputs" / "s1" / "toolu_1.md"
     assert reason.endswith(f"full output: {saved}")
     assert "THE-ANSWER" in saved.read_text()
@@ -114,8 +128,9 @@ def test_routed_answer_reaches_claude_as_the_subagent_result(
     assert sent.sandbox == "workspace-write"
     assert sent.cwd == str(project)
     assert sent.prompt.startswith("fix the bug\n\n---\nContext from the Claude Code session")
-    assert sent.prompt.rstrip().endswith(f"You may edit files inside {project}; report what "
-                                         "you changed.")
+    assert sent.prompt.rstrip().endswith(
+        f"You may edit files inside {project}; report what you changed."
+    )
     assert (project / ".omcm" / "handoff" / "context.md").exists()
     entry = last_log()
     assert entry["outcome"] == "routed"
@@ -133,7 +148,10 @@ def test_a_call_that_stays_on_claude_prints_nothing_and_is_logged(project: Path)
     assert call(project, agent="architect") is None
     entry = last_log()
     assert (entry["decision"], entry["reason"], entry["outcome"]) == (
-        "claude", "pinned-claude", "claude")
+        "claude",
+        "pinned-claude",
+        "claude",
+    )
 
 
 def test_rate_limited_provider_falls_through_to_the_next_and_cools_down(
@@ -148,7 +166,9 @@ def test_rate_limited_provider_falls_through_to_the_next_and_cools_down(
     assert answer["systemMessage"].endswith("after codex rate limited")
     entry = last_log()
     assert [(a["provider"], a["outcome"]) for a in entry["attempts"]] == [
-        ("codex", "rate_limited"), ("opencode", "ok")]
+        ("codex", "rate_limited"),
+        ("opencode", "ok"),
+    ]
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     assert limits.providers["codex"].cooldown_until is not None
     assert limits.providers["codex"].cooldown_until > time.time() + 60
@@ -169,19 +189,24 @@ def test_every_provider_failing_lets_claude_run_it_and_says_why(
     assert "hookSpecificOutput" not in answer
     assert answer["systemMessage"] == (
         "OMCM: could not hand the executor subagent to a provider (codex: exit 3; "
-        "opencode: exit 3; gemini: exit 3); Claude runs it instead.")
+        "opencode: exit 3; gemini: exit 3); Claude runs it instead."
+    )
     entry = last_log()
     assert entry["outcome"] == "fell-back"
     fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
     assert (fusion.total.routed, fusion.total.fell_back) == (0, 1)
 
 
-def test_a_crash_is_retried_once(monkeypatch: pytest.MonkeyPatch, project: Path,
-                                 tmp_path: Path) -> None:
+def test_a_crash_is_retried_once(
+    monkeypatch: pytest.MonkeyPatch, project: Path, tmp_path: Path
+) -> None:
     configure()
     marker = tmp_path / "ran-once"
-    fake(monkeypatch, "codex", f"cat >/dev/null; if [ -e {marker} ]; then echo SECOND; "
-                               f"else touch {marker}; exit 1; fi")
+    fake(
+        monkeypatch,
+        "codex",
+        f"cat >/dev/null; if [ -e {marker} ]; then echo SECOND; else touch {marker}; exit 1; fi",
+    )
     answer = call(project)
     assert answer is not None
     assert "SECOND" in answer["hookSpecificOutput"]["permissionDecisionReason"]
@@ -227,8 +252,10 @@ def test_an_identical_call_gets_the_stored_answer(
     assert first is not None and second is not None
     assert runs.read_text().count("run") == 1
     assert "ANSWER" in second["hookSpecificOutput"]["permissionDecisionReason"]
-    assert "this is that stored answer, not a new run" in (
-        second["hookSpecificOutput"]["permissionDecisionReason"])
+    assert (
+        "this is that stored answer, not a new run"
+        in (second["hookSpecificOutput"]["permissionDecisionReason"])
+    )
     entry = last_log()
     assert (entry["outcome"], entry["cache_hit"]) == ("cache", True)
     call(project, prompt="a different prompt", tool_use_id="toolu_3")
@@ -264,16 +291,39 @@ def test_providers_that_are_not_installed_are_skipped(
     assert last_log()["skipped"] == {"codex": "not installed (`codex` not on PATH)"}
 
 
-def test_the_log_line_is_json_with_every_field(monkeypatch: pytest.MonkeyPatch,
-                                               project: Path) -> None:
+def test_the_log_line_is_json_with_every_field(
+    monkeypatch: pytest.MonkeyPatch, project: Path
+) -> None:
     configure()
     fake(monkeypatch, "codex", "cat >/dev/null; echo A")
     call(project)
     raw = Path(paths.routing_log()).read_text().splitlines()[-1]
     entry = json.loads(raw)
-    for key in ("time", "session_id", "tool_use_id", "agent_raw", "agent", "tier", "decision",
-                "reason", "provider", "model", "attempts", "duration", "tokens",
-                "prompt_chars", "answer_chars", "context_path"):
+    for key in (
+        "time",
+        "session_id",
+        "tool_use_id",
+        "agent_raw",
+        "agent",
+        "tier",
+        "decision",
+        "reason",
+        "provider",
+        "model",
+        "attempts",
+        "duration",
+        "tokens",
+        "prompt_chars",
+        "answer_chars",
+        "context_path",
+    ):
         assert key in entry
-    assert set(entry["attempts"][0]) == {"provider", "model", "outcome", "exit_code", "error",
-                                         "duration", "tokens"}
+    assert set(entry["attempts"][0]) == {
+        "provider",
+        "model",
+        "outcome",
+        "exit_code",
+        "error",
+        "duration",
+        "tokens",
+    }

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from omcm import agents, engine
 from omcm.config import AgentOverride, Config
-from omcm.engine import Call, EngineState, Health, decide
+from omcm.engine import Call, Decision, EngineState, Health, decide
 
 
 def conf(**changes: object) -> Config:
@@ -18,7 +20,7 @@ def conf(**changes: object) -> Config:
     return config
 
 
-def run(agent: str, config: Config | None = None, model: str | None = None, **st: object):  # type: ignore[no-untyped-def]
+def run(agent: str, config: Config | None = None, model: str | None = None, **st: Any) -> Decision:
     return decide(Call(agent_raw=agent, model=model), config or Config(), EngineState(**st))
 
 
@@ -115,8 +117,15 @@ def test_ulw_band_follows_config() -> None:
 
 @pytest.mark.parametrize(
     ("agent", "routed"),
-    [("explore", True), ("architect-medium", True), ("code-reviewer-low", True),
-     ("writer", True), ("executor", False), ("designer-low", False), ("critic", False)],
+    [
+        ("explore", True),
+        ("architect-medium", True),
+        ("code-reviewer-low", True),
+        ("writer", True),
+        ("executor", False),
+        ("designer-low", False),
+        ("critic", False),
+    ],
 )
 def test_save_tokens_routes_reading_and_writing_agents(agent: str, routed: bool) -> None:
     d = run(agent, mode="save-tokens")
@@ -169,8 +178,13 @@ def test_the_seed_table_has_35_agents_in_13_10_12() -> None:
 
 
 def test_agent_overrides_tier_provider_model_and_sandbox() -> None:
-    config = Config(agents={"executor": AgentOverride(
-        tier="low", provider="opencode", model="stub/x", sandbox="read-only")})
+    config = Config(
+        agents={
+            "executor": AgentOverride(
+                tier="low", provider="opencode", model="stub/x", sandbox="read-only"
+            )
+        }
+    )
     d = run("executor", config, mode="hulw")
     assert d.tier == "low"
     assert d.routes[0] == engine.Route(provider="opencode", model="stub/x", sandbox="read-only")
@@ -184,8 +198,12 @@ def test_builders_get_write_access_readers_do_not() -> None:
 
 def test_unavailable_and_disabled_providers_are_skipped_with_reasons() -> None:
     config = conf(providers__gemini__enabled=False)
-    d = run("explore", config, mode="hulw",
-            health={"codex": Health(available=False, reason="rate-limited for 12m")})
+    d = run(
+        "explore",
+        config,
+        mode="hulw",
+        health={"codex": Health(available=False, reason="rate-limited for 12m")},
+    )
     assert [r.provider for r in d.routes] == ["opencode"]
     assert d.skipped == {"gemini": "disabled in config", "codex": "rate-limited for 12m"}
 
@@ -194,8 +212,11 @@ def test_no_provider_left_stays_on_claude_with_reasons() -> None:
     down = Health(available=False, reason="not installed")
     d = run("explore", mode="hulw", health={p: down for p in ("codex", "gemini", "opencode")})
     assert (d.target, d.reason) == ("claude", "no-provider-available")
-    assert d.skipped == {"gemini": "not installed", "codex": "not installed",
-                         "opencode": "not installed"}
+    assert d.skipped == {
+        "gemini": "not installed",
+        "codex": "not installed",
+        "opencode": "not installed",
+    }
 
 
 @pytest.mark.parametrize(
@@ -206,11 +227,16 @@ def test_no_provider_left_stays_on_claude_with_reasons() -> None:
         ("weighted", {"draw": 0.9}, ["opencode", "codex", "gemini"]),
         ("weighted", {"draw": 0.1}, ["codex", "opencode", "gemini"]),
         ("latency", {"latency": {"gemini": 1.0, "codex": 3.0}}, ["gemini", "codex", "opencode"]),
-        ("usage", {"tokens": {"codex": 500, "opencode": 10, "gemini": 99}},
-         ["opencode", "gemini", "codex"]),
+        (
+            "usage",
+            {"tokens": {"codex": 500, "opencode": 10, "gemini": 99}},
+            ["opencode", "gemini", "codex"],
+        ),
     ],
 )
-def test_balancing_strategies_order_the_chain(strategy: str, balance: dict, order: list[str]) -> None:  # type: ignore[type-arg]
+def test_balancing_strategies_order_the_chain(
+    strategy: str, balance: dict[str, Any], order: list[str]
+) -> None:
     config = conf(balancing__strategy=strategy)
     config.balancing.weights = {"codex": 1.0, "opencode": 1.0, "gemini": 0.0}
     d = run("executor", config, mode="hulw", balance=engine.Balance(**balance))

@@ -37,10 +37,20 @@ def transcript(tmp_path: Path) -> Path:
         + tool_use("TodoWrite", {"todos": [{"content": "old", "status": "pending"}]})
         + tool_use("Edit", {"file_path": "/proj/src/a.py", "old_string": "x", "new_string": "y"})
         + user("refactor the auth module, token=abcd1234secret")
-        + tool_use("TodoWrite", {"todos": [
-            {"content": "Add password check", "status": "in_progress", "activeForm": "Adding"},
-            {"content": "Write tests", "status": "pending", "activeForm": "Writing"},
-            {"content": "Read code", "status": "completed", "activeForm": "Reading"}]})
+        + tool_use(
+            "TodoWrite",
+            {
+                "todos": [
+                    {
+                        "content": "Add password check",
+                        "status": "in_progress",
+                        "activeForm": "Adding",
+                    },
+                    {"content": "Write tests", "status": "pending", "activeForm": "Writing"},
+                    {"content": "Read code", "status": "completed", "activeForm": "Reading"},
+                ]
+            },
+        )
         + tool_result("file contents")
         + tool_use("Write", {"file_path": "/proj/src/b.py", "content": "..."})
         + tool_use("Edit", {"file_path": "/proj/src/a.py", "old_string": "y", "new_string": "z"})
@@ -78,8 +88,11 @@ def test_task_tools_rebuild_the_whole_list(tmp_path: Path) -> None:
         user("build a todo app")
         + tool_use("TodoWrite", {"todos": [{"content": "older list", "status": "pending"}]})
         + task_call("TaskCreate", "c1", {"subject": "Write the model", "description": "m"})
-        + task_result("c1", "Task #1 created successfully: Write the model",
-                      {"task": {"id": "1", "subject": "Write the model"}})
+        + task_result(
+            "c1",
+            "Task #1 created successfully: Write the model",
+            {"task": {"id": "1", "subject": "Write the model"}},
+        )
         + task_call("TaskCreate", "c2", {"subject": "Write the API", "description": "a"})
         + task_result("c2", "Task #2 created successfully: Write the API")
         + task_call("TaskCreate", "c3", {"subject": "Scratch", "description": "s"})
@@ -125,16 +138,24 @@ def test_build_and_write_in_the_seed_shape(tmp_path: Path, transcript: Path) -> 
     project = tmp_path / "proj"
     (project / ".omcm" / "notes").mkdir(parents=True)
     (project / ".omcm" / "notes" / "decisions.md").write_text(
-        "# Decisions\n1. JWT tokens\n- Redis for sessions; REDIS_PASSWORD=hunter22\n")
+        "# Decisions\n1. JWT tokens\n- Redis for sessions; REDIS_PASSWORD=hunter22\n"
+    )
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     (project / "changed.py").write_text("x")
-    context = handoff.build(project=str(project), session_id="s1",
-                            transcript_path=str(transcript), task="Explore auth",
-                            target="OpenAI Codex", usage="5-hour: 87%, weekly: 45%",
-                            settings=ContextConfig())
+    context = handoff.build(
+        project=str(project),
+        session_id="s1",
+        transcript_path=str(transcript),
+        task="Explore auth",
+        target="OpenAI Codex",
+        usage="5-hour: 87%, weekly: 45%",
+        settings=ContextConfig(),
+    )
     md_path, text = handoff.write(context, 50000)
     assert md_path == str(project / ".omcm" / "handoff" / "context.md")
-    assert text.startswith("# Task handoff context\n\n> Handed over from Claude Code to OpenAI Codex")
+    assert text.startswith(
+        "# Task handoff context\n\n> Handed over from Claude Code to OpenAI Codex"
+    )
     assert f"| Project path | `{project}` |" in text
     assert "| Claude usage | 5-hour: 87%, weekly: 45% |" in text
     assert "## Current task\nExplore auth\n" in text
@@ -146,16 +167,28 @@ def test_build_and_write_in_the_seed_shape(tmp_path: Path, transcript: Path) -> 
     twin = json.loads((project / ".omcm" / "handoff" / "context.json").read_text())
     assert twin["todos"][0] == {"content": "Add password check", "status": "in_progress"}
     assert (project / ".omcm" / "handoff" / ".gitignore").read_text().endswith("*\n")
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True,
-                            text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
     assert "handoff" not in status
 
 
 def test_context_settings_are_respected(tmp_path: Path, transcript: Path) -> None:
-    settings = ContextConfig(include_recent_files=False, include_todos=False,
-                             include_decisions=False, max_context_length=300)
-    context = handoff.build(project=str(tmp_path), session_id="s", transcript_path=str(transcript),
-                            task="t", target="Gemini", usage="unknown", settings=settings)
+    settings = ContextConfig(
+        include_recent_files=False,
+        include_todos=False,
+        include_decisions=False,
+        max_context_length=300,
+    )
+    context = handoff.build(
+        project=str(tmp_path),
+        session_id="s",
+        transcript_path=str(transcript),
+        task="t",
+        target="Gemini",
+        usage="unknown",
+        settings=settings,
+    )
     assert context.todos == [] and context.recent_files == [] and context.decisions == []
     text = context.markdown(settings.max_context_length)
     assert len(text) <= 300
@@ -174,10 +207,14 @@ def test_context_settings_are_respected(tmp_path: Path, transcript: Path) -> Non
         ("key sk-ant-api03-abcdefghijklmnopqrstuv", "key sk-***"),
         ("AKIAABCDEFGHIJKLMNOP in a log", "*** in a log"),
         ("postgres://user:hunter2@db/x", "postgres://user:***@db/x"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\nafter",
-         "[private key masked]\nafter"),
-        ("the key idea is simple; my monkey=banana; token count = 5",
-         "the key idea is simple; my monkey=banana; token count = 5"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\nafter",
+            "[private key masked]\nafter",
+        ),
+        (
+            "the key idea is simple; my monkey=banana; token count = 5",
+            "the key idea is simple; my monkey=banana; token count = 5",
+        ),
     ],
 )
 def test_masking(text: str, masked: str) -> None:
@@ -190,14 +227,33 @@ def test_the_prompt_the_hook_recorded_wins_over_a_lagging_transcript(
     from omcm import sessions
     from omcm.hooks.payloads import UserPromptSubmitPayload
 
-    payload = UserPromptSubmitPayload.parse({
-        "session_id": "s1", "hook_event_name": "UserPromptSubmit", "cwd": str(tmp_path),
-        "prompt": "the newest request, not yet in the transcript; API_KEY=abcd1234"}, "test")
+    payload = UserPromptSubmitPayload.parse(
+        {
+            "session_id": "s1",
+            "hook_event_name": "UserPromptSubmit",
+            "cwd": str(tmp_path),
+            "prompt": "the newest request, not yet in the transcript; API_KEY=abcd1234",
+        },
+        "test",
+    )
     sessions.record_event(payload, prompt=payload.prompt)
-    context = handoff.build(project=str(tmp_path), session_id="s1",
-                            transcript_path=str(transcript), task="t", target="Codex",
-                            usage="unknown", settings=ContextConfig())
+    context = handoff.build(
+        project=str(tmp_path),
+        session_id="s1",
+        transcript_path=str(transcript),
+        task="t",
+        target="Codex",
+        usage="unknown",
+        settings=ContextConfig(),
+    )
     assert context.last_prompt == "the newest request, not yet in the transcript; API_KEY=***"
-    other = handoff.build(project=str(tmp_path), session_id="s2", transcript_path=str(transcript),
-                          task="t", target="Codex", usage="unknown", settings=ContextConfig())
+    other = handoff.build(
+        project=str(tmp_path),
+        session_id="s2",
+        transcript_path=str(transcript),
+        task="t",
+        target="Codex",
+        usage="unknown",
+        settings=ContextConfig(),
+    )
     assert other.last_prompt == "refactor the auth module, token=***"

@@ -23,8 +23,10 @@ STATUSLINE = {
         "seven_day": {"used_percentage": 28.999999999999996, "resets_at": NOW + 4 * 86400},
     },
 }
-FULL = ("hulw │ 5h:92%(1h12m) wk:29% │ FALLBACK │ C:1.2k↓ 567↑|O:25.8k↓ 9↑|G:165.3k↓ 1.4k↑"
-        " │ ⇄3/10 │ gemini⏸12m")
+FULL = (
+    "hulw │ 5h:92%(1h12m) wk:29% │ FALLBACK │ C:1.2k↓ 567↑|O:25.8k↓ 9↑|G:165.3k↓ 1.4k↑"
+    " │ ⇄3/10 │ gemini⏸12m"
+)
 
 
 def busy_view(claude: tuple[int, int] | None = CLAUDE) -> hud.HudView:
@@ -32,28 +34,54 @@ def busy_view(claude: tuple[int, int] | None = CLAUDE) -> hud.HudView:
     usage.merge_limits(limits, *usage.read_rate_limits(STATUSLINE), NOW - 5)
     limits.providers["gemini"] = ProviderHealth(cooldown_until=NOW + 12 * 60 + 30)
     limits.providers["codex"] = ProviderHealth(cooldown_until=NOW - 1)  # over
-    counters = Counters(calls=10, routed=3, providers={
-        "gemini": ProviderCounters(calls=1, input_tokens=165_300, output_tokens=1_400),
-        "codex": ProviderCounters(calls=2, input_tokens=25_800, output_tokens=9),
-        "opencode": ProviderCounters(),  # never used: not shown
-    })
-    return hud.build_view(claude, limits, FallbackState(active=True), counters, NOW,
-                          mode="hulw")
+    counters = Counters(
+        calls=10,
+        routed=3,
+        providers={
+            "gemini": ProviderCounters(calls=1, input_tokens=165_300, output_tokens=1_400),
+            "codex": ProviderCounters(calls=2, input_tokens=25_800, output_tokens=9),
+            "opencode": ProviderCounters(),  # never used: not shown
+        },
+    )
+    return hud.build_view(claude, limits, FallbackState(active=True), counters, NOW, mode="hulw")
 
 
-@pytest.mark.parametrize(("count", "text"), [
-    (0, "0"), (567, "567"), (999, "999"), (1000, "1k"), (1234, "1.2k"), (25_800, "25.8k"),
-    (165_300, "165.3k"), (999_949, "999.9k"), (999_999, "1M"), (1_400_000, "1.4M"),
-    (25_000_000, "25M"), (3_210_000_000, "3.2B"),
-])
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, "0"),
+        (567, "567"),
+        (999, "999"),
+        (1000, "1k"),
+        (1234, "1.2k"),
+        (25_800, "25.8k"),
+        (165_300, "165.3k"),
+        (999_949, "999.9k"),
+        (999_999, "1M"),
+        (1_400_000, "1.4M"),
+        (25_000_000, "25M"),
+        (3_210_000_000, "3.2B"),
+    ],
+)
 def test_abbreviate(count: int, text: str) -> None:
     assert hud.abbreviate(count) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0s"), (-5, "0s"), (59.9, "59s"), (60, "1m"), (12 * 60 + 59, "12m"), (3600, "1h"),
-    (72 * 60, "1h12m"), (86399, "23h59m"), (86400, "1d"), (4 * 86400 + 3 * 3600 + 59, "4d3h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (-5, "0s"),
+        (59.9, "59s"),
+        (60, "1m"),
+        (12 * 60 + 59, "12m"),
+        (3600, "1h"),
+        (72 * 60, "1h12m"),
+        (86399, "23h59m"),
+        (86400, "1d"),
+        (4 * 86400 + 3 * 3600 + 59, "4d3h"),
+    ],
+)
 def test_duration(seconds: float, text: str) -> None:
     assert hud.duration(seconds) == text
 
@@ -85,7 +113,8 @@ def test_unknown_usage_is_shown_as_a_question_mark() -> None:
 def test_stale_readings_are_unknown_and_a_lone_fresh_one_shows_the_bound() -> None:
     limits = ProviderLimits(
         five_hour=UsageWindow(used_percentage=50, resets_at=NOW + 3600, observed_at=NOW - 7200),
-        seven_day=UsageWindow(used_percentage=75, resets_at=NOW + 86400, observed_at=NOW - 7200))
+        seven_day=UsageWindow(used_percentage=75, resets_at=NOW + 86400, observed_at=NOW - 7200),
+    )
     view = hud.build_view(None, limits, FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:? wk:?"
     limits.five_hour = UsageWindow(used_percentage=20, resets_at=NOW + 3600, observed_at=NOW)
@@ -95,7 +124,8 @@ def test_stale_readings_are_unknown_and_a_lone_fresh_one_shows_the_bound() -> No
 
 def test_a_window_past_its_reset_shows_zero() -> None:
     limits = ProviderLimits(
-        five_hour=UsageWindow(used_percentage=97, resets_at=NOW - 1, observed_at=NOW - 60))
+        five_hour=UsageWindow(used_percentage=97, resets_at=NOW - 1, observed_at=NOW - 60)
+    )
     view = hud.build_view(None, limits, FallbackState(), None, NOW)
     assert hud.render(view, color=False) == "5h:0% wk:?"
 
@@ -112,9 +142,14 @@ def test_claude_tokens_only_line() -> None:
 
 
 def test_unknown_provider_gets_its_name_as_label() -> None:
-    counters = Counters(calls=1, routed=1, providers={
-        "qwen": ProviderCounters(calls=1, input_tokens=1500, output_tokens=20),
-        "opencode": ProviderCounters(calls=1, input_tokens=100, output_tokens=2)})
+    counters = Counters(
+        calls=1,
+        routed=1,
+        providers={
+            "qwen": ProviderCounters(calls=1, input_tokens=1500, output_tokens=20),
+            "opencode": ProviderCounters(calls=1, input_tokens=100, output_tokens=2),
+        },
+    )
     view = hud.build_view(None, ProviderLimits(), FallbackState(), counters, NOW)
     assert hud.render(view, color=False) == "5h:? wk:? │ OC:100↓ 2↑|qwen:1.5k↓ 20↑ │ ⇄1/1"
 
@@ -124,7 +159,8 @@ def test_colours() -> None:
     assert line == (
         "\x1b[1;36mhulw\x1b[0m │ \x1b[31m5h:92%(1h12m)\x1b[0m \x1b[32mwk:29%\x1b[0m │ "
         "\x1b[1;31mFALLBACK\x1b[0m │ C:1.2k↓ 567↑|O:25.8k↓ 9↑|G:165.3k↓ 1.4k↑ │ ⇄3/10 │ "
-        "\x1b[33mgemini⏸12m\x1b[0m")
+        "\x1b[33mgemini⏸12m\x1b[0m"
+    )
     assert "\x1b" not in hud.render(busy_view(), color=False)
 
 
@@ -132,8 +168,9 @@ def test_colours_do_not_count_towards_the_width() -> None:
     assert hud.render(busy_view(), width=len(FULL)).count("│") == 5
 
 
-@pytest.mark.parametrize(("value", "code"), [(69.9, hud.GREEN), (70, hud.YELLOW),
-                                             (89.9, hud.YELLOW), (90, hud.RED)])
+@pytest.mark.parametrize(
+    ("value", "code"), [(69.9, hud.GREEN), (70, hud.YELLOW), (89.9, hud.YELLOW), (90, hud.RED)]
+)
 def test_usage_colour_bands(value: float, code: str) -> None:
     view = hud.HudView(windows=[("5h", value, 600.0, True)])
     reset = "" if value < 70 else "(10m)"  # the reset time shows from the warning band on
@@ -163,10 +200,13 @@ def test_hud_imports_nothing_heavy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, omcm.hud, omcm.usage; "
-            "print(','.join(m for m in ('typing', 'dataclasses', 'datetime', 'subprocess', "
-            "'pathlib', 'pydantic', 'platformdirs') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=30)
+    code = (
+        "import sys, omcm.hud, omcm.usage; "
+        "print(','.join(m for m in ('typing', 'dataclasses', 'datetime', 'subprocess', "
+        "'pathlib', 'pydantic', 'platformdirs') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
     # typing comes only through omcm._json (``from typing import Any``), a shared module
     assert set(filter(None, out.stdout.strip().split(","))) <= {"typing"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -38,9 +37,14 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("hulw mode: refactor auth", (H, False, True, "refactor auth")),
     ("refactor auth with hulw please", (H, False, True, "refactor auth please")),
     ("새 대시보드를 구현하자 hulw", (H, False, True, "새 대시보드를 구현하자")),
-    ("hulw: 데이터베이스 마이그레이션과 함께 REST API 생성",
-     (H, False, True, "데이터베이스 마이그레이션과 함께 REST API 생성")),
-    ("/hulw 개선된 오류 처리로 인증 모듈 리팩토링", (H, False, True, "개선된 오류 처리로 인증 모듈 리팩토링")),
+    (
+        "hulw: 데이터베이스 마이그레이션과 함께 REST API 생성",
+        (H, False, True, "데이터베이스 마이그레이션과 함께 REST API 생성"),
+    ),
+    (
+        "/hulw 개선된 오류 처리로 인증 모듈 리팩토링",
+        (H, False, True, "개선된 오류 처리로 인증 모듈 리팩토링"),
+    ),
     ("하이브리드 울트라워크로 인증 모듈 리팩토링해줘", (H, False, True, "인증 모듈 리팩토링해줘")),
     ("인증 모듈 리팩토링해줘 하이브리드 울트라워크", (H, False, True, "인증 모듈 리팩토링해줘")),
     ("하이브리드울트라워크: 대시보드 구현", (H, False, True, "대시보드 구현")),
@@ -66,11 +70,16 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("ulw: what does this function do?", (U, False, False, "what does this function do?")),
     ("what does this function do? ulw", (U, False, False, "what does this function do?")),
     ("ulw. What does this function do?", (U, False, False, "What does this function do?")),
-    ("could you fix the flaky tests with ulw?", (U, False, False,
-                                                 "could you fix the flaky tests?")),
+    (
+        "could you fix the flaky tests with ulw?",
+        (U, False, False, "could you fix the flaky tests?"),
+    ),
     ("ulw: 메모리 누수 디버그", (U, False, False, "메모리 누수 디버그")),
     ("/ulw TypeScript 오류 수정", (U, False, False, "TypeScript 오류 수정")),
-    ("데이터베이스 쿼리를 최적화하자 with ulw", (U, False, False, "데이터베이스 쿼리를 최적화하자")),
+    (
+        "데이터베이스 쿼리를 최적화하자 with ulw",
+        (U, False, False, "데이터베이스 쿼리를 최적화하자"),
+    ),
     ("울트라워크로 테스트 고쳐줘", (U, False, False, "테스트 고쳐줘")),
     ("울트라워크 모드로 테스트 고쳐줘", (U, False, False, "테스트 고쳐줘")),
     ("울트라워크를 켜고 테스트 고쳐줘", (U, False, False, "테스트 고쳐줘")),
@@ -86,16 +95,24 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("build a todo app with autopilot", (A, False, False, "build a todo app")),
     ("build a todo app autopilot", (A, False, False, "build a todo app")),
     ("/autopilot hulw build a realtime dashboard", (A, False, True, "build a realtime dashboard")),
-    ("/omcm:autopilot hulw build a realtime dashboard",
-     (A, False, True, "build a realtime dashboard")),
+    (
+        "/omcm:autopilot hulw build a realtime dashboard",
+        (A, False, True, "build a realtime dashboard"),
+    ),
     ("autopilot hulw build a realtime dashboard", (A, False, True, "build a realtime dashboard")),
     ("autopilot with fusion build a dashboard", (A, False, True, "build a dashboard")),
     ("Autopilot Fusion: build a dashboard", (A, False, True, "build a dashboard")),
     ("autopilot: hulw build a dashboard", (A, False, True, "build a dashboard")),
     ("hulw autopilot build a dashboard", (A, False, True, "build a dashboard")),
     ("build a dashboard with autopilot hulw", (A, False, True, "build a dashboard")),
-    ("autopilot hulw 실시간 데이터가 있는 대시보드 생성", (A, False, True, "실시간 데이터가 있는 대시보드 생성")),
-    ("/autopilot 인증 기능이 있는 투두 애플리케이션 빌드", (A, False, False, "인증 기능이 있는 투두 애플리케이션 빌드")),
+    (
+        "autopilot hulw 실시간 데이터가 있는 대시보드 생성",
+        (A, False, True, "실시간 데이터가 있는 대시보드 생성"),
+    ),
+    (
+        "/autopilot 인증 기능이 있는 투두 애플리케이션 빌드",
+        (A, False, False, "인증 기능이 있는 투두 애플리케이션 빌드"),
+    ),
     ("오토파일럿으로 투두 앱 만들어줘", (A, False, False, "투두 앱 만들어줘")),
     ("오토파일럿: 투두 앱 만들어줘", (A, False, False, "투두 앱 만들어줘")),
     ("오토파일럿 퓨전으로 대시보드 만들어줘", (A, False, True, "대시보드 만들어줘")),
@@ -105,8 +122,10 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("I want to refactor auth with hulw", (H, False, True, "I want to refactor auth")),
     ("Please review the PR. hulw", (H, False, True, "Please review the PR.")),
     ("ULTRAWORK.", (U, False, False, "")),
-    ("please use ulw to fix the tests\nand then commit",
-     (U, False, False, "fix the tests\nand then commit")),
+    (
+        "please use ulw to fix the tests\nand then commit",
+        (U, False, False, "fix the tests\nand then commit"),
+    ),
     # --- save-tokens
     ("save-tokens: summarize the logs", (S, False, False, "summarize the logs")),
     ("summarize the logs save-tokens", (S, False, False, "summarize the logs")),
@@ -125,8 +144,10 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("ok, cancel autopilot.", (A, True, False, "")),
     ("can you cancel autopilot?", (A, True, False, "can you?")),
     ("that's enough, cancel autopilot", (A, True, False, "that's enough")),
-    ("cancel autopilot and fix the last test by hand", (A, True, False,
-                                                        "fix the last test by hand")),
+    (
+        "cancel autopilot and fix the last test by hand",
+        (A, True, False, "fix the last test by hand"),
+    ),
     ("turn off hulw", (H, True, False, "")),
     ("turn ulw off", (U, True, False, "")),
     ("autopilot off", (A, True, False, "")),
@@ -140,22 +161,38 @@ TRIGGERS: list[tuple[str, tuple[str, bool, bool, str]]] = [
     ("울트라워크 꺼줘", (U, True, False, "")),
     ("하이브리드 울트라워크 종료", (H, True, False, "")),
     # --- multi-line: keyword on a later line, label anywhere, fence plus a real trigger
-    ("the login test fails on CI\nplease look at session.py\nulw",
-     (U, False, False, "the login test fails on CI\nplease look at session.py")),
-    ("the login test fails on CI\n\nfix it with hulw",
-     (H, False, True, "the login test fails on CI\n\nfix it")),
-    ("some context\nmore context\nulw: fix it", (U, False, False,
-                                                  "some context\nmore context\nfix it")),
-    ("fix the login bug ulw\nhere is the log:\nerror at line 3",
-     (U, False, False, "fix the login bug\nhere is the log:\nerror at line 3")),
-    ("fix this:\n```python\nmode = 'ulw'  # ulw\n```\nwith hulw",
-     (H, False, True, "fix this:\n```python\nmode = 'ulw'  # ulw\n```")),
-    ("```\nulw: not this one\n```\nfix it with hulw",
-     (H, False, True, "```\nulw: not this one\n```\nfix it")),
-    ("fix the parser hulw\n```\nautopilot: inside a fence\n```",
-     (H, False, True, "fix the parser\n```\nautopilot: inside a fence\n```")),
-    ("see `ulw` in the docs, then refactor auth\nhulw",
-     (H, False, True, "see `ulw` in the docs, then refactor auth")),
+    (
+        "the login test fails on CI\nplease look at session.py\nulw",
+        (U, False, False, "the login test fails on CI\nplease look at session.py"),
+    ),
+    (
+        "the login test fails on CI\n\nfix it with hulw",
+        (H, False, True, "the login test fails on CI\n\nfix it"),
+    ),
+    (
+        "some context\nmore context\nulw: fix it",
+        (U, False, False, "some context\nmore context\nfix it"),
+    ),
+    (
+        "fix the login bug ulw\nhere is the log:\nerror at line 3",
+        (U, False, False, "fix the login bug\nhere is the log:\nerror at line 3"),
+    ),
+    (
+        "fix this:\n```python\nmode = 'ulw'  # ulw\n```\nwith hulw",
+        (H, False, True, "fix this:\n```python\nmode = 'ulw'  # ulw\n```"),
+    ),
+    (
+        "```\nulw: not this one\n```\nfix it with hulw",
+        (H, False, True, "```\nulw: not this one\n```\nfix it"),
+    ),
+    (
+        "fix the parser hulw\n```\nautopilot: inside a fence\n```",
+        (H, False, True, "fix the parser\n```\nautopilot: inside a fence\n```"),
+    ),
+    (
+        "see `ulw` in the docs, then refactor auth\nhulw",
+        (H, False, True, "see `ulw` in the docs, then refactor auth"),
+    ),
     ("what is ulw?\nhulw: refactor auth", (H, False, True, "what is ulw?\nrefactor auth")),
 ]
 
@@ -250,7 +287,7 @@ MISSES: list[str] = [
     "fix the tests \u2018ulw\u2019",
     "fix the tests \u300culw\u300d",
     "fix the tests \u00abautopilot\u00bb",
-    "he said \"ulw: fix it\" yesterday",
+    'he said "ulw: fix it" yesterday',
     # --- tags, pasted hook output, JSON
     "fix the tests <ulw>",
     "<ulw/>",
@@ -291,13 +328,25 @@ def test_table_size() -> None:
 
 def test_match_details() -> None:
     found = detect("refactor the auth module with hulw")
-    assert found == KeywordMatch("hulw", fusion_requested=True, task="refactor the auth module",
-                                 keyword="with hulw", span=(25, 34), form="trailing")
+    assert found == KeywordMatch(
+        "hulw",
+        fusion_requested=True,
+        task="refactor the auth module",
+        keyword="with hulw",
+        span=(25, 34),
+        form="trailing",
+    )
     assert detect("/omcm:autopilot hulw build it") == KeywordMatch(
-        "autopilot", fusion_requested=True, task="build it", keyword="/omcm:autopilot hulw",
-        span=(0, 20), form="slash")
-    assert detect("hulw: x") == KeywordMatch("hulw", fusion_requested=True, task="x",
-                                             keyword="hulw:", span=(0, 5), form="label")
+        "autopilot",
+        fusion_requested=True,
+        task="build it",
+        keyword="/omcm:autopilot hulw",
+        span=(0, 20),
+        form="slash",
+    )
+    assert detect("hulw: x") == KeywordMatch(
+        "hulw", fusion_requested=True, task="x", keyword="hulw:", span=(0, 5), form="label"
+    )
 
 
 def test_match_is_frozen() -> None:
@@ -311,34 +360,88 @@ def test_match_is_frozen() -> None:
 
 # --- property: a keyword that is only inside a protected region never triggers
 
-ALIASES = ["ulw", "hulw", "ULW", "ultrawork", "hybrid ultrawork", "autopilot", "save-tokens",
-           "울트라워크", "하이브리드 울트라워크", "오토파일럿"]
+ALIASES = [
+    "ulw",
+    "hulw",
+    "ULW",
+    "ultrawork",
+    "hybrid ultrawork",
+    "autopilot",
+    "save-tokens",
+    "울트라워크",
+    "하이브리드 울트라워크",
+    "오토파일럿",
+]
 # Each shape puts "{k}" where the keyword goes; every one triggers when {k} is bare.
-SHAPES = ["{k}", "{k}: fix the tests", "{k} fix the tests", "fix the tests {k}",
-          "fix the tests with {k}", "cancel {k}", "/{k} fix the tests"]
+SHAPES = [
+    "{k}",
+    "{k}: fix the tests",
+    "{k} fix the tests",
+    "fix the tests {k}",
+    "fix the tests with {k}",
+    "cancel {k}",
+    "/{k} fix the tests",
+]
 # Regions that can hold a whole instruction: the shaped prompt goes inside.
-BLOCKS = ["```\n{k}\n```", "~~~\n{k}\n~~~", "```js\n{k}", "see this: ```\n{k}\n```", "`{k}`",
-          "``{k}``", '"{k}"', "'{k}'", "\u201c{k}\u201d", "\u300c{k}\u300d", "\u00ab{k}\u00bb",
-          "<x>{k}</x>", "<system-reminder>\n{k}\n</system-reminder>", "<!-- {k} -->",
-          '{{"prompt": "{k}"}}', "{{a: {{b: {k}}}}}",
-          "UserPromptSubmit hook additional context: {k}"]
+BLOCKS = [
+    "```\n{k}\n```",
+    "~~~\n{k}\n~~~",
+    "```js\n{k}",
+    "see this: ```\n{k}\n```",
+    "`{k}`",
+    "``{k}``",
+    '"{k}"',
+    "'{k}'",
+    "\u201c{k}\u201d",
+    "\u300c{k}\u300d",
+    "\u00ab{k}\u00bb",
+    "<x>{k}</x>",
+    "<system-reminder>\n{k}\n</system-reminder>",
+    "<!-- {k} -->",
+    '{{"prompt": "{k}"}}',
+    "{{a: {{b: {k}}}}}",
+    "UserPromptSubmit hook additional context: {k}",
+]
 # Line markers: a quoted or pasted line hides the rest of that line.
 LINES = ["> {k}", "  > {k}", "[OMCM] {k}", "OMCM: {k}", "\u23bf {k}", "\u23fa {k}"]
 # Tokens that hide a one-word keyword; the token then stands where the keyword would.
-TOKENS = ["http://example.com/{k}", "https://example.com/a?q={k}", "www.{k}.com", "src/{k}.py",
-          "./{k}/", "C:\\tmp\\{k}", "~/{k}", "{k}.py", "{k}x", "x{k}", "#{k}", "`{k}`", "'{k}'",
-          '"{k}"', "<{k}>"]
+TOKENS = [
+    "http://example.com/{k}",
+    "https://example.com/a?q={k}",
+    "www.{k}.com",
+    "src/{k}.py",
+    "./{k}/",
+    "C:\\tmp\\{k}",
+    "~/{k}",
+    "{k}.py",
+    "{k}x",
+    "x{k}",
+    "#{k}",
+    "`{k}`",
+    "'{k}'",
+    '"{k}"',
+    "<{k}>",
+]
 CONTEXTS = ["{}", "please look at this: {}", "{}\nthanks", "context\n\n{}\n"]
 
 
 def _block(wrapper: str, inner: str) -> str:
-    return wrapper.replace("{{", "\0").replace("}}", "\1").replace("{k}", inner) \
-        .replace("\0", "{").replace("\1", "}")
+    return (
+        wrapper.replace("{{", "\0")
+        .replace("}}", "\1")
+        .replace("{k}", inner)
+        .replace("\0", "{")
+        .replace("\1", "}")
+    )
 
 
 def _controls() -> list[str]:
-    return [shape.format(k=alias) for alias in ALIASES for shape in SHAPES
-            if not (shape.startswith("/") and not (alias.isascii() and " " not in alias))]
+    return [
+        shape.format(k=alias)
+        for alias in ALIASES
+        for shape in SHAPES
+        if not (shape.startswith("/") and not (alias.isascii() and " " not in alias))
+    ]
 
 
 def test_every_control_prompt_triggers() -> None:
@@ -385,22 +488,16 @@ def test_real_trigger_outside_protected_region_still_wins() -> None:
         assert found is not None and found.mode == "hulw", hidden
 
 
-# --- cost: the common case must be nearly free
+# --- cost: benchmarks/keywords.py times these; here, what they detect
+
 
 def _log(size: int) -> str:
     line = "2024-05-01 12:00:00 ERROR test_login failed at src/app/session.py:42 (timeout)\n"
     return (line * (size // len(line) + 1))[:size]
 
 
-def test_large_prompt_without_keyword_is_cheap() -> None:
-    prompt = _log(10_000)
-    detect(prompt)
-    runs = 200
-    start = time.perf_counter()
-    for _ in range(runs):
-        assert detect(prompt) is None
-    per_call = (time.perf_counter() - start) / runs
-    assert per_call < 0.001, f"{per_call * 1e6:.0f} us per 10 KB prompt"
+def test_large_prompt_without_keyword_detects_nothing() -> None:
+    assert detect(_log(10_000)) is None
 
 
 def test_large_prompt_with_late_keyword() -> None:
@@ -410,25 +507,37 @@ def test_large_prompt_with_late_keyword() -> None:
     assert found.task.endswith("fix these failures")
 
 
-def test_pathological_inputs_stay_fast() -> None:
-    # Each of these made an earlier draft backtrack for seconds.
-    nasty = ["a" * 20_000 + " ulw", "<a " * 3000 + "ulw", "<a>" * 3000 + " ulw",
-             "<a><ab></ab>" * 2000 + " ulw", "`" * 5000 + " ulw", "'" * 5000 + "ulw",
-             "{" * 3000 + " ulw", "ulw/" * 3000, "x" * 10_000 + "/" + " ulw" * 500,
-             " " * 50_000 + "ulw" + " " * 50_000, "ulw" + " \t" * 25_000 + "x",
-             "hybrid" + " " * 50_000 + "x ulw", "ulw " + "!" * 50_000 + "x",
-             "울트라워크로" + " " * 50_000 + "해", "what is ulw? " * 2000]
-    for prompt in nasty:
-        start = time.perf_counter()
-        detect(prompt)
-        assert time.perf_counter() - start < 0.5, prompt[:40]
+def test_pathological_inputs_finish() -> None:
+    from benchmarks.keywords import NASTY
+
+    found = [detect(prompt) for prompt in NASTY]
+    assert [m.mode if m else None for m in found] == [
+        None,
+        "ulw",
+        "ulw",
+        "ulw",
+        None,
+        None,
+        "ulw",
+        None,
+        "ulw",
+        "ulw",
+        "ulw",
+        "ulw",
+        "ulw",
+        "ulw",
+        None,
+    ]
 
 
 def test_import_is_lean() -> None:
     # A prompt without a keyword stem must not even load re (the hook's budget is ~2x start-up).
-    code = ("import sys; before = set(sys.modules); import omcm.keywords; "
-            "omcm.keywords.detect('please fix the failing test ' * 400); "
-            "print(' '.join(sorted(set(sys.modules) - before)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.split()
+    code = (
+        "import sys; before = set(sys.modules); import omcm.keywords; "
+        "omcm.keywords.detect('please fix the failing test ' * 400); "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
     assert out == ["__future__", "omcm", "omcm.keywords"]

@@ -25,8 +25,9 @@ from omcm.providers.gemini import INSTRUCTION, Gemini
 from omcm.providers.opencode import OpenCode
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
-PINNED = json.loads((Path(__file__).resolve().parent.parent / "e2e" / "npm" / "package.json")
-                    .read_text())["dependencies"]
+PINNED = json.loads(
+    (Path(__file__).resolve().parent.parent / "e2e" / "npm" / "package.json").read_text()
+)["dependencies"]
 PACKAGES = {"codex": "@openai/codex", "gemini": "@google/gemini-cli", "opencode": "opencode-ai"}
 
 ONE = Usage(input=1234, cached=100, output=56, reasoning=7)
@@ -48,9 +49,16 @@ def load(cli: str, case: str) -> tuple[ProcResult, dict[str, Any]]:
     meta = json.loads((FIXTURES / cli / f"{case}.json").read_text())
     stdout = (FIXTURES / cli / f"{case}.stdout").read_text()
     stderr = (FIXTURES / cli / f"{case}.stderr").read_text()
-    result = ProcResult([cli, *meta["argv"]], meta["returncode"], stdout, stderr,
-                        meta["duration"], timed_out=meta["timed_out"],
-                        not_found=meta["not_found"], error=meta["error"])
+    result = ProcResult(
+        [cli, *meta["argv"]],
+        meta["returncode"],
+        stdout,
+        stderr,
+        meta["duration"],
+        timed_out=meta["timed_out"],
+        not_found=meta["not_found"],
+        error=meta["error"],
+    )
     return result, meta
 
 
@@ -67,52 +75,116 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, Usage, str, str]] = {
     ("codex", "success"): ("ok", "STUB-ANSWER", ONE, "", ""),
     ("codex", "tool_steps"): ("ok", "STUB-ANSWER", TWO, "", ""),
     ("codex", "rate_limited"): (
-        "rate_limited", "", NONE, "exceeded retry limit, last status: 429 Too Many Requests", ""),
+        "rate_limited",
+        "",
+        NONE,
+        "exceeded retry limit, last status: 429 Too Many Requests",
+        "",
+    ),
     ("codex", "usage_limit"): ("rate_limited", "", NONE, "<usage limit>", ""),
     ("codex", "unauthorized"): (
-        "auth", "", NONE, "unexpected status 401 Unauthorized: Incorrect API key provided: dummy.",
-        ""),
+        "auth",
+        "",
+        NONE,
+        "unexpected status 401 Unauthorized: Incorrect API key provided: dummy.",
+        "",
+    ),
     ("codex", "server_error"): (
-        "api_error", "", NONE,
-        "We\u2019re currently experiencing high demand, which may cause temporary errors.", ""),
-    ("codex", "missing_key"): ("auth", "", NONE, "Missing environment variable: `STUB_API_KEY`.",
-                               ""),
-    ("codex", "missing_binary"): ("not_installed", "", NONE,
-                                  "omcm-missing-codex: command not found", ""),
+        "api_error",
+        "",
+        NONE,
+        "We\u2019re currently experiencing high demand, which may cause temporary errors.",
+        "",
+    ),
+    ("codex", "missing_key"): (
+        "auth",
+        "",
+        NONE,
+        "Missing environment variable: `STUB_API_KEY`.",
+        "",
+    ),
+    ("codex", "missing_binary"): (
+        "not_installed",
+        "",
+        NONE,
+        "omcm-missing-codex: command not found",
+        "",
+    ),
     ("gemini", "success"): ("ok", "STUB-ANSWER", ONE, "", "gemini-2.5-pro"),
     ("gemini", "tool_steps"): ("ok", "STUB-ANSWER", TWO, "", "gemini-2.5-pro"),
     ("gemini", "auto_models"): ("ok", "STUB-ANSWER", TWO, "", "gemini-3.8-flash"),
     ("gemini", "rate_limited"): (
-        "rate_limited", "", NONE,
+        "rate_limited",
+        "",
+        NONE,
         "You exceeded your current quota, please check your plan and billing details. "
-        "Please retry in 30s.", ""),
-    ("gemini", "unauthorized"): ("auth", "", NONE,
-                                 "API key not valid. Please pass a valid API key.", ""),
+        "Please retry in 30s.",
+        "",
+    ),
+    ("gemini", "unauthorized"): (
+        "auth",
+        "",
+        NONE,
+        "API key not valid. Please pass a valid API key.",
+        "",
+    ),
     ("gemini", "server_error"): ("api_error", "", NONE, "Internal error encountered.", ""),
     ("gemini", "missing_key"): (
-        "auth", "", NONE,
-        "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.", ""),
+        "auth",
+        "",
+        NONE,
+        "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.",
+        "",
+    ),
     ("gemini", "no_auth"): (
-        "auth", "", NONE,
+        "auth",
+        "",
+        NONE,
         "Please set an Auth method in your /tmp/omcm-capture/home/.gemini/settings.json or "
         "specify one of the following environment variables before running: GEMINI_API_KEY, "
-        "GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_…", ""),
-    ("gemini", "missing_binary"): ("not_installed", "", NONE,
-                                   "omcm-missing-gemini: command not found", ""),
+        "GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_…",
+        "",
+    ),
+    ("gemini", "missing_binary"): (
+        "not_installed",
+        "",
+        NONE,
+        "omcm-missing-gemini: command not found",
+        "",
+    ),
     ("opencode", "success"): ("ok", "STUB-ANSWER", ONE, "", ""),
     ("opencode", "tool_steps"): ("ok", "STUB-ANSWER", TWO, "", ""),
     ("opencode", "read_only_denied"): ("ok", "STUB-ANSWER", TWO, "", ""),
     ("opencode", "rate_limited"): (
-        "rate_limited", "", NONE, "Rate limit reached for requests. Please try again in 1s.", ""),
+        "rate_limited",
+        "",
+        NONE,
+        "Rate limit reached for requests. Please try again in 1s.",
+        "",
+    ),
     ("opencode", "unauthorized"): ("auth", "", NONE, "Incorrect API key provided: dummy.", ""),
     ("opencode", "server_error"): (
-        "api_error", "", NONE, "The server had an error while processing your request.", ""),
+        "api_error",
+        "",
+        NONE,
+        "The server had an error while processing your request.",
+        "",
+    ),
     ("opencode", "model_not_found"): (
-        "auth", "", NONE,
+        "auth",
+        "",
+        NONE,
         "model openai/gpt-5 is not available: its provider is not logged in or the model is "
-        "unknown (see `opencode models`)", ""),
-    ("opencode", "missing_binary"): ("not_installed", "", NONE,
-                                     "omcm-missing-opencode: command not found", ""),
+        "unknown (see `opencode models`)",
+        "",
+    ),
+    ("opencode", "missing_binary"): (
+        "not_installed",
+        "",
+        NONE,
+        "omcm-missing-opencode: command not found",
+        "",
+    ),
 }
 
 
@@ -126,13 +198,19 @@ def test_captured_output(cli: str, case: str) -> None:
     parsed, _meta = parse(cli, case)
     outcome, answer, usage, error, model = EXPECTED[cli, case]
     assert (parsed.outcome, parsed.answer, parsed.usage, parsed.model) == (
-        outcome, answer, usage, model)
+        outcome,
+        answer,
+        usage,
+        model,
+    )
     if error == "<usage limit>":
         assert re.fullmatch(
             "You\u2019ve hit your usage limit"
             r"\. Upgrade to Pro \(https://chatgpt\.com/explore/pro\), "
             r"visit https://chatgpt\.com/settings/usage to purchase more credits or try again "
-            r"at \d{1,2}:\d\d [AP]M\.", parsed.error)
+            r"at \d{1,2}:\d\d [AP]M\.",
+            parsed.error,
+        )
     else:
         assert parsed.error == error
     assert "\n" not in parsed.error and len(parsed.error) <= 200
@@ -144,10 +222,13 @@ def test_fixture_comes_from_the_pinned_version(cli: str, case: str) -> None:
     assert meta["version"].split()[-1] == PINNED[PACKAGES[cli]]
 
 
-@pytest.mark.parametrize(("cli", "case", "after"), [
-    ("gemini", "rate_limited", 30.0),  # "Please retry in 30s"
-    ("opencode", "rate_limited", 1.0),  # the retry-after: 1 response header
-])
+@pytest.mark.parametrize(
+    ("cli", "case", "after"),
+    [
+        ("gemini", "rate_limited", 30.0),  # "Please retry in 30s"
+        ("opencode", "rate_limited", 1.0),  # the retry-after: 1 response header
+    ],
+)
 def test_rate_limit_reset_from_captured_hint(cli: str, case: str, after: float) -> None:
     parsed, meta = parse(cli, case)
     assert parsed.reset_at == pytest.approx(meta["now"] + after)
@@ -169,59 +250,157 @@ def test_no_reset_without_a_hint(cli: str, case: str) -> None:
 
 # -- argv, stdin, env ------------------------------------------------------------------
 
+
 def request(**changes: Any) -> ProviderRequest:
-    values: dict[str, Any] = {"prompt": "PROMPT", "model": "m-1", "sandbox": "read-only",
-                              "cwd": "/proj", "title": "omcm: explore"}
+    values: dict[str, Any] = {
+        "prompt": "PROMPT",
+        "model": "m-1",
+        "sandbox": "read-only",
+        "cwd": "/proj",
+        "title": "omcm: explore",
+    }
     return ProviderRequest(**(values | changes))
 
 
 def test_registry_holds_every_configurable_provider() -> None:
     assert tuple(PROVIDERS) == config.PROVIDERS
-    assert {p.name: type(p) for p in PROVIDERS.values()} == {
-        "codex": Codex, "gemini": Gemini, "opencode": OpenCode}
+    found: dict[str, type] = {p.name: type(p) for p in PROVIDERS.values()}
+    assert found == {"codex": Codex, "gemini": Gemini, "opencode": OpenCode}
 
 
-@pytest.mark.parametrize(("sandbox", "model", "argv"), [
-    ("read-only", "gpt-5.2-codex",
-     ["codex", "exec", "--json", "--skip-git-repo-check", "-s", "read-only",
-      "-m", "gpt-5.2-codex", "-C", "/proj", "-"]),
-    ("workspace-write", "",
-     ["codex", "exec", "--json", "--skip-git-repo-check", "-s", "workspace-write",
-      "-C", "/proj", "-"]),
-])
+@pytest.mark.parametrize(
+    ("sandbox", "model", "argv"),
+    [
+        (
+            "read-only",
+            "gpt-5.2-codex",
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-s",
+                "read-only",
+                "-m",
+                "gpt-5.2-codex",
+                "-C",
+                "/proj",
+                "-",
+            ],
+        ),
+        (
+            "workspace-write",
+            "",
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-s",
+                "workspace-write",
+                "-C",
+                "/proj",
+                "-",
+            ],
+        ),
+    ],
+)
 def test_codex_argv(sandbox: str, model: str, argv: list[str]) -> None:
     assert Codex().argv("codex", request(sandbox=sandbox, model=model)) == argv
 
 
-@pytest.mark.parametrize(("sandbox", "model", "argv"), [
-    ("read-only", "gemini-2.5-pro",
-     ["gemini", "--output-format", "json", "--skip-trust", "--approval-mode", "default",
-      "-m", "gemini-2.5-pro", "-p", INSTRUCTION]),
-    ("workspace-write", "",
-     ["gemini", "--output-format", "json", "--skip-trust", "--approval-mode", "auto_edit",
-      "-p", INSTRUCTION]),
-])
+@pytest.mark.parametrize(
+    ("sandbox", "model", "argv"),
+    [
+        (
+            "read-only",
+            "gemini-2.5-pro",
+            [
+                "gemini",
+                "--output-format",
+                "json",
+                "--skip-trust",
+                "--approval-mode",
+                "default",
+                "-m",
+                "gemini-2.5-pro",
+                "-p",
+                INSTRUCTION,
+            ],
+        ),
+        (
+            "workspace-write",
+            "",
+            [
+                "gemini",
+                "--output-format",
+                "json",
+                "--skip-trust",
+                "--approval-mode",
+                "auto_edit",
+                "-p",
+                INSTRUCTION,
+            ],
+        ),
+    ],
+)
 def test_gemini_argv(sandbox: str, model: str, argv: list[str]) -> None:
     assert Gemini().argv("gemini", request(sandbox=sandbox, model=model)) == argv
 
 
-@pytest.mark.parametrize(("sandbox", "model", "argv"), [
-    ("read-only", "openai/gpt-5",
-     ["opencode", "run", "--format", "json", "-m", "openai/gpt-5", "--title", "omcm: explore",
-      "--dir", "/proj", "--print-logs", "--log-level", "ERROR"]),
-    ("workspace-write", "",
-     ["opencode", "run", "--format", "json", "--title", "omcm: explore",
-      "--dir", "/proj", "--print-logs", "--log-level", "ERROR"]),
-])
+@pytest.mark.parametrize(
+    ("sandbox", "model", "argv"),
+    [
+        (
+            "read-only",
+            "openai/gpt-5",
+            [
+                "opencode",
+                "run",
+                "--format",
+                "json",
+                "-m",
+                "openai/gpt-5",
+                "--title",
+                "omcm: explore",
+                "--dir",
+                "/proj",
+                "--print-logs",
+                "--log-level",
+                "ERROR",
+            ],
+        ),
+        (
+            "workspace-write",
+            "",
+            [
+                "opencode",
+                "run",
+                "--format",
+                "json",
+                "--title",
+                "omcm: explore",
+                "--dir",
+                "/proj",
+                "--print-logs",
+                "--log-level",
+                "ERROR",
+            ],
+        ),
+    ],
+)
 def test_opencode_argv(sandbox: str, model: str, argv: list[str]) -> None:
     assert OpenCode().argv("opencode", request(sandbox=sandbox, model=model)) == argv
 
 
-@pytest.mark.parametrize(("name", "argv"), [
-    ("codex", ["/bin/codex", "exec", "-p", "work", "--json"]),
-    ("gemini", ["/bin/gemini", "-p", "work", "--output-format"]),
-    ("opencode", ["/bin/opencode", "run", "-p", "work", "--format"]),
-])
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("codex", ["/bin/codex", "exec", "-p", "work", "--json"]),
+        ("gemini", ["/bin/gemini", "-p", "work", "--output-format"]),
+        ("opencode", ["/bin/opencode", "run", "-p", "work", "--format"]),
+    ],
+)
 def test_configured_args_come_before_omcms_own(name: str, argv: list[str]) -> None:
     built = PROVIDERS[name].argv(f"/bin/{name}", request(extra_args=("-p", "work")))
     assert built[: len(argv)] == argv
@@ -238,8 +417,16 @@ def test_the_prompt_goes_on_stdin_never_in_argv(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 def test_no_flag_hides_the_users_config(name: str) -> None:
     argv = PROVIDERS[name].argv(name, request())
-    banned = {"--ignore-user-config", "--ephemeral", "--pure", "--auto", "--yolo", "-y",
-              "--dangerously-bypass-approvals-and-sandbox", "--full-auto"}
+    banned = {
+        "--ignore-user-config",
+        "--ephemeral",
+        "--pure",
+        "--auto",
+        "--yolo",
+        "-y",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--full-auto",
+    }
     assert not banned & set(argv)
 
 
@@ -251,11 +438,15 @@ def test_opencode_read_only_denies_edits_and_shell(monkeypatch: pytest.MonkeyPat
 
 
 def test_opencode_read_only_keeps_the_users_own_permissions(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OPENCODE_PERMISSION", '{"webfetch": "deny", "bash": "allow"}')
     env = OpenCode().env(request(sandbox="read-only"))
     assert json.loads(env["OPENCODE_PERMISSION"]) == {
-        "webfetch": "deny", "bash": "deny", "edit": "deny"}
+        "webfetch": "deny",
+        "bash": "deny",
+        "edit": "deny",
+    }
 
 
 @pytest.mark.parametrize("name", ["codex", "gemini"])
@@ -264,6 +455,7 @@ def test_no_env_needed(name: str) -> None:
 
 
 # -- classification beyond the captures --------------------------------------------------
+
 
 def run(stdout: str = "", stderr: str = "", code: int | None = 0, **flags: Any) -> ProcResult:
     return ProcResult(["x"], code, stdout, stderr, 1.0, **flags)
@@ -283,7 +475,8 @@ def test_timeout_is_classified_before_any_output(name: str) -> None:
 def test_a_silent_failure_is_a_crash_with_the_last_stderr_line(name: str) -> None:
     result = run(stderr="starting\nthread 'main' panicked at core.rs:1\n", code=101)
     assert PROVIDERS[name].parse(result, 0) == ProviderResult(
-        "crash", error="exited with code 101: thread 'main' panicked at core.rs:1")
+        "crash", error="exited with code 101: thread 'main' panicked at core.rs:1"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
@@ -296,18 +489,29 @@ def test_codex_succeeds_after_reconnecting_and_accepts_older_item_names() -> Non
     stdout = lines(
         {"type": "error", "message": "Reconnecting... 2/5 (stream disconnected)"},
         {"type": "item.completed", "item": {"item_type": "assistant_message", "text": "OLD"}},
-        {"type": "turn.completed", "usage": {"input_tokens": 10, "cached_input_tokens": 2,
-                                             "output_tokens": 5, "reasoning_output_tokens": 1}})
+        {
+            "type": "turn.completed",
+            "usage": {
+                "input_tokens": 10,
+                "cached_input_tokens": 2,
+                "output_tokens": 5,
+                "reasoning_output_tokens": 1,
+            },
+        },
+    )
     assert Codex().parse(run(stdout, code=0), 0) == ProviderResult(
-        "ok", answer="OLD", usage=Usage(10, 2, 5, 1))
+        "ok", answer="OLD", usage=Usage(10, 2, 5, 1)
+    )
 
 
 def test_codex_failed_turn_wins_over_an_earlier_message() -> None:
     stdout = lines(
         {"type": "item.completed", "item": {"type": "agent_message", "text": "half"}},
-        {"type": "turn.failed", "error": {"message": "stream disconnected before completion"}})
+        {"type": "turn.failed", "error": {"message": "stream disconnected before completion"}},
+    )
     assert Codex().parse(run(stdout, code=1), 0) == ProviderResult(
-        "api_error", error="stream disconnected before completion")
+        "api_error", error="stream disconnected before completion"
+    )
 
 
 def test_codex_last_error_event_when_the_turn_never_failed() -> None:
@@ -315,59 +519,98 @@ def test_codex_last_error_event_when_the_turn_never_failed() -> None:
     assert Codex().parse(run(stdout, code=1), 0).outcome == "auth"
 
 
-@pytest.mark.parametrize(("code", "outcome"), [(173, "rate_limited"), (145, "auth"),
-                                               (41, "auth")])
+@pytest.mark.parametrize(("code", "outcome"), [(173, "rate_limited"), (145, "auth"), (41, "auth")])
 def test_gemini_exit_codes_when_nothing_structured_was_printed(code: int, outcome: str) -> None:
     parsed = Gemini().parse(run(stderr="boom", code=code), 0)
     assert (parsed.outcome, parsed.error) == (outcome, f"exited with code {code}")
 
 
 def test_gemini_quota_reset_from_retry_delay_in_the_trace() -> None:
-    stderr = ('  retryDelayMs: 45000,\n  status: 429\n}\n'
-              '{"session_id": "s", "error": {"type": "Error", "message": "Quota exceeded.", '
-              '"code": 429}}\n')
+    stderr = (
+        "  retryDelayMs: 45000,\n  status: 429\n}\n"
+        '{"session_id": "s", "error": {"type": "Error", "message": "Quota exceeded.", '
+        '"code": 429}}\n'
+    )
     parsed = Gemini().parse(run(stderr=stderr, code=173), 100.0)
     assert (parsed.outcome, parsed.error, parsed.reset_at) == (
-        "rate_limited", "Quota exceeded.", 145.0)
+        "rate_limited",
+        "Quota exceeded.",
+        145.0,
+    )
 
 
 def test_gemini_resource_exhausted_status_is_a_rate_limit() -> None:
-    body = json.dumps({"error": {"code": 400, "message": "Try later.",
-                                 "status": "RESOURCE_EXHAUSTED"}})
+    body = json.dumps(
+        {"error": {"code": 400, "message": "Try later.", "status": "RESOURCE_EXHAUSTED"}}
+    )
     stderr = json.dumps({"error": {"type": "Error", "message": body, "code": 400}})
     assert Gemini().parse(run(stderr=stderr, code=144), 0).outcome == "rate_limited"
 
 
 def test_opencode_error_event_counts_even_with_exit_zero() -> None:
-    stdout = lines({"type": "error", "error": {"name": "ProviderAuthError", "data": {
-        "providerID": "anthropic", "message": "Token refresh failed"}}})
+    stdout = lines(
+        {
+            "type": "error",
+            "error": {
+                "name": "ProviderAuthError",
+                "data": {"providerID": "anthropic", "message": "Token refresh failed"},
+            },
+        }
+    )
     assert OpenCode().parse(run(stdout, code=0), 0) == ProviderResult(
-        "auth", error="Token refresh failed")
+        "auth", error="Token refresh failed"
+    )
 
 
 def test_opencode_answer_is_the_last_message_with_text_and_usage_counts_cache_writes() -> None:
     def step(message: str, text: str | None, write: int) -> list[dict[str, Any]]:
         events = [{"type": "text", "part": {"messageID": message, "text": text}}] if text else []
-        return [*events, {"type": "step_finish", "part": {"tokens": {
-            "input": 10, "output": 4, "reasoning": 1, "cache": {"read": 3, "write": write}}}}]
+        return [
+            *events,
+            {
+                "type": "step_finish",
+                "part": {
+                    "tokens": {
+                        "input": 10,
+                        "output": 4,
+                        "reasoning": 1,
+                        "cache": {"read": 3, "write": write},
+                    }
+                },
+            },
+        ]
 
-    stdout = lines(*step("m1", "Let me look.", 5), *step("m2", None, 0),
-                   *step("m3", "Answer ", 0), {"type": "text", "part": {"messageID": "m3",
-                                                                         "text": "done."}})
+    stdout = lines(
+        *step("m1", "Let me look.", 5),
+        *step("m2", None, 0),
+        *step("m3", "Answer ", 0),
+        {"type": "text", "part": {"messageID": "m3", "text": "done."}},
+    )
     parsed = OpenCode().parse(run(stdout), 0)
     assert (parsed.outcome, parsed.answer) == ("ok", "Answer done.")
     assert parsed.usage == Usage(input=3 * 13 + 5, cached=9, output=15, reasoning=3)
 
 
-@pytest.mark.parametrize(("headers", "after"), [
-    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-    ({"Retry-After": "20"}, 20.0),
-    ({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),
-])
+@pytest.mark.parametrize(
+    ("headers", "after"),
+    [
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"Retry-After": "20"}, 20.0),
+        ({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),
+    ],
+)
 def test_opencode_rate_limit_reset_from_response_headers(
-        headers: dict[str, str], after: float) -> None:
-    stdout = lines({"type": "error", "error": {"name": "APIError", "data": {
-        "message": "Rate limited", "statusCode": 429, "responseHeaders": headers}}})
+    headers: dict[str, str], after: float
+) -> None:
+    stdout = lines(
+        {
+            "type": "error",
+            "error": {
+                "name": "APIError",
+                "data": {"message": "Rate limited", "statusCode": 429, "responseHeaders": headers},
+            },
+        }
+    )
     parsed = OpenCode().parse(run(stdout, code=1), 1000.0)
     assert (parsed.outcome, parsed.reset_at) == ("rate_limited", 1000.0 + after)
 
@@ -381,21 +624,24 @@ def at(day: int, hour: int, minute: int) -> float:
     return time.mktime((2026, 11, day, hour, minute, 0, 0, 0, -1))
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("You've hit your usage limit… try again at 3:28 PM.", at(21, 15, 29)),
-    ("try again at 9:05 AM.", at(22, 9, 6)),  # past today: tomorrow
-    ("try again at 2:00 PM.", at(21, 14, 1)),  # this very minute: not over yet
-    ("or try again at Nov 23rd, 2026 6:46 AM.", at(23, 6, 47)),
-    ("try again at 12:10 AM", at(22, 0, 11)),
-    ("Please try again in 20s.", NOW + 20),
-    ("Please retry in 57.123s.", NOW + 57.123),
-    ("Suggested retry after 30s.", NOW + 30),
-    ("Rate limit reached. Please try again in 6m0s.", NOW + 360),
-    ("try again in 1.5 minutes", NOW + 90),
-    ("Please try again in 120ms.", NOW + 0.12),
-    ("Try again later.", None),
-    ("try again at 13:61", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("You've hit your usage limit… try again at 3:28 PM.", at(21, 15, 29)),
+        ("try again at 9:05 AM.", at(22, 9, 6)),  # past today: tomorrow
+        ("try again at 2:00 PM.", at(21, 14, 1)),  # this very minute: not over yet
+        ("or try again at Nov 23rd, 2026 6:46 AM.", at(23, 6, 47)),
+        ("try again at 12:10 AM", at(22, 0, 11)),
+        ("Please try again in 20s.", NOW + 20),
+        ("Please retry in 57.123s.", NOW + 57.123),
+        ("Suggested retry after 30s.", NOW + 30),
+        ("Rate limit reached. Please try again in 6m0s.", NOW + 360),
+        ("try again in 1.5 minutes", NOW + 90),
+        ("Please try again in 120ms.", NOW + 0.12),
+        ("Try again later.", None),
+        ("try again at 13:61", None),
+    ],
+)
 def test_reset_from_text(text: str, expected: float | None) -> None:
     found = reset_from_text(text, NOW)
     assert found == (pytest.approx(expected) if expected is not None else None)
@@ -403,12 +649,22 @@ def test_reset_from_text(text: str, expected: float | None) -> None:
 
 def test_reset_from_an_http_date_header() -> None:
     assert reset_from_headers({"retry-after": "Sat, 21 Nov 2026 14:10:00 GMT"}, NOW) == at(
-        21, 14, 10)
+        21, 14, 10
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("30", 30.0), ("30s", 30.0), ("6m0s", 360.0), ("1h2m3s", 3723.0), ("20ms", 0.02),
-    ("2 minutes", 120.0), ("soon", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30", 30.0),
+        ("30s", 30.0),
+        ("6m0s", 360.0),
+        ("1h2m3s", 3723.0),
+        ("20ms", 0.02),
+        ("2 minutes", 120.0),
+        ("soon", None),
+        ("", None),
+    ],
+)
 def test_seconds(text: str, expected: float | None) -> None:
     assert seconds(text) == expected

@@ -61,7 +61,9 @@ def test_top_level_must_be_an_object() -> None:
 
 
 def test_dump_round_trips() -> None:
-    record = Outer(title="t", tags=["a"], inner=Inner(name="n", size=2), table={"k": Inner(name="k")})
+    record = Outer(
+        title="t", tags=["a"], inner=Inner(name="n", size=2), table={"k": Inner(name="k")}
+    )
     assert Outer.parse(record.dump(), "x") == record
     assert record.dump()["table"] == {"k": {"name": "k", "size": 0}}
 

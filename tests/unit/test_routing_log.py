@@ -28,10 +28,17 @@ def test_rotation_by_size_keeps_every_line(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(routing_log, "MAX_BYTES", 200)
     for n in range(20):
         routing_log.append({"n": n, "pad": "x" * 40})
-    files = sorted(p for p in os.listdir(paths.state_dir()) if p.startswith("routing-log.jsonl")
-                   and not p.endswith(".lock"))
-    assert files == ["routing-log.jsonl", "routing-log.jsonl.1", "routing-log.jsonl.2",
-                     "routing-log.jsonl.3"]
+    files = sorted(
+        p
+        for p in os.listdir(paths.state_dir())
+        if p.startswith("routing-log.jsonl") and not p.endswith(".lock")
+    )
+    assert files == [
+        "routing-log.jsonl",
+        "routing-log.jsonl.1",
+        "routing-log.jsonl.2",
+        "routing-log.jsonl.3",
+    ]
     assert Path(paths.routing_log()).stat().st_size <= 200
     numbers = [e["n"] for e in routing_log.read()]
     assert numbers == sorted(numbers)

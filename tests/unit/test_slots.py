@@ -25,10 +25,15 @@ def test_at_most_count_slots_are_held() -> None:
 
 def test_a_dead_holder_frees_its_slot() -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import time, omcm.slots as s; slot = s.acquire(1, time.monotonic() + 5); "
-         "print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import time, omcm.slots as s; slot = s.acquire(1, time.monotonic() + 5); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"

@@ -95,6 +95,8 @@ def test_concurrent_processes_lose_no_update() -> None:
 
 
 def test_session_file_names_are_validated() -> None:
-    assert state.session_file("abc", "mode.json").endswith(os.path.join("sessions", "abc", "mode.json"))
+    assert state.session_file("abc", "mode.json").endswith(
+        os.path.join("sessions", "abc", "mode.json")
+    )
     with pytest.raises(Exception, match="invalid session file"):
         state.session_file("abc", "../x")

@@ -20,16 +20,23 @@ SAMPLE = {
 }
 
 
-def limits_with(five: float | None, week: float | None, *, observed: float = NOW,
-                five_reset: float | None = NOW + HOUR,
-                week_reset: float | None = NOW + 50 * HOUR) -> ProviderLimits:
+def limits_with(
+    five: float | None,
+    week: float | None,
+    *,
+    observed: float = NOW,
+    five_reset: float | None = NOW + HOUR,
+    week_reset: float | None = NOW + 50 * HOUR,
+) -> ProviderLimits:
     limits = ProviderLimits()
     if five is not None:
-        limits.five_hour = UsageWindow(used_percentage=five, resets_at=five_reset,
-                                       observed_at=observed)
+        limits.five_hour = UsageWindow(
+            used_percentage=five, resets_at=five_reset, observed_at=observed
+        )
     if week is not None:
-        limits.seven_day = UsageWindow(used_percentage=week, resets_at=week_reset,
-                                       observed_at=observed)
+        limits.seven_day = UsageWindow(
+            used_percentage=week, resets_at=week_reset, observed_at=observed
+        )
     return limits
 
 
@@ -42,23 +49,35 @@ def test_reads_the_real_sample_and_rounds_the_percentage() -> None:
     assert week == UsageWindow(used_percentage=29.0, resets_at=1800500000.0)
 
 
-@pytest.mark.parametrize("statusline", [
-    {}, {"rate_limits": None}, {"rate_limits": []}, [], "text", None,
-    {"rate_limits": {"five_hour": None, "seven_day": "90"}},
-    {"rate_limits": {"five_hour": {"used_percentage": None, "resets_at": 1}}},
-    {"rate_limits": {"five_hour": {"used_percentage": "92", "resets_at": 1}}},
-    {"rate_limits": {"five_hour": {"used_percentage": True}}},
-    {"rate_limits": {"five_hour": {"used_percentage": float("nan")}}},
-])
+@pytest.mark.parametrize(
+    "statusline",
+    [
+        {},
+        {"rate_limits": None},
+        {"rate_limits": []},
+        [],
+        "text",
+        None,
+        {"rate_limits": {"five_hour": None, "seven_day": "90"}},
+        {"rate_limits": {"five_hour": {"used_percentage": None, "resets_at": 1}}},
+        {"rate_limits": {"five_hour": {"used_percentage": "92", "resets_at": 1}}},
+        {"rate_limits": {"five_hour": {"used_percentage": True}}},
+        {"rate_limits": {"five_hour": {"used_percentage": float("nan")}}},
+    ],
+)
 def test_absent_or_malformed_rate_limits_read_as_none(statusline: object) -> None:
     assert usage.read_rate_limits(statusline) == (None, None)
 
 
 def test_a_window_without_a_usable_reset_keeps_its_percentage() -> None:
-    five, week = usage.read_rate_limits({"rate_limits": {
-        "five_hour": {"used_percentage": 40, "resets_at": "soon"},
-        "seven_day": {"used_percentage": 130.4, "resets_at": 1_800_000_000_000},
-    }})
+    five, week = usage.read_rate_limits(
+        {
+            "rate_limits": {
+                "five_hour": {"used_percentage": 40, "resets_at": "soon"},
+                "seven_day": {"used_percentage": 130.4, "resets_at": 1_800_000_000_000},
+            }
+        }
+    )
     assert five == UsageWindow(used_percentage=40.0, resets_at=None)
     # clamped to 100; a reset in milliseconds is read as seconds
     assert week == UsageWindow(used_percentage=100.0, resets_at=1_800_000_000.0)
@@ -68,8 +87,9 @@ def test_merge_stamps_the_observation_time() -> None:
     limits = ProviderLimits()
     assert usage.merge_limits(limits, *usage.read_rate_limits(SAMPLE), NOW)
     assert limits.five_hour.observed_at == NOW
-    assert limits.seven_day == UsageWindow(used_percentage=29.0, resets_at=1800500000.0,
-                                           observed_at=NOW)
+    assert limits.seven_day == UsageWindow(
+        used_percentage=29.0, resets_at=1800500000.0, observed_at=NOW
+    )
 
 
 def test_merge_never_replaces_a_newer_reading_with_an_older_one() -> None:
@@ -105,8 +125,9 @@ def test_no_reading_is_unknown() -> None:
 
 
 def test_only_stale_readings_are_unknown() -> None:
-    limits = limits_with(92, 29, observed=NOW - usage.MAX_AGE - 1,
-                         five_reset=NOW + HOUR, week_reset=NOW + 50 * HOUR)
+    limits = limits_with(
+        92, 29, observed=NOW - usage.MAX_AGE - 1, five_reset=NOW + HOUR, week_reset=NOW + 50 * HOUR
+    )
     assert usage.claude_usage(limits, NOW) is None
     assert usage.claude_usage(limits, NOW, max_age=usage.MAX_AGE + 1) == 92
 
@@ -117,8 +138,9 @@ def test_a_passed_reset_counts_as_zero_even_for_a_fresh_reading() -> None:
 
 
 def test_stale_past_the_reset_is_zero() -> None:
-    limits = limits_with(95, 40, observed=NOW - 10 * HOUR, five_reset=NOW - HOUR,
-                         week_reset=NOW - 1)
+    limits = limits_with(
+        95, 40, observed=NOW - 10 * HOUR, five_reset=NOW - HOUR, week_reset=NOW - 1
+    )
     assert usage.claude_usage(limits, NOW) == 0
 
 
@@ -142,7 +164,9 @@ def test_claude_limited_counts_as_full_until_it_passes() -> None:
     limits.claude_limited_until = NOW + 60
     assert usage.claude_reading(limits, NOW) == (100.0, "limit")
     assert usage.claude_reading(ProviderLimits(claude_limited_until=NOW + 60), NOW) == (
-        100.0, "limit")
+        100.0,
+        "limit",
+    )
     assert usage.claude_usage(limits, NOW + 60) == 40
 
 
@@ -156,8 +180,9 @@ def test_mark_claude_limited() -> None:
     assert usage.mark_claude_limited(ProviderLimits(), NOW, until=NOW + 5) == NOW + 5
 
 
-@pytest.mark.parametrize(("value", "shown"), [(92.5, "92"), (89.99, "89"), (90.0, "90"),
-                                              (0.0, "0"), (100.0, "100")])
+@pytest.mark.parametrize(
+    ("value", "shown"), [(92.5, "92"), (89.99, "89"), (90.0, "90"), (0.0, "0"), (100.0, "100")]
+)
 def test_percent_rounds_down(value: float, shown: str) -> None:
     assert usage.percent(value) == shown
 
@@ -186,7 +211,15 @@ def test_hysteresis_sequence() -> None:
 
 def test_no_flapping_between_recovery_and_threshold() -> None:
     assert run([91, 86, 89.9, 85, 88, 84.9, 86, 89]) == [
-        "on", "on", "on", "on", "on", "off", "off", "off"]
+        "on",
+        "on",
+        "on",
+        "on",
+        "on",
+        "off",
+        "off",
+        "off",
+    ]
 
 
 def test_unknown_usage_changes_nothing() -> None:
@@ -264,12 +297,20 @@ def test_stale_fallback_ends_once_the_window_has_reset() -> None:
 # --- ulw bands ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "tiers"), [
-    (None, set()), (0, set()), (69.9, set()),
-    (70, {"low"}), (79.9, {"low"}),
-    (80, {"low", "medium"}), (89.9, {"low", "medium"}),
-    (90, {"low", "medium", "high"}), (100, {"low", "medium", "high"}),
-])
+@pytest.mark.parametrize(
+    ("value", "tiers"),
+    [
+        (None, set()),
+        (0, set()),
+        (69.9, set()),
+        (70, {"low"}),
+        (79.9, {"low"}),
+        (80, {"low", "medium"}),
+        (89.9, {"low", "medium"}),
+        (90, {"low", "medium", "high"}),
+        (100, {"low", "medium", "high"}),
+    ],
+)
 def test_ulw_bands(value: float | None, tiers: set[str]) -> None:
     assert usage.ulw_tiers(value) == tiers
 

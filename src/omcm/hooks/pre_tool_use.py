@@ -43,8 +43,10 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     else:
         if decision.reason == "no-provider-available":
             skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items())
-            answer = {"systemMessage": f"OMCM: no provider can take the {decision.agent} "
-                      f"subagent now ({skipped}); Claude runs it."}
+            answer = {
+                "systemMessage": f"OMCM: no provider can take the {decision.agent} "
+                f"subagent now ({skipped}); Claude runs it."
+            }
         log = routing.decision_entry(payload, decision, started)
     routing_log.append(log)
     routing.count(payload.session_id, now, _counter_change(log))

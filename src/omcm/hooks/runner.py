@@ -45,8 +45,12 @@ def run() -> None:
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in EVENTS:
         known = ", ".join(EVENTS)
-        emit({"systemMessage": f"OMCM: the hook launcher was called with {argv!r}; "
-              f"expected one of: {known}. Reinstall the plugin (hooks/hooks.json)."})
+        emit(
+            {
+                "systemMessage": f"OMCM: the hook launcher was called with {argv!r}; "
+                f"expected one of: {known}. Reinstall the plugin (hooks/hooks.json)."
+            }
+        )
         return 0
     event, module_name = EVENTS[argv[0]]
     answer: dict[str, Any] | None
@@ -71,8 +75,10 @@ def main(argv: list[str]) -> int:
 
         log = _log(f"{event} hook crashed", traceback.format_exc())
         summary = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-        answer = {"systemMessage": f"OMCM: the {event} hook failed ({summary}); Claude carries "
-                  f"on without it. Details: {log}"}
+        answer = {
+            "systemMessage": f"OMCM: the {event} hook failed ({summary}); Claude carries "
+            f"on without it. Details: {log}"
+        }
     emit(_with_notices(answer))
     return 0
 
@@ -123,7 +129,12 @@ def _trace(event: str, data: object) -> None:
         return
     trace = os.path.join(paths.state_dir(), "debug", "hook-payloads.jsonl")
     os.makedirs(os.path.dirname(trace), exist_ok=True)
-    line = {"event": event, "received_at": time.time(), "python": sys.executable,
-            "plugin_root": os.environ.get("CLAUDE_PLUGIN_ROOT", ""), "payload": data}
+    line = {
+        "event": event,
+        "received_at": time.time(),
+        "python": sys.executable,
+        "plugin_root": os.environ.get("CLAUDE_PLUGIN_ROOT", ""),
+        "payload": data,
+    }
     with open(trace, "a", encoding="utf-8") as handle:
         handle.write(_json.dumps(line) + "\n")

@@ -59,8 +59,11 @@ def last_limit_error(transcript_path: str) -> float | None:
             entry = _json.loads(line)
         except (ValueError, UnicodeDecodeError):
             continue  # the first line of the tail may be cut
-        if not isinstance(entry, dict) or entry.get("type") != "assistant" \
-                or entry.get("isSidechain"):
+        if (
+            not isinstance(entry, dict)
+            or entry.get("type") != "assistant"
+            or entry.get("isSidechain")
+        ):
             continue
         if entry.get("isApiErrorMessage") and entry.get("error") == "rate_limit":
             return _epoch(entry.get("timestamp"))

@@ -29,10 +29,13 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
 
             limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
             fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-            text = modes.describe(mode, routing.claude_usage(limits, time.time()), conf,
-                                  fallback=fallback.active)
-            answer["hookSpecificOutput"] = {"hookEventName": "SessionStart",
-                                            "additionalContext": text}
+            text = modes.describe(
+                mode, routing.claude_usage(limits, time.time()), conf, fallback=fallback.active
+            )
+            answer["hookSpecificOutput"] = {
+                "hookEventName": "SessionStart",
+                "additionalContext": text,
+            }
     if notice:
         answer["systemMessage"] = notice
     return answer or None

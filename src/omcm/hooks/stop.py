@@ -45,13 +45,18 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
     turn = state.update(modes.mode_file(payload.session_id), state.SessionMode, mutate)
     if turn < 0:
         if remaining:
-            return {"systemMessage": f"OMCM autopilot: stopped after {cap} continuations in a "
-                    f"row with {len(remaining)} todos still open."}
+            return {
+                "systemMessage": f"OMCM autopilot: stopped after {cap} continuations in a "
+                f"row with {len(remaining)} todos still open."
+            }
         return None
-    listed = "\n".join(f"- [{'~' if t.status == 'in_progress' else ' '}] {t.content}"
-                       for t in remaining[:20])
-    reason = (f"OMCM autopilot: {len(remaining)} todo(s) are still open:\n{listed}\n"
-              "Carry on with the next one. When all are done, verify the result (run the "
-              f"tests) and mark the todos completed. (Continuation {turn} of {cap}; the user can "
-              "type `cancel autopilot` to stop.)")
+    listed = "\n".join(
+        f"- [{'~' if t.status == 'in_progress' else ' '}] {t.content}" for t in remaining[:20]
+    )
+    reason = (
+        f"OMCM autopilot: {len(remaining)} todo(s) are still open:\n{listed}\n"
+        "Carry on with the next one. When all are done, verify the result (run the "
+        f"tests) and mark the todos completed. (Continuation {turn} of {cap}; the user can "
+        "type `cancel autopilot` to stop.)"
+    )
     return {"decision": "block", "reason": reason}

@@ -62,8 +62,10 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
         return ""
     statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
     when = time.strftime("%H:%M", time.localtime(until[0]))
-    message = (f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
-               "every subagent to Codex/Gemini/OpenCode.")
+    message = (
+        f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
+        "every subagent to Codex/Gemini/OpenCode."
+    )
     if conf.auto_handoff and payload.cwd:
         message += " " + _handoff(payload, limits, conf)
     _leave_notice(payload.session_id, message)
@@ -73,15 +75,21 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
 def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -> str:
     from omcm import handoff, routing
 
-    context = handoff.build(project=payload.cwd, session_id=payload.session_id,
-                            transcript_path=payload.transcript_path,
-                            task="Continue the session Claude Code had to stop (usage limit)",
-                            target="OpenCode or Codex", usage=routing.usage_text(limits),
-                            settings=conf.context)
+    context = handoff.build(
+        project=payload.cwd,
+        session_id=payload.session_id,
+        transcript_path=payload.transcript_path,
+        task="Continue the session Claude Code had to stop (usage limit)",
+        target="OpenCode or Codex",
+        usage=routing.usage_text(limits),
+        settings=conf.context,
+    )
     md_path, _ = handoff.write(context, conf.context.max_context_length)
     commands = handoff.continue_commands(payload.cwd)
-    return (f"Handoff written to {md_path}. Continue in OpenCode: {commands['opencode']}  "
-            f"— or in Codex: {commands['codex']}")
+    return (
+        f"Handoff written to {md_path}. Continue in OpenCode: {commands['opencode']}  "
+        f"— or in Codex: {commands['codex']}"
+    )
 
 
 def _leave_notice(session_id: str, message: str) -> None:

@@ -23,9 +23,7 @@ PAYLOAD = UserPromptSubmitPayload
 
 def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
     conf = config.load()
-    notice = sessions.record_event(
-        payload, take_notice=True, prompt=payload.prompt
-    ).pending_notice
+    notice = sessions.record_event(payload, take_notice=True, prompt=payload.prompt).pending_notice
     answer = _respond(payload, conf)
     if notice:
         answer = dict(answer or {})
@@ -47,8 +45,9 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
         # A slash command's `!` line ran just before this hook and already told Claude what
         # the mode means: record what only the typed text says (task, fusion), stay quiet.
         if match.form == "slash" and mode.mode == match.mode:
-            modes.note_command(payload.session_id, fusion=fusion, task=match.task,
-                               keyword=match.keyword)
+            modes.note_command(
+                payload.session_id, fusion=fusion, task=match.task, keyword=match.keyword
+            )
             return None
         mode = modes.set_mode(
             payload.session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
@@ -57,8 +56,9 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     return _tell(payload.session_id, mode, conf, announce=False)
 
 
-def _cancel(session_id: str, mode_name: str, conf: Config, by_command: bool = False
-            ) -> dict[str, Any] | None:
+def _cancel(
+    session_id: str, mode_name: str, conf: Config, by_command: bool = False
+) -> dict[str, Any] | None:
     from omcm import modes
 
     ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)

@@ -16,5 +16,12 @@ from omcm.providers.opencode import PROVIDER as OPENCODE
 
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (CODEX, GEMINI, OPENCODE)}
 
-__all__ = ["PROVIDERS", "Outcome", "Provider", "ProviderRequest", "ProviderResult", "Sandbox",
-           "Usage"]
+__all__ = [
+    "PROVIDERS",
+    "Outcome",
+    "Provider",
+    "ProviderRequest",
+    "ProviderResult",
+    "Sandbox",
+    "Usage",
+]

@@ -42,8 +42,12 @@ class Usage:
     reasoning: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input + other.input, self.cached + other.cached,
-                     self.output + other.output, self.reasoning + other.reasoning)
+        return Usage(
+            self.input + other.input,
+            self.cached + other.cached,
+            self.output + other.output,
+            self.reasoning + other.reasoning,
+        )
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,15 @@ class Codex(PromptOnStdin):
     label = "OpenAI Codex"
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
-        argv = [command, "exec", *request.extra_args, "--json", "--skip-git-repo-check",
-                "-s", request.sandbox]
+        argv = [
+            command,
+            "exec",
+            *request.extra_args,
+            "--json",
+            "--skip-git-repo-check",
+            "-s",
+            request.sandbox,
+        ]
         if request.model:
             argv += ["-m", request.model]
         return [*argv, "-C", request.cwd, "-"]
@@ -64,8 +71,9 @@ class Codex(PromptOnStdin):
         if events.answer:
             return ProviderResult("ok", answer=events.answer, usage=events.usage)
         if result.returncode == 0:
-            return ProviderResult("no_answer", usage=events.usage,
-                                  error="codex finished without an answer")
+            return ProviderResult(
+                "no_answer", usage=events.usage, error="codex finished without an answer"
+            )
         if events.last_error:
             message = _URL_SUFFIX.sub("", events.last_error)
             return failure(classify(message), message, now)
@@ -98,10 +106,12 @@ class _Events:
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
-    return Usage(input=as_int(raw.get("input_tokens")),
-                 cached=as_int(raw.get("cached_input_tokens")),
-                 output=as_int(raw.get("output_tokens")),
-                 reasoning=as_int(raw.get("reasoning_output_tokens")))
+    return Usage(
+        input=as_int(raw.get("input_tokens")),
+        cached=as_int(raw.get("cached_input_tokens")),
+        output=as_int(raw.get("output_tokens")),
+        reasoning=as_int(raw.get("reasoning_output_tokens")),
+    )
 
 
 PROVIDER = Codex()

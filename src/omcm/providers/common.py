@@ -27,13 +27,16 @@ MAX_ERROR = 200
 _AUTH = re.compile(
     r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|not logged in|log ?in required"
     r"|missing environment variable|api[ _-]?key|auth method|credentials?\b|permission denied",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _RATE = re.compile(
     r"\b429\b|too many requests|rate[ _-]?limit|resource[ _]exhausted|usage limit|quota",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 # -- output -------------------------------------------------------------------
+
 
 def json_lines(text: str) -> Iterator[dict[str, Any]]:
     """Every line of ``text`` that is a JSON object (other lines are skipped)."""
@@ -92,6 +95,7 @@ def last_line(text: str, limit: int = MAX_ERROR) -> str:
 
 # -- outcomes -----------------------------------------------------------------
 
+
 def process_failure(result: ProcResult) -> ProviderResult | None:
     """The outcome when the program did not run or was killed, else ``None``."""
     if result.not_found:
@@ -123,8 +127,9 @@ def classify(message: str, status: int = 0) -> Outcome:
     return "api_error"
 
 
-def failure(outcome: Outcome, message: str, now: float,
-            headers: Mapping[str, str] | None = None) -> ProviderResult:
+def failure(
+    outcome: Outcome, message: str, now: float, headers: Mapping[str, str] | None = None
+) -> ProviderResult:
     """A classified failure; a rate limit carries its reset time when the hints give one."""
     reset_at = None
     if outcome == "rate_limited":
@@ -134,19 +139,40 @@ def failure(outcome: Outcome, message: str, now: float,
 
 # -- reset hints --------------------------------------------------------------
 
-_UNITS = {"ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
-          "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-          "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-          "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-          "d": 86400, "day": 86400, "days": 86400}
-_PART = (r"\d+(?:\.\d+)?\s*"
-         r"(?:ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)(?![a-z])")
+_UNITS = {
+    "ms": 0.001,
+    "millisecond": 0.001,
+    "milliseconds": 0.001,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
+_PART = (
+    r"\d+(?:\.\d+)?\s*"
+    r"(?:ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)(?![a-z])"
+)
 _SPAN = re.compile(rf"(?:{_PART}\s*)+", re.IGNORECASE)
 _PARTS = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
 _IN = re.compile(rf"(?:try again|retry)\s+(?:in|after)\s+((?:{_PART}\s*)+)", re.IGNORECASE)
 _AT = re.compile(
     r"try again at\s+(?:(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2})(?:st|nd|rd|th)?,? "
-    r"(?P<year>\d{4}),?\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?")
+    r"(?P<year>\d{4}),?\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
+)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -219,8 +245,11 @@ def reset_from_headers(headers: Mapping[str, str], now: float) -> float | None:
             from email.utils import mktime_tz
 
             return float(mktime_tz(parsed))
-    spans = [seconds(lower[k]) for k in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
-             if k in lower]
+    spans = [
+        seconds(lower[k])
+        for k in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if k in lower
+    ]
     known = [s for s in spans if s is not None]
     return now + max(known) if known else None
 

@@ -63,8 +63,15 @@ class Gemini(PromptOnStdin):
     label = "Google Gemini"
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
-        argv = [command, *request.extra_args, "--output-format", "json", "--skip-trust",
-                "--approval-mode", APPROVAL_MODES[request.sandbox]]
+        argv = [
+            command,
+            *request.extra_args,
+            "--output-format",
+            "json",
+            "--skip-trust",
+            "--approval-mode",
+            APPROVAL_MODES[request.sandbox],
+        ]
         if request.model:
             argv += ["-m", request.model]
         return [*argv, "-p", INSTRUCTION]
@@ -75,7 +82,8 @@ class Gemini(PromptOnStdin):
             return early
         out = last_json_object(result.stdout) or {}
         err = as_dict(out.get("error")) or as_dict(
-            (last_json_object(result.stderr) or {}).get("error"))
+            (last_json_object(result.stderr) or {}).get("error")
+        )
         if err:
             return _error(err, result.stderr, now)
         answer = str(out.get("response") or "").strip()
@@ -83,8 +91,9 @@ class Gemini(PromptOnStdin):
         if answer:
             return ProviderResult("ok", answer=answer, usage=usage, model=model)
         if result.returncode == 0:
-            return ProviderResult("no_answer", usage=usage, model=model,
-                                  error="gemini finished without an answer")
+            return ProviderResult(
+                "no_answer", usage=usage, model=model, error="gemini finished without an answer"
+            )
         outcome = _EXIT_CODES.get(result.returncode or 0)
         if outcome:
             return failure(outcome, f"exited with code {result.returncode}", now)
@@ -115,8 +124,9 @@ def _error(err: dict[str, Any], stderr: str, now: float) -> ProviderResult:
     if outcome == "rate_limited" and found.reset_at is None:
         delay = _RETRY_DELAY.search(stderr)
         if delay:
-            return ProviderResult(outcome, error=found.error,
-                                  reset_at=now + int(delay.group(1)) / 1000)
+            return ProviderResult(
+                outcome, error=found.error, reset_at=now + int(delay.group(1)) / 1000
+            )
     return found
 
 
@@ -129,10 +139,12 @@ def _stats(stats: dict[str, Any]) -> tuple[Usage, str]:
         tokens = as_dict(as_dict(entry).get("tokens"))
         thoughts = as_int(tokens.get("thoughts"))
         # prompt includes cached; tool-use prompts are input too. candidates excludes thoughts.
-        total += Usage(input=as_int(tokens.get("prompt")) + as_int(tokens.get("tool")),
-                       cached=as_int(tokens.get("cached")),
-                       output=as_int(tokens.get("candidates")) + thoughts,
-                       reasoning=thoughts)
+        total += Usage(
+            input=as_int(tokens.get("prompt")) + as_int(tokens.get("tool")),
+            cached=as_int(tokens.get("cached")),
+            output=as_int(tokens.get("candidates")) + thoughts,
+            reasoning=thoughts,
+        )
         if "main" in as_dict(as_dict(entry).get("roles")) or len(models) == 1:
             main = str(name)
     return total, main

@@ -65,8 +65,16 @@ class OpenCode(PromptOnStdin):
         argv = [command, "run", *request.extra_args, "--format", "json"]
         if request.model:
             argv += ["-m", request.model]
-        return [*argv, "--title", request.title, "--dir", request.cwd,
-                "--print-logs", "--log-level", "ERROR"]
+        return [
+            *argv,
+            "--title",
+            request.title,
+            "--dir",
+            request.cwd,
+            "--print-logs",
+            "--log-level",
+            "ERROR",
+        ]
 
     def env(self, request: ProviderRequest) -> dict[str, str]:
         if request.sandbox != "read-only":
@@ -90,8 +98,9 @@ class OpenCode(PromptOnStdin):
         if events.answer:
             return ProviderResult("ok", answer=events.answer, usage=events.usage)
         if result.returncode == 0:
-            return ProviderResult("no_answer", usage=events.usage,
-                                  error="opencode finished without an answer")
+            return ProviderResult(
+                "no_answer", usage=events.usage, error="opencode finished without an answer"
+            )
         return crash(result)
 
 
@@ -121,10 +130,12 @@ def _usage(tokens: dict[str, Any]) -> Usage:
     cache = as_dict(tokens.get("cache"))
     read = as_int(cache.get("read"))
     reasoning = as_int(tokens.get("reasoning"))
-    return Usage(input=as_int(tokens.get("input")) + read + as_int(cache.get("write")),
-                 cached=read,
-                 output=as_int(tokens.get("output")) + reasoning,
-                 reasoning=reasoning)
+    return Usage(
+        input=as_int(tokens.get("input")) + read + as_int(cache.get("write")),
+        cached=read,
+        output=as_int(tokens.get("output")) + reasoning,
+        reasoning=reasoning,
+    )
 
 
 def _error(error: dict[str, Any], stderr: str, now: float) -> ProviderResult:
@@ -139,8 +150,10 @@ def _error(error: dict[str, Any], stderr: str, now: float) -> ProviderResult:
         missing = _NOT_FOUND.search(logged)
         if missing:
             return ProviderResult(
-                "auth", error=f"model {missing.group(1)} is not available: its provider is "
-                              "not logged in or the model is unknown (see `opencode models`)")
+                "auth",
+                error=f"model {missing.group(1)} is not available: its provider is "
+                "not logged in or the model is unknown (see `opencode models`)",
+            )
         message = logged
     if name == "ProviderAuthError":
         return failure("auth", message, now)
