@@ -47,7 +47,7 @@ class ProviderConfig(Section):
         "enabled": "Whether OMCM may hand work to this provider.",
         "command": "Program to run (a name on PATH or an absolute path).",
         "args": "Extra arguments put before OMCM's own (e.g. a profile).",
-        "model": "Model per agent tier.",
+        "model": 'Model per agent tier, or one string (`"provider/model"`) for all three.',
         "timeout": "Seconds one run may take before it is killed with its process group.",
     }
     RULES = {"timeout": {"ge": 5, "le": 3600}}

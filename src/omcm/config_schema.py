@@ -78,9 +78,43 @@ def parse_text(text: str, where: str) -> cfg.Config:
     return validate_data(data, where)
 
 
+def layered(data: dict[str, Any]) -> dict[str, Any]:
+    """The user's tables laid over the defaults: every key not written keeps its default.
+
+    This holds at every depth (``[providers.opencode.model] low = "…"`` keeps the
+    command, the other tiers and every other provider), and a provider's ``model``
+    written as one string (``model = "provider/model"``) sets all three tiers.
+    Lists and other values the user writes replace the default whole.
+    """
+    return _merge(cfg.Config().dump(), _expand_models(data))
+
+
+def _expand_models(data: dict[str, Any]) -> dict[str, Any]:
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        return data
+    expanded = dict(providers)
+    for name, table in providers.items():
+        if isinstance(table, dict) and isinstance(table.get("model"), str):
+            expanded[name] = table | {"model": dict.fromkeys(cfg.TIERS, table["model"])}
+    return data | {"providers": expanded}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = base.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            merged[key] = _merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def validate_data(data: dict[str, Any], where: str) -> cfg.Config:
+    """Validate what the user wrote, laid over the defaults (:func:`layered`)."""
     try:
-        model = model_for(cfg.Config).model_validate(data)
+        model = model_for(cfg.Config).model_validate(layered(data))
     except ValidationError as exc:
         raise ConfigError(f"{where}: " + "; ".join(_describe(e) for e in exc.errors())) from exc
     config = cfg.Config.parse(model.model_dump(), where)

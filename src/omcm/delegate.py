@@ -24,6 +24,7 @@ from omcm.hooks.payloads import AgentInput, PreToolUsePayload
 from omcm.masking import mask
 from omcm.providers import PROVIDERS
 from omcm.providers.base import RETRYABLE, ProviderRequest, ProviderResult, Usage
+from omcm.routing_log import AttemptEntry, CallEntry, Tokens
 
 #: Seconds kept free at the end of the hook budget for logging and answering.
 MARGIN = 10.0
@@ -47,16 +48,16 @@ class Attempt:
     duration: float
     usage: Usage = field(default_factory=Usage)
 
-    def log(self) -> dict[str, Any]:
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            "outcome": self.outcome,
-            "exit_code": self.exit_code,
-            "error": self.error,
-            "duration": round(self.duration, 3),
-            "tokens": _tokens(self.usage),
-        }
+    def log(self) -> AttemptEntry:
+        return AttemptEntry(
+            provider=self.provider,
+            model=self.model,
+            outcome=self.outcome,
+            exit_code=self.exit_code,
+            error=self.error,
+            duration=round(self.duration, 3),
+            tokens=_tokens(self.usage),
+        )
 
 
 @dataclass
@@ -76,13 +77,10 @@ class Delegation:
     fell_back: str = ""  # why Claude runs the call after all
 
 
-def _tokens(usage: Usage) -> dict[str, int]:
-    return {
-        "input": usage.input,
-        "cached": usage.cached,
-        "output": usage.output,
-        "reasoning": usage.reasoning,
-    }
+def _tokens(usage: Usage) -> Tokens:
+    return Tokens(
+        input=usage.input, cached=usage.cached, output=usage.output, reasoning=usage.reasoning
+    )
 
 
 def run(
@@ -389,25 +387,22 @@ def log_entry(
     decision: Decision,
     delegation: Delegation,
     started: float,
-) -> dict[str, Any]:
+) -> CallEntry:
     """The routing-log line of a routed call: the decision's line plus what the run did."""
     entry = routing.decision_entry(payload, decision, started)
-    entry.update(
-        provider=delegation.provider,
-        model=delegation.model,
-        attempts=[a.log() for a in delegation.attempts],
-        tokens=_tokens(delegation.usage),
-        prompt_chars=len(task.prompt),
-        answer_chars=delegation.answer_chars,
-        context_path=delegation.context_path,
-        cache_hit=delegation.cache_hit,
-        output_path=delegation.output_path,
-        outcome="cache"
-        if delegation.cache_hit
-        else ("fell-back" if delegation.fell_back else "routed"),
+    entry.provider = delegation.provider
+    entry.model = delegation.model
+    entry.attempts = [a.log() for a in delegation.attempts]
+    entry.tokens = _tokens(delegation.usage)
+    entry.prompt_chars = len(task.prompt)
+    entry.answer_chars = delegation.answer_chars
+    entry.context_path = delegation.context_path
+    entry.cache_hit = delegation.cache_hit
+    entry.output_path = delegation.output_path
+    entry.fallback_reason = delegation.fell_back
+    entry.outcome = (
+        "cache" if delegation.cache_hit else ("fell-back" if delegation.fell_back else "routed")
     )
-    if delegation.fell_back:
-        entry["fallback_reason"] = delegation.fell_back
     return entry
 
 

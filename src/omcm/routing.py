@@ -13,10 +13,9 @@ from omcm import engine, paths, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from omcm.config import Config
     from omcm.hooks.payloads import PreToolUsePayload
+    from omcm.routing_log import CallEntry
 
 #: A usage reading older than this is not trusted for usage-based rules.
 USAGE_MAX_AGE = 15 * 60
@@ -117,13 +116,13 @@ def _minutes(until: float, now: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def count(session_id: str, now: float, change: object) -> None:
-    """Apply ``change(counters)`` to the totals and to the session's counters."""
+def count(session_id: str, now: float, entry: CallEntry) -> None:
+    """Add one call's log line to the totals and to the session's counters."""
 
     def mutate(fusion: state.FusionState) -> None:
         session = fusion.sessions.setdefault(session_id, state.Counters())
         for counters in (fusion.total, session):
-            change(counters)  # type: ignore[operator]
+            add_call(counters, entry)
             counters.updated_at = now
         if len(fusion.sessions) > 200:  # keep the file small: drop the oldest sessions
             oldest = sorted(fusion.sessions, key=lambda s: fusion.sessions[s].updated_at)
@@ -133,26 +132,66 @@ def count(session_id: str, now: float, change: object) -> None:
     state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
 
 
+def add_call(counters: state.Counters, entry: CallEntry) -> None:
+    """What one call adds to a set of counters."""
+    counters.calls += 1
+    if entry.outcome in ("routed", "cache"):
+        counters.routed += 1
+    if entry.outcome == "cache":
+        counters.cache_hits += 1
+    if entry.outcome == "fell-back" or entry.reason == "no-provider-available":
+        counters.fell_back += 1
+    for attempt in entry.attempts:
+        seen = counters.providers.setdefault(attempt.provider, state.ProviderCounters())
+        seen.calls += 1
+        if attempt.outcome != "ok":
+            seen.failures += 1
+        seen.input_tokens += attempt.tokens.input
+        seen.cached_tokens += attempt.tokens.cached
+        seen.output_tokens += attempt.tokens.output
+        seen.reasoning_tokens += attempt.tokens.reasoning
+
+
 def decision_entry(
     payload: PreToolUsePayload, decision: engine.Decision, started: float
-) -> dict[str, Any]:
+) -> CallEntry:
     """The routing-log line of a decision (a routed call's run adds to it)."""
-    entry: dict[str, Any] = {
-        "time": time.time(),
-        "session_id": payload.session_id,
-        "tool_use_id": payload.tool_use_id,
-        "tool_name": payload.tool_name,
-        "agent_raw": decision.agent_raw,
-        "agent": decision.agent,
-        "tier": decision.tier,
-        "decision": decision.target,
-        "reason": decision.reason,
-        "outcome": "claude",
-        "duration": round(time.monotonic() - started, 4),
-    }
-    if decision.skipped:
-        entry["skipped"] = decision.skipped
-    return entry
+    from omcm.routing_log import CallEntry
+
+    return CallEntry(
+        time=time.time(),
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        tool_name=payload.tool_name,
+        agent_raw=decision.agent_raw,
+        agent=decision.agent,
+        tier=decision.tier,
+        decision=decision.target,
+        reason=decision.reason,
+        duration=round(time.monotonic() - started, 4),
+        skipped=dict(decision.skipped),
+    )
+
+
+def error_entry(
+    payload: PreToolUsePayload, agent_raw: str, outcome: str, error: str, started: float
+) -> CallEntry:
+    """The line of a call OMCM let through to Claude because it could not decide."""
+    from omcm.agents import normalise
+    from omcm.routing_log import CallEntry
+
+    return CallEntry(
+        time=time.time(),
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        tool_name=payload.tool_name,
+        agent_raw=agent_raw,
+        agent=normalise(agent_raw),
+        reason=outcome,
+        outcome=outcome,
+        error=error,
+        duration=round(time.monotonic() - started, 4),
+    )
 
 
 def usage_text(limits: state.ProviderLimits) -> str:

@@ -1,4 +1,10 @@
-"""The routing log: one JSON line per subagent decision, in ``routing-log.jsonl``.
+"""The routing log: one JSON line per event, in ``routing-log.jsonl``.
+
+Three kinds of line, each declared once below as a record with its builder:
+``call`` (a subagent call: the decision and, for a routed call, what every
+provider attempt did), ``fallback`` (usage fallback switched on or off) and
+``limit`` (Claude rejected a request for its usage limit). Lines written before
+the ``event`` field existed are calls.
 
 Lines are appended under the state lock, so parallel hooks never interleave,
 and the file rotates by size (``.1`` … ``.N``). Writing uses the hot path's JSON
@@ -12,21 +18,115 @@ from __future__ import annotations
 import os
 
 from omcm import _json, paths
+from omcm.records import _MISSING, Record, RecordError, _dump
 from omcm.state import FileLock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, ClassVar
 
 MAX_BYTES = 10 * 1024 * 1024
 KEEP = 3
 
+#: How a subagent call ended, for ``omcm log --outcome`` and the README.
+OUTCOMES: dict[str, str] = {
+    "claude": "the call stayed on Claude",
+    "routed": "a provider answered; Claude got its answer as the subagent's result",
+    "cache": "an identical recent call's stored answer was handed back",
+    "fell-back": "every provider failed; Claude ran the subagent itself",
+    "cancelled": "Claude Code stopped the hook (Esc, timeout); the provider was killed",
+    "config-error": "config.toml is invalid; the call was let through to Claude",
+}
 
-def append(entry: dict[str, Any], path: str | None = None) -> None:
-    """Append one decision; rotate first if the log has grown past :data:`MAX_BYTES`."""
+
+class Tokens(Record):
+    """Tokens of one run: ``input`` includes ``cached``, ``output`` includes ``reasoning``."""
+
+    input: int = 0
+    cached: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+
+class AttemptEntry(Record):
+    """One provider run within a routed call."""
+
+    provider: str
+    model: str = ""
+    outcome: str
+    exit_code: int | None = None
+    error: str = ""
+    duration: float = 0.0
+    tokens: Tokens = Tokens()
+
+
+class Entry(Record):
+    """What every line has."""
+
+    KIND: ClassVar[str] = ""
+    event: str = ""
+    time: float = 0.0
+
+
+class CallEntry(Entry):
+    """A subagent call: what was decided, and what the providers did."""
+
+    KIND = "call"
+    event: str = "call"
+    session_id: str = ""
+    tool_use_id: str = ""
+    tool_name: str = ""
+    agent_raw: str = ""
+    agent: str = ""
+    tier: str = ""
+    decision: str = "claude"  # "claude" or "providers"
+    reason: str = ""  # a reason code (omcm.engine.REASONS) or "config-error"
+    outcome: str = "claude"  # a key of OUTCOMES
+    duration: float = 0.0  # seconds the hook took
+    skipped: dict[str, str] = {}
+    provider: str = ""
+    model: str = ""
+    attempts: list[AttemptEntry] = []
+    tokens: Tokens = Tokens()
+    prompt_chars: int = 0
+    answer_chars: int = 0
+    context_path: str = ""
+    output_path: str = ""
+    cache_hit: bool = False
+    fallback_reason: str = ""
+    error: str = ""
+
+
+class FallbackEntry(Entry):
+    """Usage fallback switched on or off."""
+
+    KIND = "fallback"
+    event: str = "fallback"
+    active: bool = False
+    usage: float | None = None
+    reason: str = ""
+    threshold: int = 0
+    recovery_threshold: int = 0
+
+
+class LimitEntry(Entry):
+    """Claude rejected a request for its usage limit."""
+
+    KIND = "limit"
+    event: str = "limit"
+    session_id: str = ""
+    until: float | None = None  # when OMCM expects the limit to lift
+    source: str = ""  # the hook that saw it: StopFailure or SessionEnd
+
+
+KINDS: dict[str, type[Entry]] = {k.KIND: k for k in (CallEntry, FallbackEntry, LimitEntry)}
+
+
+def append(entry: Entry, path: str | None = None) -> None:
+    """Append one line; rotate first if the log has grown past :data:`MAX_BYTES`."""
     path = path or paths.routing_log()
-    line = (_json.dumps(entry) + "\n").encode("utf-8")
+    line = (_json.dumps(_compact(entry)) + "\n").encode("utf-8")
     with FileLock(path):
         try:
             if os.path.getsize(path) + len(line) > MAX_BYTES:
@@ -40,6 +140,26 @@ def append(entry: dict[str, Any], path: str | None = None) -> None:
             os.close(fd)
 
 
+def _compact(entry: Entry) -> dict[str, Any]:
+    """The line's fields, leaving out empty ones a reader gets back as defaults."""
+    data = entry.dump()
+    keep = ("event", "time", "outcome", "decision", "reason", "agent", "tier", "active")
+    empty = _empty(type(entry))
+    return {k: v for k, v in data.items() if k in keep or v != empty.get(k)}
+
+
+def _empty(kind: type[Entry]) -> dict[str, Any]:
+    """The dump of a record of ``kind`` whose fields all hold their defaults."""
+    found = _EMPTY.get(kind)
+    if found is None:
+        defaults = {s.name: s.default for s in kind._specs() if s.default is not _MISSING}
+        found = _EMPTY[kind] = {k: _dump(v) for k, v in defaults.items()}
+    return found
+
+
+_EMPTY: dict[type[Entry], dict[str, Any]] = {}
+
+
 def _rotate(path: str) -> None:
     for index in range(KEEP - 1, 0, -1):
         older = f"{path}.{index}"
@@ -49,7 +169,7 @@ def _rotate(path: str) -> None:
 
 
 def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict[str, Any]]:
-    """Every decision, oldest first; damaged lines are skipped."""
+    """Every line as JSON, oldest first; damaged lines are skipped."""
     import jsonlines
 
     path = path or paths.routing_log()
@@ -59,3 +179,22 @@ def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict
             continue
         with jsonlines.open(name) as reader:
             yield from reader.iter(type=dict, skip_invalid=True)
+
+
+def entries(path: str | None = None) -> Iterator[Entry]:
+    """Every line as its record, oldest first; damaged or unknown lines are skipped."""
+    for data in read(path):
+        entry = parse(data)
+        if entry is not None:
+            yield entry
+
+
+def parse(data: dict[str, Any]) -> Entry | None:
+    """One line as its record (a line without ``event`` is a call); None if it fits none."""
+    kind = KINDS.get(str(data.get("event") or "call"))
+    if kind is None:
+        return None
+    try:
+        return kind.parse(data, "routing log line")
+    except RecordError:
+        return None

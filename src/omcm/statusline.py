@@ -146,15 +146,14 @@ def step_fallback(
 
         step = transitions[0]
         routing_log.append(
-            {
-                "time": now,
-                "event": "fallback",
-                "active": step.active,
-                "usage": step.usage_percentage,
-                "reason": step.reason,
-                "threshold": threshold,
-                "recovery_threshold": recovery,
-            }
+            routing_log.FallbackEntry(
+                time=now,
+                active=step.active,
+                usage=step.usage_percentage,
+                reason=step.reason,
+                threshold=threshold,
+                recovery_threshold=recovery,
+            )
         )
     return fallback
 

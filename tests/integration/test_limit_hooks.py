@@ -124,8 +124,9 @@ def test_nothing_more_when_stop_failure_already_recorded_it(tmp_path: Path) -> N
     until = state_file("provider-limits.json")["claude_limited_until"]
     assert session_end(path, tmp_path) is None
     assert state_file("provider-limits.json")["claude_limited_until"] == until
-    transitions = (Path(paths.state_dir()) / "routing-log.jsonl").read_text().splitlines()
-    assert len(transitions) == 1
+    lines = (Path(paths.state_dir()) / "routing-log.jsonl").read_text().splitlines()
+    events = [json.loads(line)["event"] for line in lines]
+    assert events == ["limit", "fallback"]  # from StopFailure; SessionEnd added none
 
 
 def test_an_old_rejection_or_a_normal_ending_changes_nothing(tmp_path: Path) -> None:
@@ -160,3 +161,33 @@ def test_last_limit_error_reads_the_timestamp_and_skips_sidechains(tmp_path: Pat
     with path.open("a") as handle:
         handle.write('{"type": "assistant", "cut')
     assert last_limit_error(str(path)) == at
+
+
+def test_a_call_let_through_for_an_invalid_config_is_logged(tmp_path: Path) -> None:
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[routing]\nmax_worker = 3\n")
+    answer, _ = run_hook(
+        "pre-tool-use",
+        {
+            "session_id": SID,
+            "hook_event_name": "PreToolUse",
+            "cwd": str(tmp_path),
+            "tool_name": "Agent",
+            "tool_use_id": "toolu_cfg",
+            "tool_input": {"description": "x", "prompt": "hi", "subagent_type": "Explore"},
+        },
+    )
+    assert answer is not None and "hookSpecificOutput" not in answer  # Claude runs the call
+    problem = f"{config}: unknown key 'routing.max_worker' (did you mean 'routing.max_workers'?)"
+    assert problem in answer["systemMessage"]
+    [line] = [json.loads(x) for x in Path(paths.routing_log()).read_text().splitlines()]
+    assert (line["outcome"], line["reason"], line["agent"], line["tool_use_id"]) == (
+        "config-error",
+        "config-error",
+        "explore",
+        "toolu_cfg",
+    )
+    assert line["error"] == problem
+    counters = state_file("fusion-state.json")["sessions"][SID]
+    assert counters["calls"] == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -167,3 +168,109 @@ def test_readme_configuration_reference_matches_the_schema() -> None:
         row = re.search(rf"^\| `{re.escape(key)}` \| `(.*?)` \|", readme, re.MULTILINE)
         assert row, f"README's configuration reference lacks `{key}`"
         assert row.group(1) == default, f"README shows a stale default for `{key}`"
+
+
+# --- layering: what the user does not write keeps its default, at every depth -----------
+
+
+def _other_value(key: str, default: Any) -> Any:
+    """A valid value for ``key`` that differs from its default."""
+    rules = _rules_of(key)
+    choices = rules.get("choices")
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default - 1 if "le" in rules and default + 1 > rules["le"] else default + 1
+    if isinstance(default, str):
+        if choices:
+            return next(c for c in choices if c != default)
+        return f"{default}-custom"
+    if isinstance(default, list):
+        return list(reversed(default)) if choices else ["custom-name"]
+    if isinstance(default, dict) and key == "balancing.weights":
+        return {"codex": 9.5}
+    if key == "agents":
+        return {"explore": {"provider": "codex"}}
+    raise AssertionError(f"no other value for {key}={default!r}")
+
+
+def _rules_of(key: str) -> dict[str, Any]:
+    section: type[config.Section] = config.Config
+    *tables, leaf = key.split(".")
+    node: Any = config.Config()
+    for part in tables:
+        node = getattr(node, part)
+        section = type(node)
+    return dict(section.RULES.get(leaf, {}))
+
+
+def _nested(key: str, value: Any) -> dict[str, Any]:
+    *tables, leaf = key.split(".")
+    data: dict[str, Any] = {leaf: value}
+    for part in reversed(tables):
+        data = {part: data}
+    return data
+
+
+LEAF_KEYS = [key for key, _, _ in config_schema.reference_rows()]
+
+
+@pytest.mark.parametrize("key", LEAF_KEYS)
+def test_a_partial_table_keeps_every_other_default(key: str) -> None:
+    import tomli_w
+
+    defaults = config.Config()
+    value = _other_value(key, config_schema.get_value(defaults, key))
+    write(tomli_w.dumps(_nested(key, value)))
+    loaded = config.load().dump()
+    expected = defaults.dump()
+    node = expected
+    *tables, leaf = key.split(".")
+    for part in tables:
+        node = node[part]
+    if key == "balancing.weights":
+        node[leaf] = node[leaf] | value  # a table, so its other keys keep their defaults too
+    elif key == "agents":
+        node[leaf] = {"explore": config.AgentOverride(provider="codex").dump()}
+    else:
+        node[leaf] = value
+    assert loaded == expected
+
+
+def test_one_model_table_entry_keeps_the_command_and_the_other_tiers() -> None:
+    write('[providers.opencode.model]\nlow = "ollama/qwen3"\n')
+    loaded = config.load()
+    assert loaded.providers.opencode.command == "opencode"
+    assert loaded.providers.opencode.model.dump() == {
+        "low": "ollama/qwen3",
+        "medium": "",
+        "high": "",
+    }
+    assert loaded.providers.codex == config.Config().providers.codex
+
+
+def test_a_model_string_sets_all_three_tiers() -> None:
+    write('[providers.opencode]\nmodel = "openrouter/qwen3-coder"\n')
+    loaded = config.load()
+    assert loaded.providers.opencode.model.dump() == dict.fromkeys(
+        config.TIERS, "openrouter/qwen3-coder"
+    )
+    assert loaded.providers.opencode.command == "opencode"
+    assert loaded.providers.opencode.timeout == 300
+
+
+def test_a_model_of_the_wrong_type_is_named() -> None:
+    path = write("[providers.codex]\nmodel = 5\n")
+    with pytest.raises(ConfigError) as err:
+        config.load()
+    assert str(err.value).startswith(f"{path}: key 'providers.codex.model'")
+
+
+def test_an_unknown_key_deep_in_a_partial_table_is_still_an_error() -> None:
+    write('[providers.opencode.model]\nlowest = "x"\n')
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'providers\.opencode\.model\.lowest' "
+        r"\(did you mean 'providers\.opencode\.model\.low'\?\)",
+    ):
+        config.load()

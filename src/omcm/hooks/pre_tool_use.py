@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 
 from omcm import config, engine, routing, routing_log, sessions
+from omcm.errors import ConfigError
 from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, PreToolUsePayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from omcm.routing_log import CallEntry
 
 PAYLOAD = PreToolUsePayload
 
@@ -24,7 +27,13 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     if payload.tool_name not in SUBAGENT_TOOLS:
         return None  # hooks.json matches Agent|Task; anything else is not ours
     task = AgentInput.parse(payload.tool_input, f"PreToolUse tool_input of {payload.tool_name}")
-    conf = config.load()
+    try:
+        conf = config.load()
+    except ConfigError as exc:
+        # Claude runs the call (the runner shows the error); the log still gets its line.
+        entry = routing.error_entry(payload, task.subagent_type, "config-error", str(exc), started)
+        _book(payload, entry, time.time())
+        raise
     sessions.record_event(payload)
     now = time.time()
     call = engine.Call(agent_raw=task.subagent_type, model=task.model)
@@ -32,14 +41,13 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     if decision.routed:
         # Now that the call would leave Claude, also check the programs are installed.
         decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now, True))
-    delegation = None
     answer: dict[str, Any] | None = None
     if decision.routed:
         from omcm import delegate
 
         delegation = delegate.run(payload, task, decision, conf, started)
         answer = delegation.answer
-        log = delegate.log_entry(payload, task, decision, delegation, started)
+        entry = delegate.log_entry(payload, task, decision, delegation, started)
     else:
         if decision.reason == "no-provider-available":
             skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items())
@@ -47,33 +55,12 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
                 "systemMessage": f"OMCM: no provider can take the {decision.agent} "
                 f"subagent now ({skipped}); Claude runs it."
             }
-        log = routing.decision_entry(payload, decision, started)
-    routing_log.append(log)
-    routing.count(payload.session_id, now, _counter_change(log))
+        entry = routing.decision_entry(payload, decision, started)
+    _book(payload, entry, now)
     return answer
 
 
-def _counter_change(log: dict[str, Any]) -> Any:
-    def change(counters: Any) -> None:
-        from omcm.state import ProviderCounters
-
-        counters.calls += 1
-        outcome = log["outcome"]
-        if outcome in ("routed", "cache"):
-            counters.routed += 1
-        if outcome == "cache":
-            counters.cache_hits += 1
-        if outcome == "fell-back" or log["reason"] == "no-provider-available":
-            counters.fell_back += 1
-        for attempt in log.get("attempts", []):
-            seen = counters.providers.setdefault(attempt["provider"], ProviderCounters())
-            seen.calls += 1
-            if attempt["outcome"] != "ok":
-                seen.failures += 1
-            tokens = attempt["tokens"]
-            seen.input_tokens += tokens["input"]
-            seen.cached_tokens += tokens["cached"]
-            seen.output_tokens += tokens["output"]
-            seen.reasoning_tokens += tokens["reasoning"]
-
-    return change
+def _book(payload: PreToolUsePayload, entry: CallEntry, now: float) -> None:
+    """Write the call's log line and add it to the counters."""
+    routing_log.append(entry)
+    routing.count(payload.session_id, now, entry)

@@ -60,6 +60,13 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
     limits = state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
     if not until:
         return ""
+    from omcm import routing_log
+
+    routing_log.append(
+        routing_log.LimitEntry(
+            time=now, session_id=payload.session_id, until=until[0], source=payload.hook_event_name
+        )
+    )
     statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
     when = time.strftime("%H:%M", time.localtime(until[0]))
     message = (
