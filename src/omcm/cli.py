@@ -1,4 +1,4 @@
-"""The ``omcm`` command."""
+"""The ``omcm`` command: argument parsing and one handler per subcommand."""
 
 from __future__ import annotations
 
@@ -44,10 +44,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+DESCRIPTION = (
+    "OMCM hands Claude Code's subagent work to Codex, Gemini and OpenCode by rule, by "
+    "keyword or as Claude's usage limit nears. These commands check the setup, explain "
+    "and review routing, and manage modes, the status line and the configuration."
+)
+
+
+def _parser_class() -> type[argparse.ArgumentParser]:
+    """Every parser, subcommands included, refuses abbreviated options.
+
+    argparse accepts any unique prefix by default, so a mistyped ``--mode`` would
+    silently become ``--model``; ``allow_abbrev`` is per parser, hence the class.
+    """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="omcm", description=__doc__)
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["allow_abbrev"] = False
+            super().__init__(*args, **kwargs)
+
+    return Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+
+    parser = _parser_class()(prog="omcm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"omcm {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -66,12 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_routing(sub: Any) -> None:
+    from omcm.agents import MODEL_TIERS
+    from omcm.routing_log import KINDS, OUTCOMES
+
     route = sub.add_parser("route", help="show how a subagent call would be routed, and why")
     route.add_argument("--explain", action="store_true", help="(default) print the reasons")
     route.add_argument(
         "--agent", required=True, help="subagent_type, e.g. explore or oh-my-claudecode:executor"
     )
-    route.add_argument("--model", help="the call's model input: haiku, sonnet, opus, fable")
+    route.add_argument(
+        "--model",
+        choices=sorted(MODEL_TIERS),
+        help="the call's model input, as Claude Code's subagent tool takes it",
+    )
     route.add_argument("--prompt", default="", help="the subagent prompt (only its size matters)")
     route.add_argument("--session", default="", help="read this session's mode")
     route.add_argument("--json", action="store_true", help="machine-readable output")
@@ -81,9 +110,8 @@ def _add_routing(sub: Any) -> None:
     log.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
     log.add_argument("--session", help="only this session id")
     log.add_argument("--provider", help="only calls that tried this provider")
-    log.add_argument(
-        "--outcome", choices=["claude", "routed", "cache", "fell-back"], help="only this outcome"
-    )
+    log.add_argument("--outcome", choices=list(OUTCOMES), help="only calls with this outcome")
+    log.add_argument("--event", choices=list(KINDS), help="only lines of this kind")
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
 
@@ -119,9 +147,9 @@ def _add_session(sub: Any) -> None:
 
 
 def _add_hud(sub: Any) -> None:
-    hud = sub.add_parser("hud", help="the status line (Claude Code runs `omcm hud`)")
+    hud = sub.add_parser("hud", help="print the status line (what Claude Code runs)")
     hsub = hud.add_subparsers(title="hud commands", metavar="ACTION")
-    setup = hsub.add_parser("setup", help="make `omcm hud` Claude Code's status line")
+    setup = hsub.add_parser("setup", help="make omcm hud Claude Code's status line")
     setup.add_argument("--remove", action="store_true", help="restore the previous status line")
     setup.add_argument(
         "--settings", help="settings.json to edit (default: ~/.claude/settings.json)"
@@ -215,49 +243,76 @@ def cmd_route(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     from omcm import routing_log
 
-    entries = [e for e in routing_log.read() if _log_matches(e, args)][-args.limit :]
-    for entry in entries:
-        print(json.dumps(entry, ensure_ascii=False) if args.json else _log_line(entry))
-    if not entries and not args.json:
+    shown = [e for e in routing_log.entries() if _log_matches(e, args)][-args.limit :]
+    for entry in shown:
+        if args.json:
+            print(json.dumps(entry.dump(), ensure_ascii=False))
+        else:
+            print(_log_line(entry))
+    if not shown and not args.json:
         print(f"no routing decisions logged yet ({paths.routing_log()})")
     return 0
 
 
-def _log_matches(entry: dict[str, object], args: argparse.Namespace) -> bool:
-    if args.session and entry.get("session_id") != args.session:
+def _log_matches(entry: Any, args: argparse.Namespace) -> bool:
+    from omcm.routing_log import CallEntry, LimitEntry
+
+    if args.event and entry.event != args.event:
         return False
-    if args.outcome and entry.get("outcome") != args.outcome:
+    filters = args.session or args.outcome or args.provider
+    if not filters:
+        return True
+    if args.session and not (
+        isinstance(entry, (CallEntry, LimitEntry)) and entry.session_id == args.session
+    ):
         return False
-    if args.provider:
-        tried = {
-            a.get("provider")
-            for a in entry.get("attempts", []) or []  # type: ignore[attr-defined]
-            if isinstance(a, dict)
-        }
-        return args.provider in tried
-    return True
+    if not isinstance(entry, CallEntry):
+        return not (args.outcome or args.provider)
+    if args.outcome and entry.outcome != args.outcome:
+        return False
+    return not args.provider or args.provider in {a.provider for a in entry.attempts}
 
 
-def _log_line(entry: dict[str, object]) -> str:
-    when = time.strftime("%m-%d %H:%M:%S", time.localtime(float(entry.get("time", 0))))  # type: ignore[arg-type]
+def _log_line(entry: Any) -> str:
+    """One line of ``omcm log`` for any kind of routing-log line."""
+    from omcm.routing_log import CallEntry, FallbackEntry
+
+    when = time.strftime("%m-%d %H:%M:%S", time.localtime(entry.time))
+    if isinstance(entry, FallbackEntry):
+        state_word = "ON" if entry.active else "OFF"
+        usage = "unknown" if entry.usage is None else f"{entry.usage:.0f}%"
+        return (
+            f"{when} fallback {state_word}: {entry.reason or 'no reason recorded'} "
+            f"(Claude usage {usage}; on at {entry.threshold}%, off below "
+            f"{entry.recovery_threshold}%)"
+        )
+    if not isinstance(entry, CallEntry):  # a limit line
+        until = (
+            "unknown"
+            if entry.until is None
+            else time.strftime("%m-%d %H:%M", time.localtime(entry.until))
+        )
+        return (
+            f"{when} {entry.session_id[:8] or '-'} Claude rejected a request for its usage "
+            f"limit (seen by {entry.source or 'a hook'}); every tier goes to providers until "
+            f"about {until}"
+        )
     head = (
-        f"{when} {str(entry.get('session_id', ''))[:8]} {entry.get('agent')} "
-        f"({entry.get('tier')}) → {entry.get('outcome')} [{entry.get('reason')}]"
+        f"{when} {entry.session_id[:8] or '-'} {entry.agent or entry.agent_raw or '?'}"
+        f" ({entry.tier.upper() or '?'}) → {entry.outcome} [{entry.reason or '-'}]"
     )
-    tried = entry.get("attempts") or []
-    parts = []
-    for attempt in tried:  # type: ignore[attr-defined]
-        parts.append(
-            f"{attempt['provider']}:{attempt['outcome']}"
-            f"({attempt['duration']:.1f}s{', ' + attempt['error'] if attempt['error'] else ''})"
-        )
-    tokens: dict[str, int] = entry.get("tokens") or {}  # type: ignore[assignment]
-    if entry.get("provider"):
-        head += (
-            f" {entry['provider']}/{entry.get('model')} "
-            f"{tokens.get('input', 0)}↓ {tokens.get('output', 0)}↑"
-        )
-    return head + ("  " + " ".join(parts) if parts else "")
+    if entry.provider:
+        tokens = entry.tokens
+        head += f" {entry.provider}/{entry.model or '?'} {tokens.input:,}↓ {tokens.output:,}↑"
+    tried = [
+        f"{a.provider}:{a.outcome}({a.duration:.1f}s{', ' + a.error if a.error else ''})"
+        for a in entry.attempts
+    ]
+    if tried:
+        head += "  " + " ".join(tried)
+    if entry.error:
+        head += f"  {entry.error}"
+    return head
 
 
 def session_of(args: argparse.Namespace) -> str:
