@@ -10,7 +10,7 @@ from __future__ import annotations
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
-# role: explore | analysis | planning | review | writing | build
+# role: explore | analysis | planning | review | writing | build (modes.MODES may route by role)
 _AGENTS: dict[str, tuple[str, str]] = {
     # HIGH: stays on Claude unless fallback routes every tier
     "architect": (HIGH, "analysis"),
@@ -61,7 +61,6 @@ CLAUDE_UTILITY_AGENTS = frozenset(
 )
 
 READ_ONLY_ROLES = frozenset({"explore", "analysis", "planning", "review"})
-SAVE_TOKENS_ROLES = frozenset({"explore", "analysis", "review", "writing"})
 MODEL_TIERS = {"haiku": LOW, "sonnet": MEDIUM, "opus": HIGH, "fable": HIGH}
 
 

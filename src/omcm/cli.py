@@ -117,10 +117,12 @@ def _add_routing(sub: Any) -> None:
 
 
 def _add_session(sub: Any) -> None:
+    from omcm.modes import MODES
+
     mode = sub.add_parser("mode", help="a Claude Code session's mode (hulw, ulw, autopilot, ...)")
     msub = mode.add_subparsers(title="mode commands", metavar="ACTION", required=True)
     mset = msub.add_parser("set", help="set the mode (the slash commands run this)")
-    mset.add_argument("mode", choices=["hulw", "ulw", "autopilot", "save-tokens"])
+    mset.add_argument("mode", choices=list(MODES))
     mset.add_argument("--fusion", action="store_true", help="autopilot with fusion routing")
     mset.add_argument("--task", default="", help="the task, kept for autopilot")
     mset.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
@@ -131,7 +133,10 @@ def _add_session(sub: Any) -> None:
     mcancel.set_defaults(handler=cmd_mode_cancel)
     mshow = msub.add_parser("show", help="the session's mode and what it routes now")
     mshow.add_argument("--session", help="session id (default: $CLAUDE_CODE_SESSION_ID)")
+    mshow.add_argument("--json", action="store_true", help="machine-readable output")
     mshow.set_defaults(handler=cmd_mode_show)
+    mref = msub.add_parser("reference", help="the modes as a Markdown table (for the README)")
+    mref.set_defaults(handler=cmd_mode_reference)
 
     handoff = sub.add_parser(
         "handoff", help="write the handoff context and print how to continue in OpenCode or Codex"
@@ -334,9 +339,9 @@ def cmd_mode_set(args: argparse.Namespace) -> int:
     from omcm import modes
 
     session = session_of(args)
-    fusion = args.fusion or (args.mode == "autopilot" and cfg.load().fusion_default)
+    fusion = args.fusion or (modes.MODES[args.mode].needs_fusion and cfg.load().fusion_default)
     record = modes.set_mode(session, args.mode, fusion=fusion, task=args.task, keyword="command")
-    _print_mode(record, session)
+    print(_mode_report(record)["description"])
     return 0
 
 
@@ -363,24 +368,64 @@ def cmd_mode_show(args: argparse.Namespace) -> int:
     from omcm import modes
 
     session = session_of(args)
-    _print_mode(modes.current(session), session)
+    report = _mode_report(modes.current(session))
+    if args.json:
+        print(json.dumps(report | {"session": session}, indent=2, ensure_ascii=False))
+        return 0
+    print(report["description"])
+    if report["mode"]:
+        routed = report["routed_agents"]
+        print(f"Routed to providers now: {', '.join(routed) if routed else 'none'}")
     return 0
 
 
-def _print_mode(record: state.SessionMode, session: str) -> None:
-    from omcm import modes, routing
+def cmd_mode_reference(_args: argparse.Namespace) -> int:
+    from omcm import modes
 
-    if not record.mode:
-        print("OMCM: no mode is active in this session.")
-        return
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    print(modes.reference_table(os.path.join(root, "commands")), end="")
+    return 0
+
+
+def _mode_report(record: state.SessionMode) -> dict[str, Any]:
+    """What ``omcm mode show`` says: the mode, what it routes now, and Claude's note.
+
+    ``routed_agents`` is the engine's answer for each agent of the tier table (pins,
+    fallback and provider health included); the tiers and roles are the mode table's.
+    """
+    from omcm import agents, engine, modes, routing
+
     conf = cfg.load()
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-    print(
-        modes.describe(
-            record, routing.claude_usage(limits, time.time()), conf, fallback=fallback.active
-        )
+    usage = routing.claude_usage(limits, time.time())
+    tiers, roles = modes.routing_now(record, usage, conf)
+    health = routing.health(conf, limits, time.time(), probe=False)
+    engine_state = engine.EngineState(
+        fallback_active=fallback.active,
+        claude_limited=(limits.claude_limited_until or 0) > time.time(),
+        usage=usage,
+        mode=record.mode,
+        mode_fusion=record.fusion,
+        health=health,
     )
+    routed = [
+        agent
+        for agent in agents.tier_table()
+        if engine.decide(engine.Call(agent_raw=agent), conf, engine_state).routed
+    ]
+    return {
+        "mode": record.mode,
+        "fusion": record.fusion,
+        "usage": usage,
+        "fallback": fallback.active,
+        "routed_tiers": [t for t in modes.TIER_ORDER if t in tiers],
+        "routed_roles": sorted(roles),
+        "routed_agents": routed,
+        "description": modes.describe(record, usage, conf, fallback=fallback.active)
+        if record.mode
+        else "OMCM: no mode is active in this session.",
+    }
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:

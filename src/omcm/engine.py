@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from omcm import agents
 from omcm.config import PROVIDERS
+from omcm.modes import MODES
 from omcm.records import Record
-from omcm.usage import ulw_tiers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,10 +28,7 @@ REASONS: dict[str, str] = {
     "every tier goes to providers",
     "fallback": "Claude's usage reached `threshold`; every tier goes to providers until it "
     "is back under `recovery_threshold`",
-    "mode-hulw": "hulw mode routes MEDIUM and LOW agents",
-    "mode-autopilot": "autopilot with fusion routes MEDIUM and LOW agents",
-    "mode-ulw": "ulw mode routes by Claude usage (70-80%: LOW, 80-90%: LOW and MEDIUM)",
-    "mode-save-tokens": "save-tokens mode routes exploration, analysis, review and writing agents",
+    **{mode.reason: f"{mode.name} mode: {mode.summary}" for mode in MODES.values()},
     "fusion-default": "fusion_default routes MEDIUM and LOW agents",
     "tier-stays-on-claude": "the active rule does not route this agent's tier",
     "ulw-below-band": "ulw mode, but Claude usage is under routing.usage_threshold or unknown",
@@ -101,7 +98,7 @@ class Decision(Record):
         return REASONS.get(self.reason, self.reason)
 
 
-def decide(call: Call, config: Config, st: EngineState) -> Decision:  # noqa: PLR0912 - a rule per branch
+def decide(call: Call, config: Config, st: EngineState) -> Decision:
     agent = agents.normalise(call.agent_raw)
     override = config.agents.get(agent)
     tier, tier_source = agents.tier_of(agent, call.model)
@@ -136,7 +133,7 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:  # noqa: PL
         return stay("routing-disabled")
     if agent in agents.CLAUDE_UTILITY_AGENTS:
         return stay("claude-utility-agent")
-    if agent in _names(routing.prefer_claude) or (override and override.provider == CLAUDE):
+    if pinned_to_claude(agent, config):
         return stay("pinned-claude")
     if agent in _names(routing.prefer_providers):
         return route("pinned-provider")
@@ -146,21 +143,26 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:  # noqa: PL
         return route("fallback", agents.HIGH if tier == agents.HIGH else tier)
     if not routing.auto_delegate:
         return stay("default-claude")
-    medium_and_low = frozenset({agents.LOW, agents.MEDIUM})
-    if st.mode == "hulw" or (st.mode == "autopilot" and st.mode_fusion):
-        reason = "mode-hulw" if st.mode == "hulw" else "mode-autopilot"
-        return route(reason) if tier in medium_and_low else stay("tier-stays-on-claude")
-    if st.mode == "ulw":
-        tiers = ulw_tiers(st.usage, routing.usage_threshold, config.threshold)
-        if not tiers:
-            return stay("ulw-below-band")
-        return route("mode-ulw") if tier in tiers else stay("tier-stays-on-claude")
-    if st.mode == "save-tokens":
-        wanted = role in agents.SAVE_TOKENS_ROLES and tier != agents.HIGH
-        return route("mode-save-tokens") if wanted else stay("tier-stays-on-claude")
+    mode = MODES.get(st.mode)
+    if mode is not None:
+        tiers = mode.tiers_at(st.usage, st.mode_fusion, routing.usage_threshold, config.threshold)
+        if tiers is not None:  # the mode decides (autopilot without fusion leaves it below)
+            if not tiers:
+                return stay("ulw-below-band" if mode.by_usage else "tier-stays-on-claude")
+            routed = mode.routes(tier, role, tiers)
+            return route(mode.reason) if routed else stay("tier-stays-on-claude")
     if config.fusion_default:
+        medium_and_low = (agents.LOW, agents.MEDIUM)
         return route("fusion-default") if tier in medium_and_low else stay("tier-stays-on-claude")
     return stay("default-claude")
+
+
+def pinned_to_claude(agent: str, config: Config) -> bool:
+    """``routing.prefer_claude`` or ``[agents.NAME] provider = "claude"`` keeps it on Claude."""
+    override = config.agents.get(agent)
+    return agent in _names(config.routing.prefer_claude) or bool(
+        override and override.provider == CLAUDE
+    )
 
 
 def _names(names: list[str]) -> set[str]:

@@ -63,6 +63,9 @@ triggers, ``what does ulw do?`` does not.
 
 from __future__ import annotations
 
+from omcm.modes import FUSION_WORDS
+from omcm.modes import MODES as _TABLE
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
@@ -99,10 +102,50 @@ else:
             return value
 
 
-MODES = ("hulw", "ulw", "autopilot", "save-tokens")
+MODES = tuple(_TABLE)
 
-# Any prompt that can trigger contains one of these (after lower()).
-_STEMS = ("ulw", "ultrawork", "autopilot", "save-tokens", "울트라워크", "오토파일럿", "토큰")
+
+class _Vocabulary:
+    """What the mode table's aliases give the detector, worked out once per process.
+
+    ``stems``: any prompt that can trigger contains one of them (after ``lower()``):
+    each alias contains one in one of its words. ``starts``: where a keyword can
+    start, the first word of each alias. (No regex here: a prompt without a stem
+    must not load ``re``.)
+    """
+
+    def __init__(self) -> None:
+        aliases = [(mode.name, alias) for mode in _TABLE.values() for alias in mode.aliases]
+        single = sorted({a for _, a in aliases if " " not in a}, key=len)
+        stems: list[str] = []
+        for word in single:
+            if not any(stem in word for stem in stems):
+                stems.append(word)
+        for _, alias in aliases:
+            if not any(stem in word for stem in stems for word in alias.split()):
+                stems.append(alias.split()[0])
+        self.stems = tuple(stems)
+        self.starts = tuple(dict.fromkeys(alias.split()[0] for _, alias in aliases))
+
+
+def _alias_pattern(alias: str) -> str:
+    return r"[ \t]*+-?[ \t]*+".join(re.escape(word) for word in alias.split())
+
+
+_VOCABULARY: _Vocabulary | None = None
+
+
+def _vocabulary() -> _Vocabulary:
+    global _VOCABULARY  # noqa: PLW0603 - worked out once per process, on first prompt
+    if _VOCABULARY is None:
+        _VOCABULARY = _Vocabulary()
+    return _VOCABULARY
+
+
+def reset() -> None:
+    """Forget the patterns built from the mode table (after a change to it, in tests)."""
+    global _VOCABULARY, _GRAMMAR  # noqa: PLW0603
+    _VOCABULARY = _GRAMMAR = None
 
 
 class KeywordMatch:
@@ -184,7 +227,7 @@ class KeywordMatch:
 def detect(prompt: str) -> KeywordMatch | None:
     """Return the mode or cancel ``prompt`` asks for, or None (the common case)."""
     low = prompt.lower()
-    for stem in _STEMS:
+    for stem in _vocabulary().stems:
         if stem in low:
             break
     else:
@@ -205,24 +248,6 @@ def detect(prompt: str) -> KeywordMatch | None:
 # and matching several times slower), and Hangul is matched as \w, because a
 # [가-힣] range alone costs a millisecond to compile.
 
-_HULW = r"hybrid[ \t]*+-?[ \t]*+ultrawork|hulw|하이브리드[ \t]*+울트라워크"
-_ULW = r"ultrawork|ulw|울트라워크"
-_AUTO = r"autopilot|오토파일럿"
-_SAVE = r"save-tokens|토큰[ \t]*+절약[ \t]*+모드"
-_FUSION = r"fusion|hulw|hybrid[ \t]*+-?[ \t]*+ultrawork|퓨전|하이브리드[ \t]*+울트라워크"
-# Where a keyword can start: the first word of each alias.
-_STARTS = (
-    "hulw",
-    "ulw",
-    "ultrawork",
-    "hybrid",
-    "autopilot",
-    "save-tokens",
-    "울트라워크",
-    "하이브리드",
-    "오토파일럿",
-    "토큰",
-)
 _CANCEL_VERBS = (
     r"cancel|stop|end|exit|quit|abort|disable|deactivate|kill"
     r"|turn[ \t]++off|switch[ \t]++off|shut[ \t]++off"
@@ -348,21 +373,28 @@ class _Grammar:
     """The patterns, each compiled on first use: a prompt pays only for what it needs."""
 
     @cached_property
+    def aliases(self) -> dict[str, str]:
+        """Per mode, its aliases as one regex, longest first (a space in an alias matches
+        any run of spaces or tabs, or one hyphen)."""
+        return {
+            mode.name: "|".join(_alias_pattern(a) for a in sorted(mode.aliases, key=len)[::-1])
+            for mode in _TABLE.values()
+        }
+
+    @cached_property
     def keyword(self) -> Pattern[str]:
+        modes = self.aliases
         return re.compile(
             r"(?<![\w@#$%&*+=~^|/\\.:'\"`-])"
-            rf"(?:(?P<hulw>{_HULW})|(?P<ulw>{_ULW})|(?P<autopilot>{_AUTO})|(?P<save>{_SAVE}))"
+            rf"(?:{_groups(modes)})"
             rf"(?P<particle>{_PARTICLES})?"
             r"(?![\w@#$%&*+=~^|/\\-])(?![.:][^\s.!?:,;)\]])"
         )
 
     @cached_property
     def slash(self) -> Pattern[str]:
-        return re.compile(
-            r"\s*/(?:omcm:)?(?P<cancel>cancel-)?"
-            r"(?:(?P<hulw>hulw)|(?P<ulw>ulw|ultrawork)|(?P<autopilot>autopilot)"
-            r"|(?P<save>save-tokens))(?=\s|$)"
-        )
+        names = {m.name: "|".join(re.escape(c) for c in m.commands) for m in _TABLE.values()}
+        return re.compile(r"\s*/(?:omcm:)?(?P<cancel>cancel-)?" rf"(?:{_groups(names)})(?=\s|$)")
 
     @cached_property
     def other_command(self) -> Pattern[str]:
@@ -424,14 +456,19 @@ class _Grammar:
 
     @cached_property
     def fusion_suffix(self) -> Pattern[str]:
+        """After a mode that takes fusion: a fusion word or a fusion mode's alias."""
+        words = [re.escape(w) for w in FUSION_WORDS]
+        words += [self.aliases[m.name] for m in _TABLE.values() if m.fusion]
         return re.compile(
-            rf"[ \t]*+(?:with[ \t]++)?(?:{_FUSION})(?:[ \t]*+(?:mode|모드))?"
+            rf"[ \t]*+(?:with[ \t]++)?(?:{'|'.join(words)})(?:[ \t]*+(?:mode|모드))?"
             r"(?:으로|로)?(?![\w-])"
         )
 
     @cached_property
-    def autopilot_suffix(self) -> Pattern[str]:
-        return re.compile(rf"[ \t]++(?:{_AUTO})(?:으로|로)?(?![\w-])")
+    def fusion_taker_suffix(self) -> Pattern[str]:
+        """After a fusion mode's alias: a mode that takes fusion ("hulw autopilot")."""
+        aliases = self.aliases[_fusion_taker()]
+        return re.compile(rf"[ \t]++(?:{aliases})(?:으로|로)?(?![\w-])")
 
     @cached_property
     def on_suffix(self) -> Pattern[str]:
@@ -638,11 +675,19 @@ def _blank_hook_lines(text: str, g: _Grammar) -> str:
 # ---------------------------------------------------------------- forms
 
 
+def _groups(patterns: dict[str, str]) -> str:
+    """One named group per mode (``m0``, ``m1`` … in table order; :func:`_mode` reads them)."""
+    return "|".join(f"(?P<m{i}>{pattern})" for i, pattern in enumerate(patterns.values()))
+
+
 def _mode(m: Match[str]) -> str:
-    for name in ("hulw", "ulw", "autopilot"):
-        if m.group(name) is not None:
-            return name
-    return "save-tokens"
+    names = list(_TABLE)
+    return next(names[i] for i in range(len(names)) if m.group(f"m{i}") is not None)
+
+
+def _fusion_taker() -> str:
+    """The mode that fusion can be added to by a word after it (autopilot)."""
+    return next(m.name for m in _TABLE.values() if m.needs_fusion)
 
 
 def _slash(prompt: str, low: str, g: _Grammar) -> KeywordMatch | None:
@@ -653,8 +698,8 @@ def _slash(prompt: str, low: str, g: _Grammar) -> KeywordMatch | None:
         return _scan(prompt, _mask(low, g), g)
     mode, end = _mode(m), m.end()
     cancel = m.group("cancel") is not None
-    fusion = mode == "hulw"
-    if mode == "autopilot" and not cancel:
+    fusion = _TABLE[mode].fusion
+    if _TABLE[mode].needs_fusion and not cancel:
         marker = g.fusion_suffix.match(low, end)
         if marker is not None:  # "/omcm:autopilot hulw <task>"
             fusion, end = True, marker.end()
@@ -685,7 +730,7 @@ def _scan(prompt: str, visible: str, g: _Grammar) -> KeywordMatch | None:
 def _candidates(visible: str) -> list[int]:
     """Offsets where a keyword may start, found with plain substring search (fast)."""
     found = set()
-    for stem in _STARTS:
+    for stem in _vocabulary().starts:
         at = visible.find(stem)
         while at >= 0:
             found.add(at)
@@ -717,7 +762,7 @@ class _Spot:
         self.mode = _mode(m)
         self.particle = m.group("particle")
         self.cancel = False
-        self.fusion = self.mode == "hulw"
+        self.fusion = _TABLE[self.mode].fusion
 
     def before(self) -> str:
         return self.text[self.line_start : self.start]
@@ -777,10 +822,10 @@ def _suffixes(spot: _Spot, g: _Grammar) -> bool:
     if particle in _OBJECT:
         return False  # "울트라워크를 설명해줘": the keyword is the object of another verb
     spot.take(g.mode_suffix)
-    if spot.mode == "autopilot" and spot.take(g.fusion_suffix):
+    if _TABLE[spot.mode].needs_fusion and spot.take(g.fusion_suffix):
         spot.fusion = True
-    elif spot.mode == "hulw" and spot.take(g.autopilot_suffix):
-        spot.mode = "autopilot"
+    elif _TABLE[spot.mode].fusion and spot.take(g.fusion_taker_suffix):
+        spot.mode = _fusion_taker()  # "hulw autopilot": autopilot with fusion
     if spot.take(g.off_suffix):
         spot.cancel = True
     else:
@@ -797,7 +842,7 @@ def _labelled(prompt: str, spot: _Spot, lead: Match[str], end: int, g: _Grammar)
     cancel = spot.cancel or lead.group("cancel") is not None
     start = spot.line_start + _verb_start(lead)
     fusion = spot.fusion
-    if spot.mode == "autopilot" and not fusion:
+    if _TABLE[spot.mode].needs_fusion and not fusion:
         marker = g.fusion_suffix.match(spot.text, end, spot.line_end)
         if marker is not None:  # "autopilot: hulw <task>"
             fusion, end = True, marker.end()

@@ -123,7 +123,9 @@ def test_log_shows_every_kind_of_line(capsys: pytest.CaptureFixture[str]) -> Non
         "explore (LOW) → routed [fusion-default] codex/gpt-5 1,234↓ 56↑  "
         "gemini:rate_limited(0.0s, 429) codex:ok(2.5s)"
     )
-    assert out[2].endswith("explore (?) → config-error [config-error]  config.toml: unknown key 'x'")
+    assert out[2].endswith(
+        "explore (?) → config-error [config-error]  config.toml: unknown key 'x'"
+    )
     assert "fallback ON: 5-hour usage 92% (Claude usage 92%; on at 90%" in out[3]
     assert "fallback OFF: usage back (Claude usage unknown;" in out[4]
     assert "sess-000 Claude rejected a request for its usage limit (seen by StopFailure)" in out[5]

@@ -250,3 +250,11 @@ def test_every_reason_code_is_documented() -> None:
     used = set(__import__("re").findall(r'(?:stay|route)\("([a-z-]+)"', source))
     used |= {"no-provider-available", "mode-autopilot"}
     assert used <= set(engine.REASONS)
+
+
+def test_every_reason_code_is_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [code for code in engine.REASONS if f"| `{code}` |" not in readme]
+    assert not missing, f"README's reason-code table lacks {missing}"

@@ -540,4 +540,4 @@ def test_import_is_lean() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert out == ["__future__", "omcm", "omcm.keywords"]
+    assert out == ["__future__", "omcm", "omcm.keywords", "omcm.modes"]

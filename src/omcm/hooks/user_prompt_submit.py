@@ -41,7 +41,9 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     if match is not None and match.cancel:
         return _cancel(payload.session_id, match.mode, conf, by_command=match.form == "slash")
     if match is not None:
-        fusion = match.fusion_requested or (match.mode == "autopilot" and conf.fusion_default)
+        fusion = match.fusion_requested or (
+            modes.MODES[match.mode].needs_fusion and conf.fusion_default
+        )
         # A slash command's `!` line ran just before this hook and already told Claude what
         # the mode means: record what only the typed text says (task, fusion), stay quiet.
         if match.form == "slash" and mode.mode == match.mode:
@@ -70,7 +72,7 @@ def _cancel(
         text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
         return _context(text, text if conf.notifications.show_on_keyword else None)
     text = (
-        f"OMCM {modes.NAMES[ended]} mode is cancelled for this session: subagents follow "
+        f"OMCM {modes.MODES[ended].title} mode is cancelled for this session: subagents follow "
         "the normal routing rules again; stop any autonomous loop and wait for the user."
     )
     return _context(
