@@ -28,17 +28,8 @@ def run_checks(plugin_root: str | None = None) -> list[Check]:
     checks = [_python(), _packages(), *_config(), _state_dir()]
     checks.append(_program("claude", "Claude Code", "npm install -g @anthropic-ai/claude-code"))
     config = _safe_config()
-    installs = {
-        "codex": "npm install -g @openai/codex  (then: codex login)",
-        "gemini": "npm install -g @google/gemini-cli  (then run `gemini` once to log in)",
-        "opencode": "npm install -g opencode-ai  (then: opencode auth login)",
-    }
     for name in cfg.PROVIDERS:
-        provider = getattr(config.providers, name)
-        if not provider.enabled:
-            checks.append(Check(name, OK, "disabled in config"))
-            continue
-        checks.append(_program(provider.command or name, name, installs[name], label=name))
+        checks.append(_provider(name, getattr(config.providers, name)))
     checks.append(_hooks_env(plugin_root))
     return checks
 
@@ -120,6 +111,28 @@ def _program(command: str, what: str, install: str, label: str | None = None) ->
     version = (result.stdout or result.stderr).strip().splitlines()
     shown = version[0] if result.ok and version else f"did not answer --version ({result.error})"
     return Check(name, OK if result.ok else WARN, f"{shown} at {where}")
+
+
+def _provider(name: str, settings: cfg.ProviderConfig) -> Check:
+    """Installed, answering ``--version``, and logged in: only then is a provider ready."""
+    from omcm.providers import PROVIDERS
+
+    provider = PROVIDERS[name]
+    if not settings.enabled:
+        return Check(name, OK, "disabled in config")
+    installed = _program(settings.command or name, name, provider.install, label=name)
+    if installed.status != OK:
+        return installed
+    models = [settings.model.low, settings.model.medium, settings.model.high]
+    login = provider.login(
+        shutil.which(settings.command) or settings.command,
+        list(settings.args),
+        models,
+        proc.child_env(),
+    )
+    if not login.ready:
+        return Check(name, WARN, f"{installed.detail}; not ready: {login.detail}", login.fix)
+    return Check(name, OK, f"{installed.detail}; {login.detail}")
 
 
 def _hooks_env(plugin_root: str | None) -> Check:

@@ -7,6 +7,7 @@ A missing pinned CLI fails the test: run scripts/setup --e2e.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 import urllib.request
@@ -210,3 +211,27 @@ def _group_members(pgid: int) -> list[int]:
         for pid in _pids()
         if (fields := _stat(pid)) and int(fields[2]) == pgid and fields[0] != "Z"
     ]
+
+
+def test_codex_login_is_read_from_the_real_cli_without_writing(tmp_path: Path) -> None:
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(codex_home), "PATH": os.environ["PATH"]}
+    codex = str(pinned_bin("codex"))
+    before = sorted(p.name for p in codex_home.iterdir())
+    login = PROVIDERS["codex"].login(codex, [], [], env)
+    assert (login.ready, login.detail, login.fix) == (False, "not logged in", "codex login")
+    assert sorted(p.name for p in codex_home.iterdir()) == before
+    saved = subprocess.run(
+        [codex, "login", "--with-api-key"],
+        input="sk-e2e-key\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert saved.returncode == 0, saved.stderr
+    login = PROVIDERS["codex"].login(codex, [], [], env)
+    assert login.ready, login
+    assert login.detail.startswith("codex login status: API key configured"), login.detail

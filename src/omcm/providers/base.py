@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from omcm.proc import ProcResult
 
 Sandbox = Literal["read-only", "workspace-write"]
@@ -74,11 +76,30 @@ class ProviderResult:
     model: str = ""  # the model that answered, when the output names it
 
 
+@dataclass(frozen=True)
+class Login:
+    """Whether a provider CLI can authenticate, found without a network call or a write."""
+
+    ready: bool
+    detail: str  # how it authenticates, or what is missing: "logged in using ChatGPT"
+    fix: str = ""  # the exact command that fixes it, when not ready
+
+
 class Provider(Protocol):
     """One coding-agent CLI."""
 
     name: str  # "codex" | "gemini" | "opencode"
     label: str  # shown to users and Claude: "OpenAI Codex"
+    install: str  # the command that installs it
+
+    def login(
+        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
+    ) -> Login:
+        """Whether the CLI is logged in (or has its key) for ``models``; no network, no writes.
+
+        ``command`` and ``args`` are the configured program and its extra arguments,
+        ``env`` the environment the CLI will run with.
+        """
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
         """The full argv; ``command`` is the configured program (name or path)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from omcm.providers.base import ProviderResult, Usage
+from omcm.providers.base import Login, ProviderResult, Usage
 from omcm.providers.common import (
     PromptOnStdin,
     as_dict,
@@ -31,12 +31,14 @@ from omcm.providers.common import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from omcm.proc import ProcResult
     from omcm.providers.base import ProviderRequest
 
 _MESSAGE_TYPES = ("agent_message", "assistant_message")  # the latter: older builds
+_PROVIDER_ARG = re.compile(r"^model_provider\s*=\s*\"?([\w.-]+)\"?$")
 _URL_SUFFIX = re.compile(r",? url: \S+$")  # "…: Incorrect API key provided., url: http://…"
 
 
@@ -45,6 +47,40 @@ class Codex(PromptOnStdin):
 
     name = "codex"
     label = "OpenAI Codex"
+    install = "npm install -g @openai/codex"
+
+    def login(
+        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
+    ) -> Login:
+        """``codex login status`` (reads ``$CODEX_HOME/auth.json``, no request, no write).
+
+        A model provider of the user's own (``-c model_provider=X`` in the configured
+        args) authenticates with its ``env_key`` variable instead.
+        """
+        own = _own_model_provider(args, env)
+        if own is not None:
+            name, key = own
+            if not key:
+                return Login(True, f"model provider {name} (needs no key)")
+            if env.get(key):
+                return Login(True, f"model provider {name}, key from ${key}")
+            return Login(
+                False, f"model provider {name} needs ${key}, which is not set", f"export {key}=…"
+            )
+        for key in ("CODEX_API_KEY", "OPENAI_API_KEY"):
+            if env.get(key):
+                return Login(True, f"API key from ${key}")
+        from omcm import proc
+
+        done = proc.run([command, "login", "status"], env=dict(env), timeout=20)
+        said = (done.stderr + "\n" + done.stdout).strip()
+        lines = [ln for ln in said.splitlines() if ln.strip() and not ln.startswith("WARNING")]
+        detail = lines[0].strip() if lines else "no answer"
+        if done.ok:
+            return Login(True, f"codex login status: {detail}")
+        if done.not_found:
+            return Login(False, done.error, self.install)
+        return Login(False, "not logged in", "codex login")
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
         argv = [
@@ -103,6 +139,41 @@ class _Events:
             self.failed = str(as_dict(event.get("error")).get("message") or "turn failed")
         elif kind == "error":
             self.last_error = str(event.get("message") or "")
+
+
+def _own_model_provider(args: list[str], env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(name, env_key) of the model provider codex uses, when it is not OpenAI's.
+
+    ``-c model_provider=NAME`` in the configured ``args`` wins over the user's
+    ``$CODEX_HOME/config.toml`` (default ``~/.codex``), as it does for codex.
+    """
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-c", "--config")]
+    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    name = next((m.group(1) for v in values if (m := _PROVIDER_ARG.match(v.strip()))), None)
+    file = _codex_config(env)
+    if name is None:
+        name = str(file.get("model_provider") or "")
+    if not name or name == "openai":
+        return None
+    table = file.get("model_providers", {}).get(name, {})
+    key = str(table.get("env_key") or "") if isinstance(table, dict) else ""
+    for value in values:
+        if value.startswith(f"model_providers.{name}"):
+            found = re.search(r"env_key\s*=\s*\"([^\"]+)\"", value)
+            key = found.group(1) if found else key
+    return name, key
+
+
+def _codex_config(env: Mapping[str, str]) -> dict[str, Any]:
+    import os
+    import tomllib
+
+    home = env.get("CODEX_HOME") or os.path.join(env.get("HOME") or "~", ".codex")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "config.toml"), "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
 
 
 def _usage(raw: dict[str, Any]) -> Usage:

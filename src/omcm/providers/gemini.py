@@ -27,9 +27,10 @@ with the HTTP status mod 256 (429 → 173, 401 → 145, 500 → 244) or 41 for a
 from __future__ import annotations
 
 import json
+import os
 import re
 
-from omcm.providers.base import ProviderResult, Usage
+from omcm.providers.base import Login, ProviderResult, Usage
 from omcm.providers.common import (
     PromptOnStdin,
     as_dict,
@@ -43,6 +44,7 @@ from omcm.providers.common import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from omcm.proc import ProcResult
@@ -61,6 +63,49 @@ class Gemini(PromptOnStdin):
 
     name = "gemini"
     label = "Google Gemini"
+    install = "npm install -g @google/gemini-cli"
+
+    def login(
+        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
+    ) -> Login:
+        """The auth method in gemini's settings.json and what it needs (gemini 0.61 rules).
+
+        ``oauth-personal`` (Login with Google) needs ``oauth_creds.json`` next to the
+        settings; ``gemini-api-key`` needs ``GEMINI_API_KEY`` (also read from
+        ``~/.gemini/.env``); ``vertex-ai`` needs ``GOOGLE_CLOUD_PROJECT`` and
+        ``GOOGLE_CLOUD_LOCATION``, or ``GOOGLE_API_KEY``. With no method chosen, a
+        headless run takes an API key from the environment.
+        """
+        home = _gemini_home(env)
+        method = _auth_method(home)
+        keys = _with_dotenv(env, home)
+        fix = "gemini  (once, interactively: choose Login with Google), or export GEMINI_API_KEY=…"
+        if method == "oauth-personal":
+            if os.path.exists(os.path.join(home, "oauth_creds.json")):
+                return Login(True, "Login with Google")
+            return Login(False, "Login with Google is chosen but no login is stored", fix)
+        if method in ("compute-default-credentials", "cloud-shell"):
+            return Login(True, f"auth method {method}")
+        if method == "vertex-ai":
+            if keys.get("GOOGLE_API_KEY") or (
+                keys.get("GOOGLE_CLOUD_PROJECT") and keys.get("GOOGLE_CLOUD_LOCATION")
+            ):
+                return Login(True, "Vertex AI")
+            return Login(
+                False,
+                "Vertex AI is chosen but GOOGLE_CLOUD_PROJECT and "
+                "GOOGLE_CLOUD_LOCATION (or GOOGLE_API_KEY) are not set",
+                "export GOOGLE_CLOUD_PROJECT=… GOOGLE_CLOUD_LOCATION=…",
+            )
+        if keys.get("GEMINI_API_KEY"):
+            return Login(True, "API key from $GEMINI_API_KEY")
+        if method == "gemini-api-key":
+            return Login(
+                False,
+                "the Gemini API key method is chosen but GEMINI_API_KEY is not set",
+                "export GEMINI_API_KEY=…",
+            )
+        return Login(False, "not logged in (no auth method chosen, no GEMINI_API_KEY)", fix)
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
         argv = [
@@ -98,6 +143,37 @@ class Gemini(PromptOnStdin):
         if outcome:
             return failure(outcome, f"exited with code {result.returncode}", now)
         return crash(result)
+
+
+def _gemini_home(env: Mapping[str, str]) -> str:
+    base = env.get("GEMINI_CLI_HOME") or env.get("HOME") or os.path.expanduser("~")
+    return os.path.join(base, ".gemini")
+
+
+def _auth_method(home: str) -> str:
+    try:
+        with open(os.path.join(home, "settings.json"), encoding="utf-8") as handle:
+            settings = json.load(handle)
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(settings, dict):
+        return ""
+    auth = as_dict(as_dict(settings.get("security")).get("auth"))
+    return str(auth.get("selectedType") or settings.get("selectedAuthType") or "")
+
+
+def _with_dotenv(env: Mapping[str, str], home: str) -> dict[str, str]:
+    """``env`` plus what gemini's ``~/.gemini/.env`` sets (the environment wins)."""
+    found: dict[str, str] = {}
+    try:
+        with open(os.path.join(home, ".env"), encoding="utf-8") as handle:
+            for line in handle:
+                name, sep, value = line.strip().removeprefix("export ").partition("=")
+                if sep and name and not name.startswith("#"):
+                    found[name.strip()] = value.strip().strip("'\"")
+    except OSError:
+        pass
+    return found | dict(env)
 
 
 def _error(err: dict[str, Any], stderr: str, now: float) -> ProviderResult:

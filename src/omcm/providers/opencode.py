@@ -31,7 +31,7 @@ import json
 import os
 import re
 
-from omcm.providers.base import ProviderResult, Usage
+from omcm.providers.base import Login, ProviderResult, Usage
 from omcm.providers.common import (
     PromptOnStdin,
     as_dict,
@@ -45,6 +45,7 @@ from omcm.providers.common import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from omcm.proc import ProcResult
@@ -60,6 +61,31 @@ class OpenCode(PromptOnStdin):
 
     name = "opencode"
     label = "OpenCode"
+    install = "npm install -g opencode-ai"
+
+    def login(
+        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
+    ) -> Login:
+        """Credentials for the providers of the configured models (``PROVIDER/MODEL``).
+
+        Read from opencode's ``auth.json`` (what ``opencode auth login`` stores), the
+        providers its config declares with a key or a local base URL, and the usual
+        API-key variables. Nothing is run: ``opencode auth list`` may go online.
+        """
+        known = _credentials(env)
+        wanted = sorted({m.split("/", 1)[0] for m in models if "/" in m})
+        if wanted:
+            missing = [p for p in wanted if p not in known]
+            if not missing:
+                return Login(True, ", ".join(f"{p}: {known[p]}" for p in wanted))
+            return Login(
+                False,
+                f"no credentials for {', '.join(missing)} (the configured models' providers)",
+                f"opencode auth login  (choose {missing[0]})",
+            )
+        if known:
+            return Login(True, ", ".join(f"{p}: {how}" for p, how in sorted(known.items())))
+        return Login(False, "not logged in to any model provider", "opencode auth login")
 
     def argv(self, command: str, request: ProviderRequest) -> list[str]:
         argv = [command, "run", *request.extra_args, "--format", "json"]
@@ -124,6 +150,74 @@ class _Events:
         # text is narration before tool calls.
         last = [t for t in texts.values() if "".join(t).strip()]
         self.answer = "".join(last[-1]).strip() if last else ""
+
+
+#: API-key variables opencode reads, by its provider id (from models.dev's provider list).
+_KEY_VARS = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "google": ("GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "github-copilot": ("GITHUB_TOKEN",),
+}
+
+
+def _credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """provider id → where its credentials come from."""
+    found: dict[str, str] = {}
+    data = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or "~", ".local", "share")
+    stored = _json_file(os.path.join(os.path.expanduser(data), "opencode", "auth.json"))
+    for provider in stored:
+        found[provider] = "opencode auth login"
+    for provider, names in _KEY_VARS.items():
+        for name in names:
+            if env.get(name):
+                found.setdefault(provider, f"${name}")
+    for config in _configs(env):
+        for provider, table in as_dict(config.get("provider")).items():
+            options = as_dict(as_dict(table).get("options"))
+            if options.get("apiKey"):
+                found.setdefault(str(provider), "apiKey in opencode config")
+            elif options.get("baseURL"):
+                found.setdefault(str(provider), f"server at {options['baseURL']}")
+    return found
+
+
+def _configs(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """opencode's global configs and ``OPENCODE_CONFIG_CONTENT`` (comments allowed)."""
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or "~", ".config")
+    files = [
+        os.path.join(os.path.expanduser(base), "opencode", f"opencode.{ext}")
+        for ext in ("json", "jsonc")
+    ]
+    if env.get("OPENCODE_CONFIG"):
+        files.append(env["OPENCODE_CONFIG"])
+    found = [_json_file(path) for path in files]
+    if env.get("OPENCODE_CONFIG_CONTENT"):
+        found.append(_json_text(env["OPENCODE_CONFIG_CONTENT"]))
+    return [c for c in found if c]
+
+
+def _json_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _json_text(handle.read())
+    except OSError:
+        return {}
+
+
+def _json_text(text: str) -> dict[str, Any]:
+    text = re.sub(
+        r'("(?:[^"\\]|\\.)*")|//[^\n]*|/\*.*?\*/', lambda m: m.group(1) or "", text, flags=re.S
+    )
+    try:
+        return as_dict(json.loads(text))
+    except ValueError:
+        return {}
 
 
 def _usage(tokens: dict[str, Any]) -> Usage:
