@@ -15,9 +15,12 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omcm import handoff, paths, proc, routing, slots, state
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+from omcm import _json, handoff, paths, proc, routing, slots, state
 from omcm.config import Config
 from omcm.engine import Decision, Route
 from omcm.hooks.payloads import AgentInput, PreToolUsePayload
@@ -30,6 +33,8 @@ from omcm.routing_log import AttemptEntry, CallEntry, Tokens
 MARGIN = 10.0
 #: Shortest provider run worth starting.
 MIN_RUN = 5.0
+#: Why a call ended when the process running it was killed outright (the watchdog logs it).
+DIED = "the hook process was killed; the watchdog stopped the provider"
 SANDBOX_LINES = {
     "read-only": "Sandbox: read-only. Do not create, edit or delete files; investigate and "
     "report your findings.",
@@ -75,6 +80,7 @@ class Delegation:
     output_path: str = ""
     cache_hit: bool = False
     fell_back: str = ""  # why Claude runs the call after all
+    cancelled: str = ""  # why the call was stopped before it ended
 
 
 def _tokens(usage: Usage) -> Tokens:
@@ -89,7 +95,14 @@ def run(
     decision: Decision,
     config: Config,
     started: float,
+    *,
+    cancel: Callable[[], str] | None = None,
 ) -> Delegation:
+    """Hand the call to the decision's providers in turn; Claude's answer, or why not.
+
+    ``cancel`` is polled while waiting (see :func:`omcm.proc.run`); it, or a
+    cancelling signal, stops the provider at once and the call ends as cancelled.
+    """
     deadline = started + config.delegation.hook_budget
     key = _call_key(decision.agent, task.prompt)
     stored = _stored_answer(payload.session_id, key, config.delegation.repeat_window)
@@ -108,16 +121,28 @@ def run(
     )
     context_path, context_text = handoff.write(context, config.context.max_context_length)
     attempts: list[Attempt] = []
+
+    def epitaph(running: Attempt) -> str:
+        """The log line to write should this process die while ``running`` runs."""
+        dead = _cancelled(decision, [*attempts, running], DIED, context_path, task)
+        entry = log_entry(payload, task, decision, dead, started)
+        return _json.dumps({"call": entry.dump()})
+
     for route in decision.routes:
-        result, tried = _try_provider(
-            route,
-            task=task,
-            cwd=payload.cwd,
-            context=context_text,
-            config=config,
-            deadline=deadline,
-        )
-        attempts.extend(tried)
+        try:
+            result = _try_provider(
+                route,
+                attempts,
+                task=task,
+                cwd=payload.cwd,
+                context=context_text,
+                config=config,
+                deadline=deadline,
+                cancel=cancel,
+                epitaph=epitaph,
+            )
+        except proc.Cancelled as stop:
+            return _cancelled(decision, attempts, stop.reason, context_path, task)
         if result is not None:
             delegation = _answer(
                 payload, decision, route, result, attempts=attempts, config=config, started=started
@@ -143,6 +168,22 @@ def run(
     )
 
 
+def _cancelled(
+    decision: Decision, attempts: list[Attempt], reason: str, context_path: str, task: AgentInput
+) -> Delegation:
+    stopped = attempts[-1].provider if attempts else "no provider"
+    return Delegation(
+        answer={
+            "systemMessage": f"OMCM: the {decision.agent} subagent call was cancelled "
+            f"({reason}); {stopped} was stopped."
+        },
+        attempts=attempts,
+        context_path=context_path,
+        prompt_chars=len(task.prompt),
+        cancelled=reason,
+    )
+
+
 def compose_prompt(task: AgentInput, context: str, sandbox: str, cwd: str) -> str:
     parts = [task.prompt.strip()]
     if context:
@@ -155,8 +196,22 @@ def compose_prompt(task: AgentInput, context: str, sandbox: str, cwd: str) -> st
 
 
 def _try_provider(
-    route: Route, *, task: AgentInput, cwd: str, context: str, config: Config, deadline: float
-) -> tuple[ProviderResult | None, list[Attempt]]:
+    route: Route,
+    attempts: list[Attempt],
+    *,
+    task: AgentInput,
+    cwd: str,
+    context: str,
+    config: Config,
+    deadline: float,
+    cancel: Callable[[], str] | None = None,
+    epitaph: Callable[[Attempt], str] | None = None,
+) -> ProviderResult | None:
+    """Run one provider (retrying once when allowed); each attempt goes into ``attempts``.
+
+    ``epitaph`` gives the log line the watchdog writes should this process die
+    during a run (:mod:`omcm.watchdog`).
+    """
     provider = PROVIDERS[route.provider]
     settings = getattr(config.providers, route.provider)
     request = ProviderRequest(
@@ -169,7 +224,6 @@ def _try_provider(
     )
     argv = provider.argv(settings.command, request)
     stdin = provider.stdin(request)
-    attempts: list[Attempt] = []
     tries = 2 if config.delegation.retry else 1
     for _ in range(tries):
         left = deadline - MARGIN - time.monotonic()
@@ -180,7 +234,9 @@ def _try_provider(
                 )
             )
             break
-        slot = slots.acquire(config.routing.max_workers, time.monotonic() + left - MIN_RUN)
+        slot = slots.acquire(
+            config.routing.max_workers, time.monotonic() + left - MIN_RUN, cancel=cancel
+        )
         if slot is None:
             attempts.append(
                 Attempt(
@@ -193,15 +249,30 @@ def _try_provider(
                 )
             )
             break
-        with slot:
-            timeout = min(float(settings.timeout), deadline - MARGIN - time.monotonic())
-            ran = proc.run(
-                argv,
-                input=stdin,
-                cwd=cwd,
-                env=proc.child_env(provider.env(request)),
-                timeout=timeout,
+        began = time.monotonic()
+        try:
+            with slot:
+                timeout = min(float(settings.timeout), deadline - MARGIN - time.monotonic())
+                ran = proc.run(
+                    argv,
+                    input=stdin,
+                    cwd=cwd,
+                    env=proc.child_env(provider.env(request)),
+                    timeout=timeout,
+                    cancel=cancel,
+                    watchdog=True,
+                    epitaph=epitaph(
+                        Attempt(route.provider, route.model, "cancelled", None, DIED, 0.0)
+                    )
+                    if epitaph
+                    else "",
+                )
+        except proc.Cancelled as stop:
+            elapsed = time.monotonic() - began
+            attempts.append(
+                Attempt(route.provider, route.model, "cancelled", None, stop.reason, elapsed)
             )
+            raise
         parsed = provider.parse(ran, time.time())
         attempt = Attempt(
             route.provider,
@@ -215,10 +286,10 @@ def _try_provider(
         attempts.append(attempt)
         _record_health(route.provider, parsed, ran.duration, config)
         if parsed.outcome == "ok":
-            return parsed, attempts
+            return parsed
         if parsed.outcome not in RETRYABLE:
             break
-    return None, attempts
+    return None
 
 
 def _record_health(name: str, result: ProviderResult, duration: float, config: Config) -> None:
@@ -401,8 +472,14 @@ def log_entry(
     entry.output_path = delegation.output_path
     entry.fallback_reason = delegation.fell_back
     entry.outcome = (
-        "cache" if delegation.cache_hit else ("fell-back" if delegation.fell_back else "routed")
+        "cancelled"
+        if delegation.cancelled
+        else "cache"
+        if delegation.cache_hit
+        else ("fell-back" if delegation.fell_back else "routed")
     )
+    if delegation.cancelled:
+        entry.error = delegation.cancelled
     return entry
 
 

@@ -14,6 +14,10 @@ import time
 
 from omcm import paths
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 POLL = 0.05
 
 
@@ -37,8 +41,16 @@ class Slot:
         self.release()
 
 
-def acquire(count: int, deadline: float, folder: str | None = None) -> Slot | None:
-    """Take a free slot out of ``count``, waiting until ``deadline`` (monotonic); None if none."""
+def acquire(
+    count: int,
+    deadline: float,
+    folder: str | None = None,
+    cancel: Callable[[], str] | None = None,
+) -> Slot | None:
+    """Take a free slot out of ``count``, waiting until ``deadline`` (monotonic); None if none.
+
+    ``cancel`` is asked between tries; a non-empty answer raises :class:`omcm.proc.Cancelled`.
+    """
     folder = folder or os.path.join(paths.state_dir(), "slots")
     os.makedirs(folder, exist_ok=True)
     start = os.getpid() % count  # spread first tries so hooks do not all queue on slot 0
@@ -55,4 +67,9 @@ def acquire(count: int, deadline: float, folder: str | None = None) -> Slot | No
             return Slot(fd, index)
         if time.monotonic() >= deadline:
             return None
+        why = cancel() if cancel else ""
+        if why:
+            from omcm.proc import Cancelled
+
+            raise Cancelled(why)
         time.sleep(POLL)

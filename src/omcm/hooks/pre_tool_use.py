@@ -43,9 +43,14 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
         decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now, True))
     answer: dict[str, Any] | None = None
     if decision.routed:
-        from omcm import delegate
+        from omcm import delegate, proc
 
-        delegation = delegate.run(payload, task, decision, conf, started)
+        # Esc or the hook's timeout: Claude Code signals this process (or ends its
+        # launcher); the provider is stopped at once and the call logged as cancelled.
+        with proc.cancel_on_signals():
+            delegation = delegate.run(
+                payload, task, decision, conf, started, cancel=proc.parent_watch()
+            )
         answer = delegation.answer
         entry = delegate.log_entry(payload, task, decision, delegation, started)
     else:

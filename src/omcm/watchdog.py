@@ -1,0 +1,67 @@
+"""The watchdog that outlives a provider run's owner: ``python -c "…watchdog import main…"``.
+
+:func:`omcm.proc.run` starts it (with ``watchdog=True``) in a session of its
+own, with the read end of a pipe as its stdin; only the owner holds the write
+end. The owner writes the run's process group id, optionally one JSON line
+(the *epitaph*: the routing-log line to write should the owner die), and
+``done`` once the run is over and reaped. End of file without ``done`` means the
+owner died, even by SIGKILL: the watchdog kills the run's whole group at once
+and writes the epitaph (log line and counters), so nothing is left running and
+no call goes unlogged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+#: what :func:`omcm.proc.run` runs
+ENTRY = "from omcm.watchdog import main; main()"
+
+
+def main() -> None:
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # only end of file on stdin ends a watch
+    stream = sys.stdin.buffer
+    first = stream.readline().strip()
+    if not first:
+        return
+    pgid = int(first)
+    rest = stream.read().splitlines()
+    if rest and rest[-1].strip() == b"done":
+        return
+    _kill(pgid)
+    if rest and rest[0].startswith(b"{"):
+        _write_epitaph(rest[0])
+
+
+def _kill(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _write_epitaph(raw: bytes) -> None:
+    from omcm import _json, routing, routing_log, state
+
+    try:
+        data: dict[str, Any] = _json.loads(raw)
+        entry = routing_log.parse(data["call"])
+        if not isinstance(entry, routing_log.CallEntry):
+            return
+        entry.time = time.time()
+        routing_log.append(entry)
+        routing.count(entry.session_id, entry.time, entry)
+    except Exception:  # nobody is left to tell: the error log is all there is
+        import traceback
+
+        state.log_error(
+            "the watchdog could not write a dead hook's log line", traceback.format_exc()
+        )
