@@ -341,7 +341,11 @@ def cmd_mode_set(args: argparse.Namespace) -> int:
     session = session_of(args)
     fusion = args.fusion or (modes.MODES[args.mode].needs_fusion and cfg.load().fusion_default)
     record = modes.set_mode(session, args.mode, fusion=fusion, task=args.task, keyword="command")
-    print(_mode_report(record)["description"])
+    report = _mode_report(record)
+    # What is printed here is what Claude is told (a slash command's `!` line): remember
+    # it, so the next prompt does not tell it again.
+    modes.set_mode(session, args.mode, keyword="command", band=report["band"])
+    print(report["description"])
     return 0
 
 
@@ -422,6 +426,7 @@ def _mode_report(record: state.SessionMode) -> dict[str, Any]:
         "routed_tiers": [t for t in modes.TIER_ORDER if t in tiers],
         "routed_roles": sorted(roles),
         "routed_agents": routed,
+        "band": "fallback" if fallback.active else modes.band(record, usage, conf),
         "description": modes.describe(record, usage, conf, fallback=fallback.active)
         if record.mode
         else "OMCM: no mode is active in this session.",

@@ -157,6 +157,7 @@ class _TaskList:
         self.status: dict[str, str] = {}  # task id -> latest status
         self.subject: dict[str, str] = {}  # task id -> latest subject
         self.created: list[tuple[str, str]] = []  # (task id, subject), newest first
+        self.failed: set[str] = set()  # calls that failed (2.1.332: "No such tool available")
 
     def result(self, content: object, extra: object) -> None:
         """Note the task id a TaskCreate result names."""
@@ -165,12 +166,16 @@ class _TaskList:
             if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
             use_id, text = str(block.get("tool_use_id", "")), str(block.get("content", ""))
-            if isinstance(task, dict) and task.get("id") is not None:
+            if block.get("is_error"):
+                self.failed.add(use_id)
+            elif isinstance(task, dict) and task.get("id") is not None:
                 self.ids[use_id] = str(task["id"])
             elif text.startswith("Task #") and " created" in text:
                 self.ids[use_id] = text[len("Task #") :].split(" ", 1)[0]
 
     def call(self, name: str, use_id: str, data: dict[str, object]) -> None:
+        if use_id in self.failed:
+            return
         self.used = True
         if name == "TaskCreate" and data.get("subject"):
             self.created.append((self.ids.get(use_id, f"?{use_id}"), str(data["subject"])))
@@ -194,8 +199,8 @@ def _wanted(raw: bytes, facts: TranscriptFacts, need_files: bool) -> bool:
     if _TOOL_USE in raw:
         todos = facts.todos is None and any(tool in raw for tool in _TODO_TOOLS)
         return todos or (need_files and any(tool in raw for tool in _EDIT_TOOLS))
-    if _TOOL_RESULT in raw:  # only a TaskCreate result (it names the task's id) matters
-        return facts.todos is None and b"Task #" in raw
+    if _TOOL_RESULT in raw:  # only a TaskCreate result (the task's id) or a failed call
+        return facts.todos is None and (b"Task #" in raw or b"tool_use_error" in raw)
     return not facts.last_prompt
 
 
@@ -234,6 +239,8 @@ def _take_todos(
 ) -> None:
     """A todo-list tool call: TodoWrite holds the whole list, a task tool one change of it."""
     todos = data.get("todos")
+    if use_id in tasks.failed:
+        return
     if name == "TodoWrite" and not tasks.used and isinstance(todos, list):
         facts.todos = [
             Todo(str(t.get("content", "")), str(t.get("status", "pending")))

@@ -105,6 +105,10 @@ class Mode:
         return tier in tiers and (not self.roles or role in self.roles)
 
 
+DONE_MARKER = "AUTOPILOT: DONE"
+"""How Claude says an autopilot task is finished where it keeps no todo list (2.1.332
+offers no todo tool): the Stop hook lets the session stop on it."""
+
 FUSION_WORDS = ("fusion", "퓨전")
 """Words after ``autopilot`` that ask for fusion (so do the aliases of a fusion mode)."""
 
@@ -234,7 +238,8 @@ def describe(mode: SessionMode, usage: float | None, config: Config, fallback: b
         parts.append(
             f"Work autonomously:{task} plan it as a todo list, execute, verify (run the "
             "tests), and repeat until every todo is done, without stopping to ask unless "
-            "blocked. The user ends it with `cancel autopilot` or /omcm:cancel-autopilot."
+            f"blocked. When all of it is done and verified, end with the line {DONE_MARKER}. "
+            "The user ends it with `cancel autopilot` or /omcm:cancel-autopilot."
         )
     if found.roles and mode.mode:
         parts.append("Prefer delegating such work to subagents.")
@@ -313,8 +318,19 @@ def current(session_id: str) -> SessionMode:
 
 
 def set_mode(
-    session_id: str, mode: str, *, fusion: bool = False, task: str = "", keyword: str = ""
+    session_id: str,
+    mode: str,
+    *,
+    fusion: bool = False,
+    task: str = "",
+    keyword: str = "",
+    band: str = "",
 ) -> SessionMode:
+    """Set the session's mode; setting the mode it has again keeps its task and fusion
+    unless new ones are given (a slash command's `!` line after its keyword was seen).
+
+    ``band`` is what Claude was just told the mode routes (:func:`band`), if it was.
+    """
     from omcm import state
 
     if mode not in MODES:
@@ -322,8 +338,11 @@ def set_mode(
     fusion = fusion or MODES[mode].fusion
 
     def mutate(record: SessionMode) -> SessionMode:
-        record.mode, record.fusion, record.task, record.keyword = mode, fusion, task, keyword
-        record.set_at, record.continuations, record.band = _now(), 0, ""
+        same = record.mode == mode
+        record.fusion = fusion or (same and record.fusion)
+        record.task = task or (record.task if same else "")
+        record.mode, record.keyword = mode, keyword
+        record.set_at, record.continuations, record.band = _now(), 0, band
         return record
 
     return state.update(mode_file(session_id), state.SessionMode, mutate)

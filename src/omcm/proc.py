@@ -258,7 +258,10 @@ class _Watchdog:
             pass
 
     def release(self) -> None:
-        """The run is over (reaped): tell the watchdog to leave, and wait for it."""
+        """The run is over (reaped): tell the watchdog to leave.
+
+        The process started here only forks the watchdog off and exits; it is reaped here.
+        """
         try:
             os.write(self._write, b"done\n")
         except OSError:

@@ -40,6 +40,13 @@ OUTCOMES: dict[str, str] = {
 }
 
 
+def outcome_table() -> str:
+    """The README's table of call outcomes (``scripts/sync-readme``)."""
+    rows = ["| outcome | meaning |", "|---|---|"]
+    rows += [f"| `{name}` | {meaning} |" for name, meaning in OUTCOMES.items()]
+    return "\n".join(rows) + "\n"
+
+
 class Tokens(Record):
     """Tokens of one run: ``input`` includes ``cached``, ``output`` includes ``reasoning``."""
 

@@ -47,6 +47,11 @@ def record_event(
     return state.update(path, state.SessionInfo, mutate)
 
 
+def is_task_notification(prompt: str) -> bool:
+    """A prompt that is Claude Code's ``<task-notification>`` of a finished background task."""
+    return prompt.lstrip().startswith("<task-notification>")
+
+
 def newest_in(cwd: str) -> str:
     """The session whose hooks last ran in the project dir ``cwd``; "" if none did.
 

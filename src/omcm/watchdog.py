@@ -2,7 +2,9 @@
 
 :func:`omcm.proc.run` starts it (with ``watchdog=True``) in a session of its
 own, with the read end of a pipe as its stdin; only the owner holds the write
-end. The owner writes the run's process group id, optionally one JSON line
+end. It forks once more at once, so that it is no longer a descendant of the
+owner (Claude Code kills a stopped hook's whole process tree) and ignores
+TERM, INT and HUP. The owner writes the run's process group id, optionally one JSON line
 (the *epitaph*: the routing-log line to write should the owner die), and
 ``done`` once the run is over and reaped. End of file without ``done`` means the
 owner died, even by SIGKILL: the watchdog kills the run's whole group at once
@@ -26,8 +28,12 @@ ENTRY = "from omcm.watchdog import main; main()"
 
 
 def main() -> None:
-    for sig in (signal.SIGINT, signal.SIGHUP):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # only end of file on stdin ends a watch
+    # Leave the owner's process tree: Claude Code stops a hook by signalling every
+    # descendant it finds (2.1.62 SIGKILLs each one), and the watchdog must outlive it.
+    if os.fork() > 0:
+        os._exit(0)
     stream = sys.stdin.buffer
     first = stream.readline().strip()
     if not first:

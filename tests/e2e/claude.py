@@ -30,15 +30,32 @@ REPO = Path(__file__).resolve().parents[2]
 E2E = REPO / "tests" / "e2e"
 REPO_PYTHON = REPO / ".venv" / "bin" / "python"
 
-CURRENT = "2.1.197"
+NEWEST = "2.1.332"
+"""The newest Claude Code when it was pinned: subagents run in the background by default."""
+PREVIOUS = "2.1.197"
+"""The last Claude Code whose subagents run in the foreground by default (2.1.198 changed it)."""
 LEGACY = "2.1.62"
 """The last Claude Code whose subagent tool is named ``Task`` (2.1.63 renamed it ``Agent``)."""
+CURRENT = NEWEST
+"""The version a scenario runs on when it names none."""
+MODERN = (NEWEST, PREVIOUS)
+"""Every scenario that runs on one of these runs on both."""
+VERSIONS = (NEWEST, PREVIOUS, LEGACY)
+"""Every Claude Code version the tests run (README: "Tested with")."""
 
-_PREFIXES = {CURRENT: E2E / "npm", LEGACY: E2E / "npm-legacy"}
+_PREFIXES = {NEWEST: E2E / "npm", PREVIOUS: E2E / "npm-2.1.197", LEGACY: E2E / "npm-legacy"}
 SETUP_HINT = "run scripts/setup --e2e"
 
-SUBAGENT_TOOL = {CURRENT: "Agent", LEGACY: "Task"}
+SUBAGENT_TOOL = {NEWEST: "Agent", PREVIOUS: "Agent", LEGACY: "Task"}
 """The subagent tool's name in API requests and in hook payloads, per version."""
+DENY_WRAPPER = {NEWEST: "PreToolUse:Agent hook error: ", PREVIOUS: "", LEGACY: ""}
+"""What a version puts before a PreToolUse deny reason in the tool result Claude gets."""
+
+
+def background_by_default(version: str) -> bool:
+    """Since 2.1.198 a subagent call without ``run_in_background`` runs in the background."""
+    return version not in (PREVIOUS, LEGACY)
+
 
 # Inherited variables that would change what Claude Code or the hooks do: those a
 # Claude Code session sets for its children, API credentials and endpoints, and
@@ -96,6 +113,28 @@ _COPY_IGNORE = shutil.ignore_patterns(
 #: The hooks one scripted `claude -p` run fires, in order (hooks/hooks.json; StopFailure,
 #: in hooks/newer-events.json, fires only when Claude itself fails).
 HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop", "SessionEnd"]
+
+
+def claude_subagent_events(version: str) -> list[str]:
+    """The hooks a ``claude -p`` run fires when its one subagent call runs on Claude.
+
+    Since 2.1.198 the subagent runs in the background: the turn stops while it
+    runs, and its end comes back as a new prompt (``<task-notification>…``) with
+    its own UserPromptSubmit and Stop.
+    """
+    if background_by_default(version):
+        return [*HOOK_EVENTS[:4], "UserPromptSubmit", "Stop", "SessionEnd"]
+    return list(HOOK_EVENTS)
+
+
+INPUT_PROMPT = "\u276f"
+"""The mark before the input line of an interactive Claude Code session."""
+
+
+def wait_until_ready(term: Tmux, timeout: float = 60) -> None:
+    """Wait until an interactive session takes input (its prompt drawn, then a moment)."""
+    term.wait_for(lambda screen: INPUT_PROMPT in screen or "for shortcuts" in screen, timeout)
+    time.sleep(1.5)  # the prompt is drawn a moment before the input is ready
 
 
 def claude_cli(version: str) -> Path:
@@ -367,6 +406,11 @@ class Sandbox:
         path = self.home / ".claude.json"
         data = json.loads(path.read_text()) if path.exists() else {}
         data["hasCompletedOnboarding"] = True
+        # With an API key (not a subscriber login) it would first ask whether to use it.
+        data["customApiKeyResponses"] = {
+            "approved": [OFFLINE_ENV["ANTHROPIC_API_KEY"]],
+            "rejected": [],
+        }
         data.setdefault("projects", {}).setdefault(str(self.project), {})[
             "hasTrustDialogAccepted"
         ] = True

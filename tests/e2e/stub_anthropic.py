@@ -143,6 +143,64 @@ def tool_result_text(block: dict[str, Any]) -> str:
     return "\n".join(b.get("text", "") for b in as_blocks(block.get("content")) if "text" in b)
 
 
+BACKGROUND_ACK = "Async agent launched successfully."
+"""How Claude Code 2.1.198+ answers a subagent call that went to the background."""
+WAITING = "WAITING for the subagent"
+"""What the scripted model says after launching a background subagent."""
+
+
+def issued(request: Request, tool_use_id: str) -> bool:
+    """Whether the conversation so far has an assistant ``tool_use`` with this id."""
+    return any(
+        block.get("type") == "tool_use" and block.get("id") == tool_use_id
+        for message in request.messages
+        if message.get("role") == "assistant"
+        for block in as_blocks(message.get("content"))
+    )
+
+
+def task_notifications(request: Request) -> list[dict[str, str]]:
+    """The ``<task-notification>`` blocks of the last user message, field by field.
+
+    Claude Code 2.1.332 delivers a background subagent's end as a user message:
+    ``<task-notification><task-id>…</task-id><tool-use-id>…</tool-use-id>
+    <status>completed</status>…<result>…</result><usage>…</usage></task-notification>``.
+    """
+    import re
+
+    found = []
+    for block in last_user_content(request):
+        text = block.get("text", "") if block.get("type") == "text" else ""
+        for body in re.findall(r"<task-notification>(.*?)</task-notification>", text, re.S):
+            fields = dict(re.findall(r"<([a-z-]+)>(.*?)</\1>", body, re.S))
+            found.append({name: value.strip() for name, value in fields.items()})
+    return found
+
+
+def subagent_report(text: str) -> str:
+    """A subagent's own answer in its tool_result: 2.1.332 frames it as
+    ``[Subagent hand-back] … The report follows:\n  <answer>``; older versions do not."""
+    _, found, report = text.partition("The report follows:\n")
+    return report.strip() if found else text
+
+
+def subagent_result(request: Request, tool_use_id: str) -> str | None:
+    """What the subagent call ``tool_use_id`` came back with, once it has.
+
+    Its tool_result (a foreground call, or a call a hook denied), or, for a call
+    that went to the background, its task notification's ``<result>``; None
+    while the model is still waiting (or the call was not made yet).
+    """
+    for block in tool_results(request, tool_use_id):
+        text = tool_result_text(block)
+        if not text.startswith(BACKGROUND_ACK):
+            return text
+    for note in task_notifications(request):
+        if note.get("tool-use-id") == tool_use_id:
+            return note.get("result", "")
+    return None
+
+
 def system_prompt(request: Request) -> str:
     """The request's top-level ``system`` prompt as text."""
     if not isinstance(request.body, dict):
@@ -355,8 +413,9 @@ def always_text(text: str) -> Responder:
 class AgentScript:
     """The common script: the main conversation calls the subagent tool once.
 
-    * main conversation, no result yet → ``tool_use`` of ``tool_name`` with ``tool_input``;
-    * main conversation carrying the tool_result → text ``DONE: <tool_result text>``;
+    * main conversation, no call yet → ``tool_use`` of ``tool_name`` with ``tool_input``;
+    * main conversation carrying the result (the tool_result, or a background call's task
+      notification) → text ``DONE: <result>``; after a background launch → ``WAITING``;
     * a subagent's request → text ``SUBAGENT-RAN``;
     * anything else (quota probe, topic detection, …) → short text ``ok``.
     """
@@ -378,9 +437,11 @@ class AgentScript:
             return Reply.text("SUBAGENT-RAN", self.headers)
         if not is_main_conversation(request):
             return Reply.text("ok", self.headers)
-        results = tool_results(request, self.tool_use_id)
-        if results:
-            return Reply.text(f"DONE: {tool_result_text(results[0])}", self.headers)
+        result = subagent_result(request, self.tool_use_id)
+        if result is not None:
+            return Reply.text(f"DONE: {result}", self.headers)
+        if issued(request, self.tool_use_id):
+            return Reply.text(WAITING, self.headers)  # it runs in the background
         return Reply.tool_use(
             self.tool_name, self.tool_input, self.tool_use_id, headers=self.headers
         )

@@ -27,13 +27,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.claude import (
-    CURRENT,
-    HOOK_EVENTS,
     LEGACY,
+    MODERN,
     REPO_PYTHON,
     SUBAGENT_TOOL,
     ClaudeRun,
     Sandbox,
+    claude_subagent_events,
     copy_repo,
 )
 from tests.e2e.stub_anthropic import AgentScript, StubAnthropic
@@ -105,11 +105,16 @@ def install(sandbox: Sandbox, source: str) -> Path:
     return Path(entry["installPath"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=MODERN)
 def github_install(
-    tmp_path_factory: pytest.TempPathFactory, shared_pip_cache: Path, git_remote: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_pip_cache: Path,
+    git_remote: Path,
 ) -> tuple[Sandbox, Path]:
-    sandbox = new_sandbox(tmp_path_factory.mktemp("user"), CURRENT, shared_pip_cache, git_remote)
+    version = str(request.param)
+    root = tmp_path_factory.mktemp(f"user-{version}")
+    sandbox = new_sandbox(root, version, shared_pip_cache, git_remote)
     install_path = install(sandbox, GITHUB_REPO)
     return sandbox, install_path
 
@@ -154,7 +159,8 @@ def assert_hooks_fired_from(run: ClaudeRun, plugin_root: Path, python: Path) -> 
     assert run.returncode == 0, run.describe()
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
     payloads = run.payloads()
-    assert [line["event"] for line in payloads] == HOOK_EVENTS, run.describe()
+    expected = claude_subagent_events(run.sandbox.version)
+    assert [line["event"] for line in payloads] == expected, run.describe()
     for line in payloads:
         assert os.path.normpath(line["plugin_root"]) == str(plugin_root)
         assert line["python"] == str(python)
@@ -211,16 +217,18 @@ def test_local_directory_marketplace_on_legacy_claude_code(
     assert not sandbox.plugin_data_root.exists()
 
 
+@pytest.mark.parametrize("version", MODERN)
 def test_local_directory_marketplace_runs_in_place_on_current_claude_code(
+    version: str,
     tmp_path: Path,
     user_copy: Path,
     dev_python: Path,
 ) -> None:
-    """2.1.197 installs a cache copy of a directory marketplace but runs the hooks from
-    the directory itself (so a checkout's own .venv would be used). OMCM_PYTHON spares
+    """2.1.197 and 2.1.332 install a cache copy of a directory marketplace but run the hooks
+    from the directory itself (so a checkout's own .venv would be used). OMCM_PYTHON spares
     this test an environment build; the build is covered above.
     """
-    sandbox = new_sandbox(tmp_path, CURRENT, tmp_path / "pip-cache")
+    sandbox = new_sandbox(tmp_path, version, tmp_path / "pip-cache")
     install_path = install(sandbox, str(user_copy))
     assert install_path == sandbox.plugin_cache / "omcm" / "omcm" / "0.1.0"
     assert (install_path / "hooks" / "omcm-hook").is_file()
@@ -279,7 +287,7 @@ def test_omcm_python_without_omcm_fails_open_in_claude(
     assert run.result["result"].startswith("DONE: SUBAGENT-RAN"), run.describe()
     assert run.payloads() == []  # omcm never started
     messages = run.system_messages()
-    assert len(messages) == len(HOOK_EVENTS), run.describe()
+    assert len(messages) == len(claude_subagent_events(sandbox.version)), run.describe()
     for message in messages:
         assert f"could not run with OMCM_PYTHON={bare_python}" in message
         assert f"{bare_python} -m pip install" in message

@@ -26,8 +26,19 @@ from typing import Any
 import pytest
 import tomli_w
 
+from omcm.hooks.session_start import RESULT_NOTE
+from omcm.modes import DONE_MARKER
 from tests.e2e import stub_models
-from tests.e2e.claude import CURRENT, LEGACY, REPO, ClaudeRun, Sandbox
+from tests.e2e.claude import (
+    DENY_WRAPPER,
+    LEGACY,
+    MODERN,
+    NEWEST,
+    REPO,
+    VERSIONS,
+    ClaudeRun,
+    Sandbox,
+)
 from tests.e2e.stub_anthropic import (
     AgentScript,
     Reply,
@@ -82,7 +93,7 @@ class CommandRun:
     said: str  # what the model was handed: the `!` line's output and the command text
 
 
-@pytest.fixture(scope="module", params=[CURRENT, LEGACY])
+@pytest.fixture(scope="module", params=VERSIONS)
 def command_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> dict[str, CommandRun]:
@@ -141,7 +152,7 @@ class FusionToggle:
     texts: dict[str, str]  # config.toml after each command
 
 
-@pytest.fixture(scope="module", params=[CURRENT, LEGACY])
+@pytest.fixture(scope="module", params=VERSIONS)
 def fusion_toggle(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> FusionToggle:
@@ -228,14 +239,17 @@ def routing_config(models_url: str, home: Path) -> tuple[str, dict[str, str]]:
     return tomli_w.dumps(config), setup.env
 
 
-@pytest.fixture(scope="module")
-def hulw_session(tmp_path_factory: pytest.TempPathFactory, dev_python: Path) -> HulwSession:
+@pytest.fixture(scope="module", params=MODERN)
+def hulw_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
+) -> HulwSession:
+    version = str(request.param)
     script = AgentScript(EXPLORE, tool_use_id="toolu_e2e_hulw_explore")
     with (
         stub_models.StubModels(stub_models.Reply(text=PROVIDER_ANSWER)) as models,
         StubAnthropic(script) as stub,
     ):
-        sandbox = Sandbox(tmp_path_factory.mktemp("hulw"), CURRENT, stub.url)
+        sandbox = Sandbox(tmp_path_factory.mktemp(f"hulw-{version}"), version, stub.url)
         config, env = routing_config(models.url, sandbox.home)
         sandbox.write_config(config)
         sandbox.extra_env.update(env)
@@ -290,7 +304,8 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
     turns = main_turns(hulw_session.first_requests)
     assert len(turns) == 2
     [result] = tool_results(turns[1], hulw_session.script.tool_use_id)
-    text = tool_result_text(result)
+    wrapper = DENY_WRAPPER[hulw_session.sandbox.version]
+    text = tool_result_text(result).removeprefix(wrapper)
     assert text.startswith(
         "[OMCM] This explore subagent task was completed by OpenAI Codex "
         "(model stub-model) instead of a Claude subagent."
@@ -298,7 +313,7 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
     assert PROVIDER_ANSWER in text
     # Claude never ran the subagent itself.
     assert not [r for r in hulw_session.first_requests if is_conversation(r) and is_subagent(r)]
-    assert hulw_session.first.result["result"].startswith("DONE: [OMCM] This explore")
+    assert hulw_session.first.result["result"].startswith(f"DONE: {wrapper}[OMCM] This explore")
     [note] = [m for m in hulw_session.first.system_messages() if "→" in m]
     assert note.startswith("OMCM: explore → codex/stub-model (")
 
@@ -314,7 +329,8 @@ def test_resumed_session_keeps_hulw(hulw_session: HulwSession) -> None:
     assert start["session_id"] == run.session_id
     [turn] = main_turns(hulw_session.resumed_requests)
     assert last_user_text(turn) == "now update its tests"
-    assert "SessionStart hook additional context: " + HULW_TEXT in context_text(turn)
+    told = "SessionStart hook additional context: " + RESULT_NOTE + "\n\n" + HULW_TEXT
+    assert told in context_text(turn)
     assert run.result["result"] == "Resumed in hulw."
 
 
@@ -328,8 +344,12 @@ def test_question_about_ulw_changes_nothing(sandbox: Sandbox, stub: StubAnthropi
     assert hook["payload"]["prompt"] == "what does ulw do?"  # the hook did see it
     assert run.session_mode() == {}
     [turn] = main_turns(stub.requests)
-    assert "hook additional context" not in context_text(turn)
-    assert not [out for out in run.hook_outputs() if "hookSpecificOutput" in out]
+    assert "UserPromptSubmit hook additional context" not in context_text(turn)
+    assert [
+        out["hookSpecificOutput"]["hookEventName"]
+        for out in run.hook_outputs()
+        if "hookSpecificOutput" in out
+    ] == ["SessionStart"]  # only its note on OMCM results
 
 
 # --- /omcm:autopilot, the Stop hook's continuation and cap, /omcm:cancel-autopilot ------
@@ -339,7 +359,13 @@ DONE_TODO = "Write the API"
 
 
 def todo_steps(version: str) -> list[Reply]:
-    """The model's todo list calls: the first item open, the second done (the real tools run)."""
+    """The model's todo list calls: the first item open, the second done (the real tools run).
+
+    2.1.332 offers no todo tool at all (TaskCreate answers "No such tool available"):
+    there the model keeps no list, and says it is done with a marker line instead.
+    """
+    if version == NEWEST:
+        return []
     if version == LEGACY:  # TodoWrite: the whole list in one call
         return [
             Reply.tool_use(
@@ -380,7 +406,7 @@ class AutopilotSession:
     stops: list[dict[str, Any]]  # the first run's Stop hook payloads (the session id is shared)
 
 
-@pytest.fixture(scope="module", params=[CURRENT, LEGACY])
+@pytest.fixture(scope="module", params=VERSIONS)
 def autopilot(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> AutopilotSession:
@@ -434,9 +460,17 @@ def test_stop_hook_continues_once_then_respects_the_cap(autopilot: AutopilotSess
     run = autopilot.run
     assert run.result["result"] == "Still on it.", run.describe()
     [reason] = stop_reason_turns(autopilot.requests)
-    assert (
-        f"OMCM autopilot: 1 todo(s) are still open:\n- [ ] {OPEN_TODO}\nCarry on with the next one."
-    ) in reason
+    if autopilot.version == NEWEST:
+        assert (
+            "OMCM autopilot: the task is not marked done yet.\nCarry on. When everything is "
+            f"done and verified (run the tests), end your reply with the line {DONE_MARKER}."
+        ) in reason
+        left = "the task not marked done"
+    else:
+        assert (
+            f"OMCM autopilot: 1 todo(s) are still open:\n- [ ] {OPEN_TODO}\nCarry on with the next one."
+        ) in reason
+        left = "1 todos still open"
     assert "(Continuation 1 of 1;" in reason
     # The continued turn is the last one: the cap let the next stop through.
     assert "OMCM autopilot:" in last_user_text(main_turns(autopilot.requests)[-1]) + context_text(
@@ -444,7 +478,7 @@ def test_stop_hook_continues_once_then_respects_the_cap(autopilot: AutopilotSess
     )
     assert [stop["stop_hook_active"] for stop in autopilot.stops] == [False, True]
     assert (
-        "OMCM autopilot: stopped after 1 continuations in a row with 1 todos still open."
+        f"OMCM autopilot: stopped after 1 continuations in a row with {left}."
         in run.system_messages()
     )
 

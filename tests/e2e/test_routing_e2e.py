@@ -25,7 +25,16 @@ from typing import Any
 import pytest
 import tomli_w
 
-from tests.e2e.claude import CURRENT, LEGACY, SUBAGENT_TOOL, ClaudeRun, Sandbox
+from tests.e2e.claude import (
+    CURRENT,
+    DENY_WRAPPER,
+    LEGACY,
+    MODERN,
+    NEWEST,
+    SUBAGENT_TOOL,
+    ClaudeRun,
+    Sandbox,
+)
 from tests.e2e.stub_anthropic import (
     AGENT_ID_HEADER,
     Reply,
@@ -34,6 +43,7 @@ from tests.e2e.stub_anthropic import (
     is_main_conversation,
     is_subagent,
     last_user_text,
+    subagent_report,
     tool_result_text,
     tool_results,
 )
@@ -91,13 +101,19 @@ class CallsScript:
         return Reply(blocks=blocks, stop_reason="tool_use")
 
 
-def agent_call(subagent_type: str, prompt: str, description: str = "e2e task") -> dict[str, Any]:
-    # 2.1.198 made background the default for Agent; these tests want the answer in-turn.
-    return {
+def agent_call(
+    subagent_type: str,
+    prompt: str,
+    description: str = "e2e task",
+    background: bool | None = False,
+) -> dict[str, Any]:
+    """A subagent call; ``background`` None leaves ``run_in_background`` out (2.1.198+:
+    background). Most scenarios want a subagent that runs on Claude answered in-turn."""
+    extra = {} if background is None else {"run_in_background": background}
+    return extra | {
         "description": description,
         "prompt": prompt,
         "subagent_type": subagent_type,
-        "run_in_background": False,
     }
 
 
@@ -128,6 +144,11 @@ class Scenario:
         ]
         assert len(found) == 1, (found, self.run.describe())
         return found[0]
+
+    def text_for(self, tool_use_id: str) -> str:
+        """The text of that tool_result, without the wrapper a version puts around a deny."""
+        text = tool_result_text(self.result_for(tool_use_id))
+        return text.removeprefix(DENY_WRAPPER[self.sandbox.version])
 
     def log_for(self, tool_use_id: str) -> dict[str, Any]:
         [line] = [line for line in self.sandbox.routing_log() if line["tool_use_id"] == tool_use_id]
@@ -229,21 +250,43 @@ ROUTED = {
 
 
 def routed_scenario(
-    root: Path, cli: str, models: dict[str, StubModels], version: str = CURRENT
+    root: Path,
+    cli: str,
+    models: dict[str, StubModels],
+    version: str = CURRENT,
+    background: bool | None = False,
 ) -> Scenario:
     subagent_type, tier = ROUTED[cli]
     chain = [cli, *(other for other in CLIS if other != cli)]
-    calls = {f"toolu_e2e_route_{cli}": agent_call(subagent_type, f"Check the build ({cli}).")}
+    call = agent_call(subagent_type, f"Check the build ({cli}).", background=background)
+    calls = {f"toolu_e2e_route_{cli}": call}
     config = {"fusion_default": True, "routing": {"chains": {tier: chain}}}
     return run_scenario(root, calls, models, config=config, version=version)
 
 
+@pytest.fixture(params=MODERN)
+def version(request: pytest.FixtureRequest) -> str:
+    """Each scenario below runs on the newest Claude Code and on 2.1.197."""
+    return str(request.param)
+
+
 @pytest.mark.parametrize("cli", CLIS)
 def test_a_routed_call_is_answered_by_the_provider(
-    cli: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    cli: str, version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
-    scenario = routed_scenario(tmp_path, cli, models)
+    scenario = routed_scenario(tmp_path, cli, models, version)
     assert_routed(scenario, cli)
+
+
+@pytest.mark.parametrize("background", [None, False], ids=["run_in_background-absent", "false"])
+def test_a_routed_call_on_the_newest_claude_code_is_answered_in_turn(
+    background: bool | None, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
+    """Absent means background since 2.1.198; the answer still lands in Claude's context."""
+    scenario = routed_scenario(tmp_path, "codex", models, NEWEST, background)
+    assert_routed(scenario, "codex")
+    call = scenario.run.payloads("PreToolUse")[0]["payload"]["tool_input"]
+    assert ("run_in_background" in call) is (background is not None)
 
 
 def test_a_routed_task_call_on_claude_code_2_1_62(
@@ -260,8 +303,9 @@ def assert_routed(scenario: Scenario, cli: str) -> None:
     agent = subagent_type.rsplit(":", 1)[-1].lower()
     model = scenario.setups[cli].model
     result = scenario.result_for(tool_use_id)
-    text = tool_result_text(result)
-    # Claude gets the hook's deny reason as the tool result, marked as an error.
+    # Claude gets the hook's deny reason as the tool result, marked as an error
+    # (wrapped as "PreToolUse:Agent hook error: …" on the newest Claude Code).
+    text = scenario.text_for(tool_use_id)
     assert result["is_error"] is True
     assert [text] == scenario.deny_reasons()
     assert text.startswith(HEAD.format(agent=agent, label=LABELS[cli], model=model)), text
@@ -300,15 +344,15 @@ def assert_routed(scenario: Scenario, cli: str) -> None:
 
 
 def test_a_rate_limited_provider_hands_over_to_the_next(
-    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
     models["gemini"].default = ModelReply.rate_limited(90)
     calls = {"toolu_e2e_limited": agent_call("Explore", "Find the config loader.")}
     config = {"fusion_default": True, "routing": {"chains": {"low": ["gemini", "codex"]}}}
     started = time.time()
-    scenario = run_scenario(tmp_path, calls, models, config=config)
+    scenario = run_scenario(tmp_path, calls, models, version=version, config=config)
 
-    text = tool_result_text(scenario.result_for("toolu_e2e_limited"))
+    text = scenario.text_for("toolu_e2e_limited")
     assert text.startswith(
         HEAD.format(agent="explore", label="OpenAI Codex", model="stub-model")
     ), text
@@ -343,7 +387,7 @@ CODEX_500 = "We\u2019re currently experiencing high demand, which may cause temp
 
 
 def test_when_every_provider_fails_claude_runs_the_subagent(
-    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
     models["codex"].default = ModelReply(status=500)
     models["gemini"].default = ModelReply(status=401)
@@ -355,7 +399,7 @@ def test_when_every_provider_fails_claude_runs_the_subagent(
         "delegation": {"retry": False},
         "routing": {"chains": {"medium": ["codex", "gemini", "opencode"]}},
     }
-    scenario = run_scenario(tmp_path, calls, models, config=config)
+    scenario = run_scenario(tmp_path, calls, models, version=version, config=config)
 
     line = scenario.log_for("toolu_e2e_failing")
     assert [(a["provider"], a["outcome"]) for a in line["attempts"]] == [
@@ -369,7 +413,7 @@ def test_when_every_provider_fails_claude_runs_the_subagent(
     assert AGENT_ID_HEADER in subagent.headers
     assert last_user_text(subagent) == prompt
     result = scenario.result_for("toolu_e2e_failing")
-    assert tool_result_text(result).startswith("SUBAGENT-RAN")
+    assert subagent_report(tool_result_text(result)).startswith("SUBAGENT-RAN")
     assert not result.get("is_error")
     # The user is told why, provider by provider, in each CLI's own words.
     assert scenario.run.system_messages() == [
@@ -383,10 +427,12 @@ def test_when_every_provider_fails_claude_runs_the_subagent(
 
 
 def test_a_high_tier_agent_is_not_routed(
-    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
     calls = {"toolu_e2e_plan": agent_call("Plan", "Reply with exactly: a plan")}
-    scenario = run_scenario(tmp_path, calls, models, config={"fusion_default": True})
+    scenario = run_scenario(
+        tmp_path, calls, models, version=version, config={"fusion_default": True}
+    )
 
     line = scenario.log_for("toolu_e2e_plan")
     assert (line["agent"], line["tier"], line["decision"], line["reason"]) == (
@@ -398,7 +444,8 @@ def test_a_high_tier_agent_is_not_routed(
     assert [m for cli in CLIS for m in scenario.models[cli].model_requests()] == []
     [subagent] = scenario.anthropic.conversation(subagent=True)
     assert last_user_text(subagent) == "Reply with exactly: a plan"
-    assert tool_result_text(scenario.result_for("toolu_e2e_plan")).startswith("SUBAGENT-RAN")
+    plan = tool_result_text(scenario.result_for("toolu_e2e_plan"))
+    assert subagent_report(plan).startswith("SUBAGENT-RAN")
     assert scenario.deny_reasons() == []
 
 
@@ -406,7 +453,7 @@ def test_a_high_tier_agent_is_not_routed(
 
 
 def test_parallel_calls_share_the_worker_slots(
-    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
     models["codex"].default = ModelReply(text=answer_of("codex"), usage=USAGE["codex"], delay=1.5)
     calls = {
@@ -417,7 +464,7 @@ def test_parallel_calls_share_the_worker_slots(
         "fusion_default": True,
         "routing": {"max_workers": 2, "chains": {"medium": ["codex"]}},
     }
-    scenario = run_scenario(tmp_path, calls, models, config=config)
+    scenario = run_scenario(tmp_path, calls, models, version=version, config=config)
 
     codex = scenario.models["codex"]
     assert len(codex.model_requests()) == 6
@@ -434,7 +481,7 @@ def test_parallel_calls_share_the_worker_slots(
     for tool_use_id in calls:
         result = scenario.result_for(tool_use_id)
         assert result["is_error"] is True
-        assert answer_of("codex") in tool_result_text(result)
+        assert answer_of("codex") in scenario.text_for(tool_use_id)
     lines = scenario.sandbox.routing_log()
     assert sorted(line["tool_use_id"] for line in lines) == sorted(calls)
     assert {(line["outcome"], line["provider"]) for line in lines} == {("routed", "codex")}
@@ -445,7 +492,7 @@ def test_parallel_calls_share_the_worker_slots(
 
 
 def test_a_hanging_provider_is_killed_at_its_timeout(
-    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+    version: str, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
     models["codex"].default = ModelReply(hang=True)
     calls = {"toolu_e2e_hang": agent_call("general-purpose", "Summarise the notes.")}
@@ -455,7 +502,13 @@ def test_a_hanging_provider_is_killed_at_its_timeout(
         "routing": {"chains": {"medium": ["codex", "opencode"]}},
     }
     scenario = run_scenario(
-        tmp_path, calls, models, config=config, providers={"codex": {"timeout": 5}}, watch="codex"
+        tmp_path,
+        calls,
+        models,
+        version=version,
+        config=config,
+        providers={"codex": {"timeout": 5}},
+        watch="codex",
     )
 
     line = scenario.log_for("toolu_e2e_hang")
@@ -467,7 +520,7 @@ def test_a_hanging_provider_is_killed_at_its_timeout(
     )
     assert 5 <= hung["duration"] < 12
     assert (answered["provider"], answered["outcome"]) == ("opencode", "ok")
-    assert answer_of("opencode") in tool_result_text(scenario.result_for("toolu_e2e_hang"))
+    assert answer_of("opencode") in scenario.text_for("toolu_e2e_hang")
     assert scenario.models["codex"].model_requests(), "codex never reached its stub"
     # codex is a node wrapper around a native binary: both were running, both are gone,
     # and they were gone before opencode asked its model.

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from omcm import modes, paths
+from omcm.hooks.session_start import RESULT_NOTE
 from tests.integration.hookrun import run_hook
 
 SID = "sess-1"
@@ -112,13 +113,47 @@ def test_clear_ends_the_mode_resume_restates_it() -> None:
         {"session_id": SID, "hook_event_name": "SessionStart", "source": "resume", "cwd": "/tmp"},
     )
     assert resumed is not None
-    assert "hulw" in resumed["hookSpecificOutput"]["additionalContext"]
+    told = resumed["hookSpecificOutput"]["additionalContext"]
+    assert told.startswith(RESULT_NOTE + "\n\nOMCM hybrid ultrawork (hulw) mode is on")
     cleared, _ = run_hook(
         "session-start",
         {"session_id": SID, "hook_event_name": "SessionStart", "source": "clear", "cwd": "/tmp"},
     )
-    assert cleared is None
+    assert cleared == {
+        "hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": RESULT_NOTE}
+    }
     assert modes.current(SID).mode == ""
+
+
+def test_every_session_start_explains_an_omcm_result_in_under_80_tokens() -> None:
+    """Counted with the Claude tokenizer anthropic's SDK 0.38 shipped (dev dependency)."""
+    from importlib.resources import files
+
+    import tokenizers
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(files("anthropic") / "tokenizer.json"))
+    assert len(tokenizer.encode(RESULT_NOTE).ids) < 80
+    for source in ("startup", "resume", "compact", "clear"):
+        answer, _ = run_hook(
+            "session-start",
+            {"session_id": f"s-{source}", "hook_event_name": "SessionStart", "source": source},
+        )
+        assert answer == {
+            "hookSpecificOutput": {
+                "hookEventName": "SessionStart",
+                "additionalContext": RESULT_NOTE,
+            }
+        }, source
+
+
+def test_no_note_when_routing_is_off() -> None:
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[routing]\nenabled = false\n")
+    answer, _ = run_hook(
+        "session-start", {"session_id": SID, "hook_event_name": "SessionStart", "source": "startup"}
+    )
+    assert answer is None
 
 
 def write_transcript(path: Path, todos: list[tuple[str, str]]) -> None:
@@ -240,3 +275,49 @@ def test_slash_command_after_its_bang_line_adds_the_task_without_repeating_the_t
     assert prompt("/omcm:autopilot hulw build the dashboard") is None
     record = modes.current(SID)
     assert (record.mode, record.fusion, record.task) == ("autopilot", True, "build the dashboard")
+
+
+def test_a_task_notification_prompt_is_not_the_users(tmp_path: Path) -> None:
+    """2.1.332 runs UserPromptSubmit with a finished background task as the prompt."""
+    from omcm import state
+
+    note = (
+        "<task-notification>\n<task-id>a1</task-id>\n<tool-use-id>toolu_1</tool-use-id>\n"
+        "<status>completed</status>\n<result>ulw: everything is fine</result>\n"
+        "</task-notification>"
+    )
+    prompt("please fix the tests")
+    assert prompt(note) is None
+    info = state.load(state.session_file(SID, "session.json"), state.SessionInfo)
+    assert info.last_prompt == "please fix the tests"
+    assert info.events["UserPromptSubmit"] == 2
+    assert state.load(state.session_file(SID, "mode.json"), state.SessionMode).mode == ""
+
+
+def test_without_a_todo_list_autopilot_stops_on_the_done_marker(tmp_path: Path) -> None:
+    """2.1.332 offers no todo tool: Claude ends a finished task with AUTOPILOT: DONE."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    prompt("autopilot: ship the parser")
+
+    def stop_after(message: str, active: bool) -> dict[str, Any] | None:
+        answer, _ = run_hook(
+            "stop",
+            {
+                "session_id": SID,
+                "hook_event_name": "Stop",
+                "transcript_path": str(empty),
+                "stop_hook_active": active,
+                "last_assistant_message": message,
+            },
+        )
+        return answer
+
+    going = stop_after("Parser written; tests next.", active=False)
+    assert going is not None and going["decision"] == "block"
+    assert going["reason"].startswith(
+        "OMCM autopilot: the task is not marked done yet.\nCarry on. When everything is done "
+        f"and verified (run the tests), end your reply with the line {modes.DONE_MARKER}."
+    )
+    assert stop_after(f"All green.\n{modes.DONE_MARKER}", active=True) is None
+    assert modes.current(SID).continuations == 0

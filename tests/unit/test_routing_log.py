@@ -107,3 +107,11 @@ def test_parallel_writers_never_interleave_or_drop_lines() -> None:
         assert [e["time"] for e in entries if e["agent"] == f"tag{tag}"] == [
             float(n) for n in range(100)
         ]
+
+
+def test_the_readme_lists_every_outcome() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = "<!-- outcome-reference:start (scripts/sync-readme) -->\n"
+    end = "<!-- outcome-reference:end -->\n"
+    shown = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert shown == routing_log.outcome_table(), "run scripts/sync-readme"

@@ -1,4 +1,11 @@
-"""The SessionStart hook: note the session; ``/clear`` ends its mode, a resume restates it."""
+"""The SessionStart hook: tell Claude what an OMCM result is; ``/clear`` ends the mode.
+
+Claude Code 2.1.329+ hands Claude a denied call's reason as ``PreToolUse:Agent hook
+error: …``, flagged as an error; :data:`RESULT_NOTE` (additional context, once per
+session) tells Claude that a result starting with ``[OMCM]`` is a finished subagent
+answer all the same, so it does not redo the work. A resumed session also hears its
+mode again.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,20 @@ if TYPE_CHECKING:
 
 PAYLOAD = SessionStartPayload
 
+#: 64 tokens with the Claude tokenizer (a test keeps it under 80).
+RESULT_NOTE = (
+    "OMCM routes some subagent calls to other coding agents (Codex, Gemini, OpenCode). "
+    "A subagent result that starts with [OMCM] is that agent's finished answer, even when "
+    "shown as a hook error or denial: use it as the subagent's result and do not redo the task."
+)
+
 
 def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
     conf = config.load()
     notice = sessions.record_event(payload, source=payload.source, take_notice=True).pending_notice
     from omcm import modes
 
-    answer: dict[str, Any] = {}
+    context = [RESULT_NOTE] if conf.routing.enabled else []
     if payload.source == "clear":
         modes.cancel(payload.session_id)
     else:
@@ -29,13 +43,14 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
 
             limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
             fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-            text = modes.describe(
-                mode, routing.claude_usage(limits, time.time()), conf, fallback=fallback.active
-            )
-            answer["hookSpecificOutput"] = {
-                "hookEventName": "SessionStart",
-                "additionalContext": text,
-            }
+            usage = routing.claude_usage(limits, time.time())
+            context.append(modes.describe(mode, usage, conf, fallback=fallback.active))
+    answer: dict[str, Any] = {}
+    if context:
+        answer["hookSpecificOutput"] = {
+            "hookEventName": "SessionStart",
+            "additionalContext": "\n\n".join(context),
+        }
     if notice:
         answer["systemMessage"] = notice
     return answer or None

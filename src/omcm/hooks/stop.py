@@ -31,12 +31,14 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
 
     facts = handoff.read_transcript(payload.transcript_path, want_files=0)
     remaining = [t for t in facts.todos or [] if t.status != "completed"]
+    # Without a todo list (2.1.332 has no todo tool), Claude says it is done with a marker.
+    done = not remaining if facts.todos else modes.DONE_MARKER in payload.last_assistant_message
     cap = conf.autopilot.max_continuations
 
     def mutate(record: SessionMode) -> int:
         if not payload.stop_hook_active:
             record.continuations = 0  # a stop after a fresh turn starts a new count
-        if not remaining or record.continuations >= cap:
+        if done or record.continuations >= cap:
             record.continuations = 0
             return -1
         record.continuations += 1
@@ -44,19 +46,30 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
 
     turn = state.update(modes.mode_file(payload.session_id), state.SessionMode, mutate)
     if turn < 0:
-        if remaining:
-            return {
-                "systemMessage": f"OMCM autopilot: stopped after {cap} continuations in a "
-                f"row with {len(remaining)} todos still open."
-            }
-        return None
-    listed = "\n".join(
-        f"- [{'~' if t.status == 'in_progress' else ' '}] {t.content}" for t in remaining[:20]
+        if done:
+            return None
+        left = f"{len(remaining)} todos still open" if remaining else "the task not marked done"
+        return {
+            "systemMessage": f"OMCM autopilot: stopped after {cap} continuations in a "
+            f"row with {left}."
+        }
+    tail = (
+        "Carry on with the next one. When all are done, verify the result (run the tests) "
+        "and mark the todos completed."
     )
+    if remaining:
+        listed = "\n".join(
+            f"- [{'~' if t.status == 'in_progress' else ' '}] {t.content}" for t in remaining[:20]
+        )
+        head = f"OMCM autopilot: {len(remaining)} todo(s) are still open:\n{listed}\n"
+    else:
+        head = "OMCM autopilot: the task is not marked done yet.\n"
+        tail = (
+            "Carry on. When everything is done and verified (run the tests), end your reply "
+            f"with the line {modes.DONE_MARKER}."
+        )
     reason = (
-        f"OMCM autopilot: {len(remaining)} todo(s) are still open:\n{listed}\n"
-        "Carry on with the next one. When all are done, verify the result (run the "
-        f"tests) and mark the todos completed. (Continuation {turn} of {cap}; the user can "
-        "type `cancel autopilot` to stop.)"
+        f"{head}{tail} (Continuation {turn} of {cap}; the user can type `cancel autopilot` "
+        "to stop.)"
     )
     return {"decision": "block", "reason": reason}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from omcm.config import Config
+    from omcm.keywords import KeywordMatch
     from omcm.state import SessionMode
 
 PAYLOAD = UserPromptSubmitPayload
@@ -23,6 +24,11 @@ PAYLOAD = UserPromptSubmitPayload
 
 def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
     conf = config.load()
+    if sessions.is_task_notification(payload.prompt):
+        # Claude Code 2.1.198+ hands a finished background task back as a prompt: it is
+        # not the user's, so it neither sets a mode nor becomes the handoff's last prompt.
+        sessions.record_event(payload)
+        return None
     notice = sessions.record_event(payload, take_notice=True, prompt=payload.prompt).pending_notice
     answer = _respond(payload, conf)
     if notice:
@@ -38,36 +44,49 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     mode = modes.current(payload.session_id)
     if match is None and not mode.mode:
         return None
+    if match is not None and match.form == "slash":
+        # The command's `!` line sets or ends the mode and tells Claude what it means
+        # (2.1.62-2.1.197 run that line before this hook, 2.1.332 after it): record only
+        # what the typed text adds (task, fusion), quietly, so Claude is told once.
+        if not match.cancel:
+            _note_command(payload.session_id, match, mode, conf)
+        return None
     if match is not None and match.cancel:
-        return _cancel(payload.session_id, match.mode, conf, by_command=match.form == "slash")
+        return _cancel(payload.session_id, match.mode, conf)
     if match is not None:
-        fusion = match.fusion_requested or (
-            modes.MODES[match.mode].needs_fusion and conf.fusion_default
-        )
-        # A slash command's `!` line ran just before this hook and already told Claude what
-        # the mode means: record what only the typed text says (task, fusion), stay quiet.
-        if match.form == "slash" and mode.mode == match.mode:
-            modes.note_command(
-                payload.session_id, fusion=fusion, task=match.task, keyword=match.keyword
-            )
-            return None
         mode = modes.set_mode(
-            payload.session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
+            payload.session_id,
+            match.mode,
+            fusion=_fusion(match, conf),
+            task=match.task,
+            keyword=match.keyword,
         )
         return _tell(payload.session_id, mode, conf, announce=True)
     return _tell(payload.session_id, mode, conf, announce=False)
 
 
-def _cancel(
-    session_id: str, mode_name: str, conf: Config, by_command: bool = False
-) -> dict[str, Any] | None:
+def _fusion(match: KeywordMatch, conf: Config) -> bool:
+    from omcm import modes
+
+    return match.fusion_requested or (modes.MODES[match.mode].needs_fusion and conf.fusion_default)
+
+
+def _note_command(session_id: str, match: KeywordMatch, mode: SessionMode, conf: Config) -> None:
+    from omcm import modes
+
+    fusion = _fusion(match, conf)
+    if mode.mode == match.mode:
+        modes.note_command(session_id, fusion=fusion, task=match.task, keyword=match.keyword)
+    else:
+        modes.set_mode(
+            session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
+        )
+
+
+def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any] | None:
     from omcm import modes
 
     ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)
-    if not ended and by_command:
-        # /omcm:cancel-…'s `!` line runs before this hook: it has ended the mode and told
-        # Claude so; "nothing to cancel" here would contradict it.
-        return None
     if not ended:
         text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
         return _context(text, text if conf.notifications.show_on_keyword else None)
