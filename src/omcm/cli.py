@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
 
-    for add in (_add_routing, _add_session, _add_hud, _add_config):
+    for add in (_add_routing, _add_jobs, _add_session, _add_hud, _add_config):
         add(sub)
     return parser
 
@@ -114,6 +114,37 @@ def _add_routing(sub: Any) -> None:
     log.add_argument("--event", choices=list(KINDS), help="only lines of this kind")
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
+
+
+def _add_jobs(sub: Any) -> None:
+    run = sub.add_parser("run", help="route a task to a provider and run it, outside Claude Code")
+    run.add_argument("prompt", nargs="?", help="the task (default: --file, else stdin)")
+    run.add_argument("--file", help="read the task from this file")
+    run.add_argument(
+        "--agent", default="general-purpose", help="the agent it is for (decides tier and chain)"
+    )
+    run.add_argument("--provider", help="this provider only (codex, gemini, opencode)")
+    run.add_argument("--model", dest="run_model", metavar="MODEL", help="the provider's model")
+    run.add_argument("--cwd", help="the project directory (default: the current one)")
+    run.add_argument(
+        "--background", action="store_true", help="start it as a job and print the job id"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    jobs = sub.add_parser("jobs", help="background jobs: running ones and recent ones")
+    jobs.add_argument("--all", action="store_true", help="every job kept, not only recent ones")
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    jobs.set_defaults(handler=cmd_jobs)
+
+    result = sub.add_parser("result", help="a job's answer (or why it has none)")
+    result.add_argument("job", help="the job id (or the start of its random tail)")
+    result.add_argument("--wait", action="store_true", help="wait until the job has ended")
+    result.add_argument("--timeout", type=float, help="with --wait: give up after this many s")
+    result.set_defaults(handler=cmd_result)
+
+    cancel = sub.add_parser("cancel", help="stop a job and its provider")
+    cancel.add_argument("job", help="the job id (or the start of its random tail)")
+    cancel.set_defaults(handler=cmd_cancel)
 
 
 def _add_session(sub: Any) -> None:
@@ -199,6 +230,177 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print(doctor.render(checks))
     return 1 if any(c.status == doctor.FAIL for c in checks) else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from omcm import engine, jobs, routing, worker
+
+    prompt = _task_text(args)
+    conf = cfg.load()
+    cwd = os.path.abspath(args.cwd or os.getcwd())
+    if not os.path.isdir(cwd):
+        raise OmcmError(f"--cwd {cwd}: no such directory")
+    now = time.time()
+    call = engine.Call(agent_raw=args.agent)
+    decision = engine.direct(
+        call,
+        conf,
+        routing.gather(conf, "cli", now, probe=True),
+        args.provider or "",
+        args.run_model or "",
+    )
+    if not decision.routed:
+        skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items()) or "none set"
+        raise OmcmError(f"no provider can run it ({skipped}); see omcm doctor")
+    record = jobs.JobRecord(
+        source="cli",
+        cwd=cwd,
+        agent=decision.agent,
+        title=prompt.strip().splitlines()[0][:120],
+        routes=[jobs.RouteEntry(**r.dump()) for r in decision.routes],
+        skipped=dict(decision.skipped),
+        timeout=conf.jobs.timeout,
+        notify=conf.jobs.notify and args.background,
+        reason="started with omcm run",
+    )
+    record.call = _cli_call(decision, prompt)
+    job = jobs.create(record, {"prompt": prompt, "description": record.title,
+                               "subagent_type": args.agent}, conf)  # fmt: skip
+    if args.background:
+        worker.spawn(job.id)
+        print(job.id)
+        return 0
+    ended = worker.run(job.id) or jobs.load(job.id)
+    return _print_result(ended)
+
+
+def _task_text(args: argparse.Namespace) -> str:
+    if args.prompt and args.prompt != "-":
+        text: str = args.prompt
+    elif args.file:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise OmcmError(f"--file {args.file}: {exc.strerror}") from exc
+    elif not sys.stdin.isatty() or args.prompt == "-":
+        text = sys.stdin.read()
+    else:
+        raise OmcmError("give the task as an argument, with --file, or on stdin")
+    if not text.strip():
+        raise OmcmError("the task is empty")
+    return text
+
+
+def _cli_call(decision: Any, prompt: str) -> dict[str, Any]:
+    from omcm.routing_log import CallEntry
+
+    entry = CallEntry(
+        time=time.time(),
+        session_id="",
+        tool_name="omcm run",
+        agent_raw=decision.agent_raw,
+        agent=decision.agent,
+        tier=decision.tier,
+        decision=decision.target,
+        reason=decision.reason,
+        skipped=dict(decision.skipped),
+        prompt_chars=len(prompt),
+    )
+    return entry.dump()
+
+
+def _print_result(record: Any) -> int:
+    """A finished job's answer on stdout (its whole text), why not on stderr."""
+    from omcm import jobs
+
+    jobs.mark_read(record.id)
+    if record.state == "done":
+        with open(jobs.output_file(record.id), encoding="utf-8") as handle:
+            sys.stdout.write(handle.read())
+        tokens = record.tokens
+        print(
+            f"— {record.provider}/{record.model} · {tokens.input:,} in / {tokens.output:,} out "
+            f"tokens · {record.elapsed(time.time()):.1f}s · job {record.id}",
+            file=sys.stderr,
+        )
+        return 0
+    print(f"omcm: job {record.id} {record.state}: {record.reason}", file=sys.stderr)
+    return 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from omcm import jobs
+
+    now = time.time()
+    shown = [
+        r
+        for r in jobs.all_jobs()
+        if args.all or not r.finished or (r.ended_at or r.created_at) > now - 86400
+    ]
+    if args.json:
+        rows = [r.dump() | {"elapsed": round(r.elapsed(now), 3)} for r in shown]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not shown:
+        print("no jobs" + ("" if args.all else " in the last day (omcm jobs --all)"))
+        return 0
+    print(f"{'JOB':<24} {'STATE':<9} {'PROVIDER/MODEL':<28} {'AGENT':<16} {'AGE':>6} "
+          f"{'TIME':>6} {'TOKENS':>13}  TASK")  # fmt: skip
+    for r in shown:
+        route = f"{r.provider}/{r.model}" if r.provider else (
+            f"{r.routes[0].provider}/{r.routes[0].model or '-'}" if r.routes else "-")  # fmt: skip
+        tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
+        flag = " *" if r.unread else ""
+        print(f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
+              f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
+              f"{r.title[:60]}{flag}")  # fmt: skip
+    if any(r.unread for r in shown):
+        print("* finished, answer not yet read: omcm result JOB")
+    return 0
+
+
+def _span(seconds: float) -> str:
+    from omcm.hud import duration
+
+    return duration(seconds)
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    from omcm import jobs
+
+    job_id = jobs.find(args.job)
+    record = jobs.load(job_id)
+    if args.wait:
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        while not record.finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                print(f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
+                      file=sys.stderr)  # fmt: skip
+                return 124
+            time.sleep(0.25)
+            record = jobs.load(job_id)
+    if not record.finished:
+        print(
+            f"omcm: job {job_id} is {record.state} ({_span(record.elapsed(time.time()))} so far); "
+            "omcm result --wait waits for it",
+            file=sys.stderr,
+        )
+        return 3
+    return _print_result(record)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from omcm import jobs, worker
+
+    job_id = jobs.find(args.job)
+    before = jobs.load(job_id)
+    if before.finished:
+        print(f"omcm: job {job_id} had already ended ({before.state}: {before.reason})")
+        return 0
+    after = worker.cancel(job_id)
+    print(f"omcm: job {job_id} {after.state}: {after.reason}")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

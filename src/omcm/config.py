@@ -165,6 +165,30 @@ class AutopilotConfig(Section):
     max_continuations: int = 5
 
 
+class JobsConfig(Section):
+    DOCS = {
+        "background": "Run a routed subagent call that Claude Code sends to the background "
+        "(Claude Code 2.1.198+) as a background job; false answers it in the hook, blocking.",
+        "timeout": "Seconds one job may run in all (attempts, retries, waiting for a worker "
+        "slot) before it is stopped as timed out; below the delivery hook's timeout in "
+        "hooks/hooks.json.",
+        "keep_days": "Finished jobs are kept this many days.",
+        "keep": "At most this many finished jobs are kept (the oldest go first).",
+        "notify": "A desktop notification (notify-send, osascript) when a job started from a "
+        "terminal ends.",
+    }
+    RULES = {
+        "timeout": {"ge": 30, "le": 7000},
+        "keep_days": {"ge": 0, "le": 3650},
+        "keep": {"ge": 0, "le": 100_000},
+    }
+    background: bool = True
+    timeout: int = 3600
+    keep_days: int = 7
+    keep: int = 200
+    notify: bool = False
+
+
 class ContextConfig(Section):
     DOCS = {
         "include_recent_files": "Put recently modified files in the handoff context.",
@@ -222,6 +246,7 @@ class Config(Section):
         "agents": 'Per-agent overrides, e.g. `[agents.explore] provider = "codex"`.',
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
         "autopilot": "How autopilot keeps a session going.",
+        "jobs": "Background jobs: routed subagent calls that run on after the hook.",
     }
     RULES = {"threshold": {"ge": 1, "le": 100}, "recovery_threshold": {"ge": 0, "le": 100}}
     fusion_default: bool = False
@@ -237,6 +262,7 @@ class Config(Section):
     agents: dict[str, AgentOverride] = {}
     delegation: DelegationConfig = DelegationConfig()
     autopilot: AutopilotConfig = AutopilotConfig()
+    jobs: JobsConfig = JobsConfig()
 
 
 def _cache_path() -> str:

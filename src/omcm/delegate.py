@@ -61,7 +61,7 @@ class Attempt:
             exit_code=self.exit_code,
             error=self.error,
             duration=round(self.duration, 3),
-            tokens=_tokens(self.usage),
+            tokens=tokens_of(self.usage),
         )
 
 
@@ -83,31 +83,16 @@ class Delegation:
     cancelled: str = ""  # why the call was stopped before it ended
 
 
-def _tokens(usage: Usage) -> Tokens:
+def tokens_of(usage: Usage) -> Tokens:
     return Tokens(
         input=usage.input, cached=usage.cached, output=usage.output, reasoning=usage.reasoning
     )
 
 
-def run(
-    payload: PreToolUsePayload,
-    task: AgentInput,
-    decision: Decision,
-    config: Config,
-    started: float,
-    *,
-    cancel: Callable[[], str] | None = None,
-) -> Delegation:
-    """Hand the call to the decision's providers in turn; Claude's answer, or why not.
-
-    ``cancel`` is polled while waiting (see :func:`omcm.proc.run`); it, or a
-    cancelling signal, stops the provider at once and the call ends as cancelled.
-    """
-    deadline = started + config.delegation.hook_budget
-    key = _call_key(decision.agent, task.prompt)
-    stored = _stored_answer(payload.session_id, key, config.delegation.repeat_window)
-    if stored is not None:
-        return stored
+def context_for(
+    payload: PreToolUsePayload, task: AgentInput, decision: Decision, config: Config
+) -> tuple[str, str]:
+    """Write the handoff context for a routed call; (its path, the text sent along)."""
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     first = PROVIDERS[decision.routes[0].provider]
     context = handoff.build(
@@ -119,49 +104,127 @@ def run(
         usage=routing.usage_text(limits),
         settings=config.context,
     )
-    context_path, context_text = handoff.write(context, config.context.max_context_length)
-    attempts: list[Attempt] = []
+    return handoff.write(context, config.context.max_context_length)
 
-    def epitaph(running: Attempt) -> str:
-        """The log line to write should this process die while ``running`` runs."""
-        dead = _cancelled(decision, [*attempts, running], DIED, context_path, task)
-        entry = log_entry(payload, task, decision, dead, started)
-        return _json.dumps({"call": entry.dump()})
 
-    for route in decision.routes:
+@dataclass
+class Chain:
+    """What running a decision's providers in turn gave."""
+
+    attempts: list[Attempt]
+    route: Route | None = None  # the one that answered
+    result: ProviderResult | None = None
+    cancelled: str = ""  # why the run was stopped, if it was
+
+    def why_not(self, skipped: dict[str, str]) -> str:
+        """Why no provider answered, provider by provider (for the user and the log)."""
+        why = "; ".join(f"{a.provider}: {a.error or a.outcome}" for a in self.attempts)
+        left_out = "; ".join(f"{p}: {r}" for p, r in skipped.items())
+        return "; ".join(part for part in (why or "no attempt", left_out) if part)
+
+
+def run_chain(
+    task: AgentInput,
+    routes: list[Route],
+    *,
+    cwd: str,
+    context: str,
+    config: Config,
+    deadline: float,
+    cancel: Callable[[], str] | None = None,
+    epitaph: Callable[[list[Attempt]], str] | None = None,
+    sent: Callable[[str], None] | None = None,
+    on_run: Callable[[str, int], None] | None = None,
+) -> Chain:
+    """Run ``routes`` in turn until one answers or ``deadline`` (monotonic) comes near.
+
+    ``cancel`` is polled while waiting (see :func:`omcm.proc.run`); it, or a
+    cancelling signal, stops the provider at once and the chain ends as cancelled.
+    ``epitaph(attempts)`` is the log line the watchdog writes should this process
+    die mid-run; ``sent(prompt)`` hears each prompt exactly as sent, and
+    ``on_run(provider, pgid)`` each provider process (its group) as it starts.
+    """
+    chain = Chain(attempts=[])
+    for route in routes:
         try:
             result = _try_provider(
                 route,
-                attempts,
+                chain.attempts,
                 task=task,
-                cwd=payload.cwd,
-                context=context_text,
+                cwd=cwd,
+                context=context,
                 config=config,
                 deadline=deadline,
                 cancel=cancel,
                 epitaph=epitaph,
+                sent=sent,
+                on_run=on_run,
             )
         except proc.Cancelled as stop:
-            return _cancelled(decision, attempts, stop.reason, context_path, task)
+            chain.cancelled = stop.reason
+            return chain
         if result is not None:
-            delegation = _answer(
-                payload, decision, route, result, attempts=attempts, config=config, started=started
-            )
-            delegation.context_path = context_path
-            delegation.prompt_chars = len(task.prompt)
-            _store_answer(payload.session_id, key, decision.agent, delegation)
-            return delegation
+            chain.route, chain.result = route, result
+            return chain
         if time.monotonic() >= deadline - MARGIN - MIN_RUN:
             break
-    why = "; ".join(f"{a.provider}: {a.error or a.outcome}" for a in attempts) or "no attempt"
-    skipped = "; ".join(f"{p}: {r}" for p, r in decision.skipped.items())
+    return chain
+
+
+def run(
+    payload: PreToolUsePayload,
+    task: AgentInput,
+    decision: Decision,
+    config: Config,
+    started: float,
+    *,
+    cancel: Callable[[], str] | None = None,
+) -> Delegation:
+    """Hand the call to the decision's providers in turn; Claude's answer, or why not."""
+    key = _call_key(decision.agent, task.prompt)
+    stored = _stored_answer(payload.session_id, key, config.delegation.repeat_window)
+    if stored is not None:
+        return stored
+    context_path, context_text = context_for(payload, task, decision, config)
+
+    def epitaph(attempts: list[Attempt]) -> str:
+        dead = _cancelled(decision, attempts, DIED, context_path, task)
+        return _json.dumps({"call": log_entry(payload, task, decision, dead, started).dump()})
+
+    chain = run_chain(
+        task,
+        decision.routes,
+        cwd=payload.cwd,
+        context=context_text,
+        config=config,
+        deadline=started + config.delegation.hook_budget,
+        cancel=cancel,
+        epitaph=epitaph,
+    )
+    if chain.cancelled:
+        return _cancelled(decision, chain.attempts, chain.cancelled, context_path, task)
+    if chain.result is not None and chain.route is not None:
+        delegation = _answer(
+            payload,
+            decision,
+            chain.route,
+            chain.result,
+            attempts=chain.attempts,
+            config=config,
+            started=started,
+        )
+        delegation.context_path = context_path
+        delegation.prompt_chars = len(task.prompt)
+        _store_answer(payload.session_id, key, decision.agent, delegation)
+        return delegation
+    why = chain.why_not(decision.skipped)
     message = (
-        f"OMCM: could not hand the {decision.agent} subagent to a provider "
-        f"({why}{'; ' + skipped if skipped else ''}); Claude runs it instead."
+        f"OMCM: could not hand the {decision.agent} subagent to a provider ({why}); "
+        "Claude runs it instead."
     )
     return Delegation(
         answer={"systemMessage": message},
-        attempts=attempts,
+        attempts=chain.attempts,
         context_path=context_path,
         prompt_chars=len(task.prompt),
         fell_back=why,
@@ -205,7 +268,9 @@ def _try_provider(
     config: Config,
     deadline: float,
     cancel: Callable[[], str] | None = None,
-    epitaph: Callable[[Attempt], str] | None = None,
+    epitaph: Callable[[list[Attempt]], str] | None = None,
+    sent: Callable[[str], None] | None = None,
+    on_run: Callable[[str, int], None] | None = None,
 ) -> ProviderResult | None:
     """Run one provider (retrying once when allowed); each attempt goes into ``attempts``.
 
@@ -224,6 +289,8 @@ def _try_provider(
     )
     argv = provider.argv(settings.command, request)
     stdin = provider.stdin(request)
+    if sent is not None:
+        sent(request.prompt)
     tries = 2 if config.delegation.retry else 1
     for _ in range(tries):
         left = deadline - MARGIN - time.monotonic()
@@ -260,9 +327,13 @@ def _try_provider(
                     env=proc.child_env(provider.env(request)),
                     timeout=timeout,
                     cancel=cancel,
+                    on_start=(lambda pid: on_run(route.provider, pid)) if on_run else None,
                     watchdog=True,
                     epitaph=epitaph(
-                        Attempt(route.provider, route.model, "cancelled", None, DIED, 0.0)
+                        [
+                            *attempts,
+                            Attempt(route.provider, route.model, "cancelled", None, DIED, 0.0),
+                        ]
                     )
                     if epitaph
                     else "",
@@ -328,29 +399,20 @@ def _answer(
     config: Config,
     started: float,
 ) -> Delegation:
-    provider = PROVIDERS[route.provider]
     model = result.model or route.model or "its default model"
     text = result.answer.strip()
     output_path = _save_output(payload, decision.agent, route.provider, model, text)
-    cap = config.delegation.max_answer_chars
-    shown = text
-    if len(text) > cap:
-        shown = (
-            text[:cap].rstrip() + f"\n\n[… answer cut at {cap} of {len(text)} characters; "
-            f"the full answer is in {output_path}]"
-        )
     seconds = time.monotonic() - started
-    head = (
-        f"[OMCM] This {decision.agent} subagent task was completed by {provider.label} "
-        f"(model {model}) instead of a Claude subagent. What follows is the subagent's "
-        "result, not an error or a refusal: use it as the subagent's answer and do not "
-        "run the task again."
+    reason = frame_answer(
+        decision.agent,
+        route.provider,
+        model,
+        text,
+        usage=result.usage,
+        seconds=seconds,
+        output_path=output_path,
+        cap=config.delegation.max_answer_chars,
     )
-    foot = (
-        f"— omcm: {decision.agent} → {route.provider}/{model} · {result.usage.input:,} in / "
-        f"{result.usage.output:,} out tokens · {seconds:.1f}s · full output: {output_path}"
-    )
-    reason = f"{head}\n\n{shown}\n\n{foot}"
     answer: dict[str, Any] = {
         "hookSpecificOutput": {
             "hookEventName": "PreToolUse",
@@ -375,6 +437,40 @@ def _answer(
         answer_chars=len(text),
         output_path=output_path,
     )
+
+
+def frame_answer(
+    agent: str,
+    provider_name: str,
+    model: str,
+    text: str,
+    *,
+    usage: Usage,
+    seconds: float,
+    output_path: str,
+    cap: int,
+    head: str = "",
+) -> str:
+    """A provider's answer as Claude gets it: a first line that says what it is, the answer
+    (cut at ``cap``, the rest in ``output_path``), and a footer with the numbers."""
+    shown = text
+    if len(text) > cap:
+        shown = (
+            text[:cap].rstrip() + f"\n\n[… answer cut at {cap} of {len(text)} characters; "
+            f"the full answer is in {output_path}]"
+        )
+    label = PROVIDERS[provider_name].label
+    head = head or (
+        f"[OMCM] This {agent} subagent task was completed by {label} "
+        f"(model {model}) instead of a Claude subagent. What follows is the subagent's "
+        "result, not an error or a refusal: use it as the subagent's answer and do not "
+        "run the task again."
+    )
+    foot = (
+        f"— omcm: {agent} → {provider_name}/{model} · {usage.input:,} in / "
+        f"{usage.output:,} out tokens · {seconds:.1f}s · full output: {output_path}"
+    )
+    return f"{head}\n\n{shown}\n\n{foot}"
 
 
 def _save_output(
@@ -464,7 +560,7 @@ def log_entry(
     entry.provider = delegation.provider
     entry.model = delegation.model
     entry.attempts = [a.log() for a in delegation.attempts]
-    entry.tokens = _tokens(delegation.usage)
+    entry.tokens = tokens_of(delegation.usage)
     entry.prompt_chars = len(task.prompt)
     entry.answer_chars = delegation.answer_chars
     entry.context_path = delegation.context_path

@@ -30,6 +30,7 @@ REASONS: dict[str, str] = {
     "is back under `recovery_threshold`",
     **{mode.reason: f"{mode.name} mode: {mode.summary}" for mode in MODES.values()},
     "fusion-default": "fusion_default routes MEDIUM and LOW agents",
+    "requested": "OMCM was asked to run the task itself (omcm run, omcm batch)",
     "tier-stays-on-claude": "the active rule does not route this agent's tier",
     "ulw-below-band": "ulw mode, but Claude usage is under routing.usage_threshold or unknown",
     "default-claude": "no rule routes this call",
@@ -155,6 +156,53 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:
         medium_and_low = (agents.LOW, agents.MEDIUM)
         return route("fusion-default") if tier in medium_and_low else stay("tier-stays-on-claude")
     return stay("default-claude")
+
+
+def direct(
+    call: Call, config: Config, st: EngineState, provider: str = "", model: str = ""
+) -> Decision:
+    """Route a task someone asked OMCM itself to run (``omcm run``): whatever its tier.
+
+    The agent's tier picks the chain (or ``provider`` alone), with the usual health
+    checks; ``model`` replaces every route's model.
+    """
+    agent = agents.normalise(call.agent_raw)
+    tier, tier_source = agents.tier_of(agent, call.model)
+    override = config.agents.get(agent)
+    if override and override.tier:
+        tier, tier_source = override.tier, f"[agents.{agent}] tier"
+    routes, skipped = _routes(agent, tier, tier, config, st)
+    if provider:
+        if provider not in PROVIDERS:
+            known = ", ".join(PROVIDERS)
+            skipped = {provider: f"unknown provider (one of {known})"}
+            routes = []
+        else:
+            skipped = {p: r for p, r in skipped.items() if p == provider}
+            routes = [r for r in routes if r.provider == provider]
+            if not routes and provider not in skipped:
+                routes = _routes(agent, tier, tier, _only(config, provider), st)[0]
+    if model:
+        routes = [Route(provider=r.provider, model=model, sandbox=r.sandbox) for r in routes]
+    return Decision(
+        target=PROVIDER if routes else CLAUDE,
+        reason="requested" if routes else "no-provider-available",
+        agent=agent,
+        agent_raw=call.agent_raw,
+        tier=tier,
+        tier_source=tier_source,
+        role=agents.role_of(agent),
+        routes=routes,
+        skipped=skipped,
+    )
+
+
+def _only(config: Config, provider: str) -> Config:
+    """``config`` with ``provider`` as the only provider of every tier's chain."""
+    changed = type(config).parse(config.dump(), "config")
+    for tier in (agents.LOW, agents.MEDIUM, agents.HIGH):
+        setattr(changed.routing.chains, tier, [provider])
+    return changed
 
 
 def pinned_to_claude(agent: str, config: Config) -> bool:

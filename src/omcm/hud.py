@@ -13,7 +13,8 @@ transcripts by :mod:`omcm.claude_tokens`) and each provider
 that was used (``O`` codex/OpenAI, ``G`` gemini, ``OC`` opencode); calls routed
 out of all subagent calls; whoever is cooling down after a rate limit (Claude
 itself while it rejects requests) with the time left. Empty segments are left
-out. When a width is given and the line does not fit, the token breakdown goes
+out; background jobs running (``⚙2``) and finished with an answer nobody has
+received yet (``✓1``). When a width is given and the line does not fit, the token breakdown goes
 first, then everything but mode, usage and fallback.
 
 Kept lean on purpose: the status line starts a new interpreter every few hundred
@@ -51,6 +52,7 @@ class HudView:
         "calls",
         "cooldowns",
         "fallback",
+        "jobs",
         "mode",
         "routed",
         "tokens",
@@ -68,6 +70,7 @@ class HudView:
         routed: int = 0,
         calls: int = 0,
         cooldowns: list[tuple[str, float]] | None = None,
+        jobs: tuple[int, int] = (0, 0),
         warn_at: float = 70,
         alert_at: float = 90,
     ) -> None:
@@ -81,6 +84,8 @@ class HudView:
         self.calls = calls
         #: ``(name, seconds left)`` of everyone cooling down.
         self.cooldowns = cooldowns if cooldowns is not None else []
+        #: background jobs (running, finished with an answer nobody has received)
+        self.jobs = jobs
         self.warn_at = warn_at
         self.alert_at = alert_at
 
@@ -137,6 +142,7 @@ def build_view(
     now: float,
     *,
     mode: str = "",
+    jobs: tuple[int, int] = (0, 0),
     max_age: float = MAX_AGE,
     warn_at: float = 70,
     alert_at: float = 90,
@@ -157,6 +163,7 @@ def build_view(
         routed=counters.routed if counters else 0,
         calls=counters.calls if counters else 0,
         cooldowns=_cooldowns(limits, now),
+        jobs=jobs,
         warn_at=warn_at,
         alert_at=alert_at,
     )
@@ -223,6 +230,9 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
         segments.append(_tokens(view))
     if level != SMALL:
         segments.append(f"⇄{view.routed}/{view.calls}" if view.calls else "")
+        running, unread = view.jobs
+        jobs = [f"⚙{running}" if running else "", f"✓{unread}" if unread else ""]
+        segments.append(" ".join(j for j in jobs if j))
         segments.append(
             " ".join(
                 _paint(f"{name}⏸{duration(left)}", YELLOW, color) for name, left in view.cooldowns

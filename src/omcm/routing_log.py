@@ -34,8 +34,12 @@ OUTCOMES: dict[str, str] = {
     "claude": "the call stayed on Claude",
     "routed": "a provider answered; Claude got its answer as the subagent's result",
     "cache": "an identical recent call's stored answer was handed back",
-    "fell-back": "every provider failed; Claude ran the subagent itself",
-    "cancelled": "Claude Code stopped the hook (Esc, timeout); the provider was killed",
+    "fell-back": "every provider failed; Claude ran the subagent itself (or, for a background "
+    "job, was told to)",
+    "cancelled": "Claude Code stopped the hook (Esc, timeout) or the job was cancelled; the "
+    "provider was killed",
+    "timed-out": "a background job ran out of time (jobs.timeout); Claude was told to run the "
+    "task itself",
     "config-error": "config.toml is invalid; the call was let through to Claude",
 }
 
@@ -103,6 +107,8 @@ class CallEntry(Entry):
     cache_hit: bool = False
     fallback_reason: str = ""
     error: str = ""
+    job_id: str = ""  # a background job ran the call
+    batch_id: str = ""  # … as a task of this batch
 
 
 class FallbackEntry(Entry):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from omcm import state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from omcm.hooks.payloads import HookPayload
+    from omcm.hooks.payloads import HookPayload, PreToolUsePayload
 
 
 #: Characters of the user's last prompt kept for the handoff context.
@@ -47,6 +48,80 @@ def record_event(
     return state.update(path, state.SessionInfo, mutate)
 
 
+def call_mark_file(session_id: str, tool_use_id: str) -> str:
+    from omcm import paths
+
+    calls = os.path.join(_dir(session_id), "calls")
+    return os.path.join(calls, paths.safe_name(tool_use_id, "tool_use_id"))
+
+
+def mark_call(payload: PreToolUsePayload, job_id: str) -> None:
+    """Record what PreToolUse made of a subagent call, for the delivery hook beside it:
+    the background job it started, or "" (none)."""
+    if payload.tool_use_id:
+        state.atomic_write(call_mark_file(payload.session_id, payload.tool_use_id), job_id)
+
+
+def read_call_mark(session_id: str, tool_use_id: str) -> str | None:
+    """The mark :func:`mark_call` left ("" for no job), or None while there is none yet."""
+    try:
+        with open(call_mark_file(session_id, tool_use_id), encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def forget_call(session_id: str, tool_use_id: str) -> None:
+    try:
+        os.unlink(call_mark_file(session_id, tool_use_id))
+    except FileNotFoundError:
+        pass
+
+
+def forget_calls(session_id: str) -> None:
+    """Drop the session's call marks (the delivery hooks that read them have ended)."""
+    import shutil
+
+    shutil.rmtree(os.path.join(_dir(session_id), "calls"), ignore_errors=True)
+
+
+def note_job(session_id: str) -> None:
+    """A call of this session became a background job (the Stop hook then looks for them)."""
+    state.atomic_write(os.path.join(_dir(session_id), "jobs-started"), "")
+
+
+def started_jobs(session_id: str) -> bool:
+    """Whether any call of this session became a background job (no job is read)."""
+    return os.path.exists(os.path.join(_dir(session_id), "jobs-started"))
+
+
+def _dir(session_id: str) -> str:
+    from omcm import paths
+
+    return paths.session_dir(session_id)
+
+
+def claude_version(transcript_path: str) -> tuple[int, ...] | None:
+    """The Claude Code version the session's transcript records (each line carries it)."""
+    if not transcript_path:
+        return None
+    try:
+        with open(transcript_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(handle.tell() - 65536, 0))
+            tail = handle.read()
+    except OSError:
+        return None
+    at = tail.rfind(b'"version":"')
+    if at < 0:
+        return None
+    end = tail.find(b'"', at + 11)
+    try:
+        return tuple(int(part) for part in tail[at + 11 : end].split(b"."))
+    except ValueError:
+        return None
+
+
 def is_task_notification(prompt: str) -> bool:
     """A prompt that is Claude Code's ``<task-notification>`` of a finished background task."""
     return prompt.lstrip().startswith("<task-notification>")
@@ -60,7 +135,6 @@ def newest_in(cwd: str) -> str:
     line runs in the project dir, whose session has recorded it on SessionStart.
     With two sessions open in one folder this picks the one that was active last.
     """
-    import os
 
     from omcm import paths
 

@@ -86,6 +86,7 @@ def render_line(raw: bytes, now: float) -> str:
         counters,
         now,
         mode=mode,
+        jobs=_job_counts(),
         warn_at=conf.routing.usage_threshold if conf else 70,
         alert_at=threshold,
     )
@@ -93,6 +94,15 @@ def render_line(raw: bytes, now: float) -> str:
     if conf is None:
         line += " │ config invalid: omcm config validate"
     return line
+
+
+def _job_counts() -> tuple[int, int]:
+    """(running, finished and unread) background jobs; nothing imported when there are none."""
+    if not os.path.exists(os.path.join(paths.state_dir(), "jobs", "summary.json")):
+        return 0, 0
+    from omcm import jobs
+
+    return jobs.counts()
 
 
 def _claude_tokens(session_id: str, transcript_path: object) -> tuple[int, int] | None:

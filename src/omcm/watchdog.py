@@ -59,6 +59,11 @@ def _write_epitaph(raw: bytes) -> None:
 
     try:
         data: dict[str, Any] = _json.loads(raw)
+        if "job" in data:  # a background job's worker died: the job ends (and is logged)
+            from omcm import jobs
+
+            jobs.finish(str(data["job"]), "failed", str(data.get("reason", "")))
+            return
         entry = routing_log.parse(data["call"])
         if not isinstance(entry, routing_log.CallEntry):
             return

@@ -43,6 +43,14 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
         decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now, True))
     answer: dict[str, Any] | None = None
     if decision.routed:
+        from omcm import background
+
+        if background.wanted(payload, task, conf):
+            job = background.start(payload, task, decision, conf)
+            sessions.mark_call(payload, job.id)  # the delivery hook waits for this job
+            return background.started_answer(job)
+    sessions.mark_call(payload, "")  # the delivery hook: no job for this call
+    if decision.routed:
         from omcm import delegate, proc
 
         # Esc or the hook's timeout: Claude Code signals this process (or ends its

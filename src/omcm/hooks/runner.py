@@ -1,7 +1,8 @@
 """The one place that speaks Claude Code's hook protocol.
 
 It reads stdin, checks the payload against the event's record, calls that
-event's adapter, writes the single JSON answer on stdout and exits 0. Hooks fail
+event's adapter, writes the single JSON answer on stdout and exits 0 (only the
+delivery hook exits 2, with an answer for Claude on stderr). Hooks fail
 open: when anything goes wrong, Claude carries on as if OMCM were not there,
 but never silently: the user gets a one-line ``systemMessage`` naming the cause
 and the log that holds the details.
@@ -26,12 +27,17 @@ EVENTS: dict[str, tuple[str, str]] = {
     "session-start": ("SessionStart", "omcm.hooks.session_start"),
     "user-prompt-submit": ("UserPromptSubmit", "omcm.hooks.user_prompt_submit"),
     "pre-tool-use": ("PreToolUse", "omcm.hooks.pre_tool_use"),
+    "pre-tool-use-wait": ("PreToolUse", "omcm.hooks.pre_tool_use_wait"),
     "stop": ("Stop", "omcm.hooks.stop"),
     "stop-failure": ("StopFailure", "omcm.hooks.stop_failure"),
     "session-end": ("SessionEnd", "omcm.hooks.session_end"),
 }
 
 MAX_STDIN = 64 * 1024 * 1024
+#: Hooks that share a Claude Code event with another, as the payload trace names them.
+TRACE_NAMES = {"pre-tool-use-wait": "PreToolUseWait"}
+#: The exit status of the delivery hook handing Claude an answer (``asyncRewake``).
+REWAKE = 2
 
 
 def run() -> None:
@@ -57,7 +63,7 @@ def main(argv: list[str]) -> int:
     try:
         raw = sys.stdin.buffer.read(MAX_STDIN + 1)
         data = decode(raw, event)
-        _trace(event, data)
+        _trace(argv[0], data)
         module = __import__(module_name, fromlist=["handle"])
         payload = module.PAYLOAD.parse(data, f"{event} hook stdin")
         if payload.hook_event_name != event:
@@ -66,6 +72,11 @@ def main(argv: list[str]) -> int:
                 "hooks/hooks.json calls this hook for another event"
             )
         answer = module.handle(payload)
+        if answer and "rewake" in answer:
+            # The delivery hook: exit 2 with the text on stderr wakes Claude with it.
+            sys.stderr.write(answer["rewake"] + "\n")
+            sys.stderr.flush()
+            return REWAKE
     except (PayloadError, RecordError) as exc:
         answer = {"systemMessage": _failure(f"OMCM could not read the {event} hook's input: {exc}")}
     except OmcmError as exc:
@@ -123,14 +134,14 @@ def _with_notices(answer: dict[str, Any] | None) -> dict[str, Any] | None:
     return answer
 
 
-def _trace(event: str, data: object) -> None:
+def _trace(hook: str, data: object) -> None:
     """With ``OMCM_DEBUG_PAYLOADS=1``, keep every payload received (troubleshooting, tests)."""
     if os.environ.get("OMCM_DEBUG_PAYLOADS") != "1":
         return
     trace = os.path.join(paths.state_dir(), "debug", "hook-payloads.jsonl")
     os.makedirs(os.path.dirname(trace), exist_ok=True)
     line = {
-        "event": event,
+        "event": TRACE_NAMES.get(hook, EVENTS[hook][0]),
         "received_at": time.time(),
         "python": sys.executable,
         "plugin_root": os.environ.get("CLAUDE_PLUGIN_ROOT", ""),

@@ -45,6 +45,11 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
             fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
             usage = routing.claude_usage(limits, time.time())
             context.append(modes.describe(mode, usage, conf, fallback=fallback.active))
+    from omcm import delivery
+
+    offered = delivery.offer_for_project(payload.cwd, conf, payload.session_id)
+    if offered:
+        context.append(offered)
     answer: dict[str, Any] = {}
     if context:
         answer["hookSpecificOutput"] = {

@@ -14,6 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from omcm.config import Config
     from omcm.state import SessionMode
 
 PAYLOAD = StopPayload
@@ -22,6 +23,9 @@ PAYLOAD = StopPayload
 def handle(payload: StopPayload) -> dict[str, Any] | None:
     conf = config.load()
     sessions.record_event(payload)
+    answers = _background_answers(payload, conf)
+    if answers:
+        return {"decision": "block", "reason": "\n\n".join(answers)}
     from omcm import modes
 
     mode = modes.current(payload.session_id)
@@ -73,3 +77,22 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
         "to stop.)"
     )
     return {"decision": "block", "reason": reason}
+
+
+def _background_answers(payload: StopPayload, conf: Config) -> list[str]:
+    """Answers of this session's background jobs, to hand Claude as a new turn.
+
+    Under ``-p`` (or the SDK) no late notification can start a turn once this one
+    has ended, so the Stop hook waits here for the session's pending jobs. In an
+    interactive session the delivery hook wakes Claude when a job ends; here only
+    what has ended already is taken (the delivery hook may have been stopped).
+    """
+    import os
+
+    from omcm import delivery
+
+    if not sessions.started_jobs(payload.session_id):
+        return []
+    if os.environ.get("CLAUDE_CODE_ENTRYPOINT") == "cli":
+        return delivery.take_finished(delivery.pending(payload.session_id), "stop", conf)
+    return delivery.wait_and_take(payload.session_id, "stop", conf)

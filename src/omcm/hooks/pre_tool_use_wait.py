@@ -1,0 +1,62 @@
+"""The delivery hook: waits beside a subagent call for its background job, then wakes Claude.
+
+Registered in hooks/hooks.json on PreToolUse next to the deciding hook, with
+``"async": true, "asyncRewake": true``: Claude Code runs both at once and does
+not wait for this one. It learns from the deciding hook's mark whether the call
+became a job (:func:`omcm.sessions.mark_call`; no job: it ends at once). In an
+interactive session it waits for the job to end and exits 2 with the answer,
+which Claude Code 2.1.197+ hands the model as a notification, waking the
+session. Under ``-p`` a hook exiting after the turn has ended starts no new
+turn, so there the Stop hook delivers instead and this one leaves at once. When
+the session ends first, Claude Code stops this hook; the job runs on and the
+next SessionStart in the project offers the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm import sessions
+from omcm.hooks.payloads import SUBAGENT_TOOLS, PreToolUsePayload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PAYLOAD = PreToolUsePayload
+#: Seconds to wait for the deciding hook's mark (it writes it within milliseconds).
+MARK_WAIT = 60.0
+POLL = 0.5
+
+
+def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
+    if payload.tool_name not in SUBAGENT_TOOLS or not payload.tool_use_id:
+        return None
+    job_id = _mark(payload)
+    if not job_id or os.environ.get("CLAUDE_CODE_ENTRYPOINT") != "cli":
+        return None  # no job; or -p / SDK, where the Stop hook hands the answer over
+    from omcm import config, delivery, jobs, proc
+
+    try:
+        with proc.cancel_on_signals():
+            while not jobs.load(job_id).finished:
+                time.sleep(POLL)
+    except proc.Cancelled:
+        return None  # the session ended first: the job goes on, SessionStart offers it
+    taken = jobs.claim_delivery(job_id, "rewake")
+    if taken is None:
+        return None  # the Stop hook took it already
+    return {"rewake": delivery.answer_text(taken, config.load())}
+
+
+def _mark(payload: PreToolUsePayload) -> str:
+    deadline = time.monotonic() + MARK_WAIT
+    while True:
+        mark = sessions.read_call_mark(payload.session_id, payload.tool_use_id)
+        if mark is not None:
+            sessions.forget_call(payload.session_id, payload.tool_use_id)
+            return mark
+        if time.monotonic() > deadline:
+            return ""
+        time.sleep(0.02)

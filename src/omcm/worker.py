@@ -1,0 +1,227 @@
+"""The detached worker that runs one background job (:mod:`omcm.jobs`).
+
+:func:`spawn` starts ``python -c "from omcm.worker import main; main()" JOB_ID``
+forked twice and in a session of its own, so it belongs to no process tree of
+Claude Code's (which kills a stopped hook's whole tree), keeps running when the
+session or the terminal ends, and holds none of the hook's pipes. :func:`run`
+is the job itself: it registers as the job's worker (a job never runs twice),
+takes worker slots like any routed call, runs the provider chain with the usual
+retries and failure handling, and finishes the job with its answer, or why not.
+``omcm cancel`` and SIGTERM stop it, killing the provider's process group; if the
+worker itself is killed, the provider run's watchdog kills the provider and
+ends the job as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from omcm import _json, jobs, proc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.config import Config
+    from omcm.delegate import Attempt, Chain
+    from omcm.hooks.payloads import AgentInput
+
+ENTRY = "from omcm.worker import main; main()"
+KILLED = "its worker was killed; the watchdog stopped the provider"
+#: A chain that stopped this close to the job's deadline ran out of time.
+_MARGIN = 20.0
+
+
+def spawn(job_id: str) -> None:
+    """Start the job's worker, detached from this process and everything above it."""
+    log = os.path.join(jobs.job_dir(job_id), "worker.log")
+    python = sys.executable
+    argv = [python, "-c", ENTRY, job_id]
+    env = dict(os.environ)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked child, checked through its effects
+        try:
+            os.setsid()
+            if os.fork() > 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.closerange(3, 1024)
+            os.execve(python, argv, env)
+        finally:
+            os._exit(127)
+    os.waitpid(pid, 0)
+
+
+def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal that started it may close
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: worker JOB_ID")
+    run(sys.argv[1])
+
+
+def run(job_id: str) -> jobs.JobRecord | None:
+    """Run the job in this process; its finished record (None if another worker has it)."""
+    from omcm import config
+    from omcm.errors import ConfigError
+
+    record = jobs.register_worker(job_id, os.getpid())
+    if record is None:
+        return None
+    try:
+        conf = config.load()
+    except ConfigError as exc:
+        return jobs.finish(job_id, "failed", f"config.toml is invalid: {exc}")
+    deadline = time.monotonic() + record.timeout
+    with proc.cancel_on_signals():
+        chain = _run_chain(record, conf, deadline)
+    return _finish(record, chain, conf, out_of_time=time.monotonic() >= deadline - _MARGIN)
+
+
+def _run_chain(record: jobs.JobRecord, conf: Config, deadline: float) -> Chain:
+    from omcm import delegate
+    from omcm.engine import Route
+
+    task = _task(record.id)
+    context = ""
+    if record.context_path:
+        try:
+            with open(record.context_path, encoding="utf-8") as handle:
+                context = handle.read()
+        except OSError:
+            context = ""
+    routes = [Route(provider=r.provider, model=r.model, sandbox=r.sandbox) for r in record.routes]
+
+    def cancel() -> str:
+        wanted = jobs.load(record.id, check=False).cancel_requested
+        return "cancelled with omcm cancel" if wanted else ""
+
+    def epitaph(_attempts: list[Attempt]) -> str:
+        return _json.dumps({"job": record.id, "reason": KILLED})
+
+    def sent(prompt: str) -> None:
+        from omcm import state
+
+        state.atomic_write(jobs.prompt_file(record.id), prompt)
+
+    return delegate.run_chain(
+        task,
+        routes,
+        cwd=record.cwd,
+        context=context,
+        config=conf,
+        deadline=deadline,
+        cancel=cancel,
+        epitaph=epitaph,
+        sent=sent,
+        on_run=lambda provider, pgid: jobs.mark_running(record.id, provider, pgid),
+    )
+
+
+def _task(job_id: str) -> AgentInput:
+    from omcm.hooks.payloads import AgentInput
+
+    with open(os.path.join(jobs.job_dir(job_id), "task.json"), "rb") as handle:
+        return AgentInput.parse(_json.loads(handle.read()), f"job {job_id} task.json")
+
+
+def _finish(
+    record: jobs.JobRecord, chain: Chain, conf: Config, *, out_of_time: bool
+) -> jobs.JobRecord | None:
+    from omcm import delegate, state
+
+    attempts = [a.log() for a in chain.attempts]
+    for attempt in attempts:
+        jobs.note(record.id, "attempt", **attempt.dump())
+    if chain.cancelled:
+        cancelled = jobs.load(record.id, check=False).cancel_requested
+        why = "cancelled with omcm cancel" if cancelled else chain.cancelled
+        ended = jobs.finish(record.id, "cancelled", why, attempts=attempts)
+    elif chain.result is not None and chain.route is not None:
+        text = chain.result.answer.strip()
+        state.atomic_write(jobs.output_file(record.id), text + "\n")
+        model = chain.result.model or chain.route.model
+        ended = jobs.finish(
+            record.id,
+            "done",
+            f"answered by {chain.route.provider}",
+            provider=chain.route.provider,
+            model=model,
+            tokens=delegate.tokens_of(chain.result.usage),
+            attempts=attempts,
+            answer_chars=len(text),
+        )
+    elif out_of_time:
+        ended = jobs.finish(
+            record.id,
+            "timed-out",
+            f"the job's time ({record.timeout}s, jobs.timeout) ran out",
+            attempts=attempts,
+        )
+    else:
+        ended = jobs.finish(record.id, "failed", chain.why_not(record.skipped), attempts=attempts)
+    if ended is not None and ended.notify:
+        notify_desktop(ended)
+    jobs.prune(conf)
+    return ended
+
+
+def notify_desktop(record: jobs.JobRecord) -> None:
+    """Tell a user in a terminal without Claude that a job ended (notify-send, osascript)."""
+    import shutil
+
+    title = f"OMCM job {record.state}"
+    body = f"{record.title[:80]} ({record.provider or 'no provider'}) · omcm result {record.id}"
+    if shutil.which("notify-send"):
+        proc.run(["notify-send", title, body], timeout=10)
+    elif shutil.which("osascript"):
+        quoted = body.replace("\\", "\\\\").replace('"', '\\"')
+        proc.run(["osascript", "-e", f'display notification "{quoted}" with title "{title}"'],
+                 timeout=10)  # fmt: skip
+
+
+#: Seconds a worker has to stop by itself before it and its provider are killed.
+CANCEL_GRACE = 1.5
+
+
+def cancel(job_id: str) -> jobs.JobRecord:
+    """Stop the job: its worker kills the provider's group and records ``cancelled``.
+
+    A worker that does not end within :data:`CANCEL_GRACE` is killed with the
+    provider's whole group, and the job recorded as cancelled here.
+    """
+    import signal
+
+    record = jobs.request_cancel(job_id)
+    if record.finished:
+        return record
+    if record.worker_pid and jobs.worker_alive(record):
+        _signal(record.worker_pid, signal.SIGTERM, group=False)
+        deadline = time.monotonic() + CANCEL_GRACE
+        while time.monotonic() < deadline:
+            if jobs.load(job_id, check=False).finished:
+                break
+            time.sleep(0.05)
+    current = jobs.load(job_id, check=False)
+    if not current.finished:
+        if current.worker_pid and jobs.worker_alive(current):
+            _signal(current.worker_pid, signal.SIGKILL, group=False)
+        if current.provider_pgid:  # the worker did not get to it (its watchdog would)
+            _signal(current.provider_pgid, signal.SIGKILL, group=True)
+        jobs.finish(job_id, "cancelled", "cancelled with omcm cancel")
+    return jobs.load(job_id, check=False)
+
+
+def _signal(pid: int, sig: int, *, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
