@@ -113,7 +113,7 @@ def wait_and_take(
     config: Config,
     *,
     poll: float = 0.5,
-    settle: float = 1.0,
+    settle: float = 0.3,
     stop: Callable[[], bool] | None = None,
 ) -> list[str]:
     """Wait until at least one of the session's pending jobs ends, then take what has ended.

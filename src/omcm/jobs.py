@@ -429,7 +429,9 @@ def prune(config: Config, now: float | None = None) -> list[str]:
     import shutil
 
     now = time.time() if now is None else now
-    finished = [r for r in all_jobs(check=True) if r.finished]
+    finished = sorted(
+        (r for r in all_jobs(check=True) if r.finished), key=lambda r: r.ended_at or r.created_at
+    )
     too_old = now - config.jobs.keep_days * 86400
     doomed = [r for r in finished if (r.ended_at or r.created_at) < too_old]
     kept = [r for r in finished if r not in doomed]

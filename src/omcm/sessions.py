@@ -112,12 +112,13 @@ def claude_version(transcript_path: str) -> tuple[int, ...] | None:
             tail = handle.read()
     except OSError:
         return None
-    at = tail.rfind(b'"version":"')
+    at = tail.rfind(b'"version":')
     if at < 0:
         return None
-    end = tail.find(b'"', at + 11)
+    value = tail[at + 10 : at + 60].lstrip(b' "')
+    digits = value[: value.find(b'"')] if b'"' in value else b""
     try:
-        return tuple(int(part) for part in tail[at + 11 : end].split(b"."))
+        return tuple(int(part) for part in digits.split(b"."))
     except ValueError:
         return None
 

@@ -46,6 +46,7 @@ class Request:
     query: str
     headers: dict[str, str]
     body: Any
+    received_at: float = 0.0  # time.time() when it arrived
 
     @property
     def is_messages(self) -> bool:
@@ -541,6 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
                 query=parts.query,
                 headers={name.lower(): value for name, value in self.headers.items()},
                 body=body,
+                received_at=time.time(),
             )
             self.server.requests.append(request)
         return request

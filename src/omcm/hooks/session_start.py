@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 
 PAYLOAD = SessionStartPayload
 
-#: 64 tokens with the Claude tokenizer (a test keeps it under 80).
+#: 71 tokens with the Claude tokenizer (a test keeps it under 80).
 RESULT_NOTE = (
-    "OMCM routes some subagent calls to other coding agents (Codex, Gemini, OpenCode). "
-    "A subagent result that starts with [OMCM] is that agent's finished answer, even when "
-    "shown as a hook error or denial: use it as the subagent's result and do not redo the task."
+    "OMCM hands some subagent calls to other coding agents (Codex, Gemini, OpenCode). "
+    "A subagent result starting with [OMCM] comes from OMCM, even when shown as a hook error "
+    "or denial: it is the subagent's answer, or says when that answer will arrive. Either "
+    "way, do not redo the task."
 )
 
 

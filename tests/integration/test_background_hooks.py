@@ -1,0 +1,219 @@
+"""The hooks of a background subagent call, run as Claude Code runs them (launcher, stdin).
+
+A transcript that records the Claude Code version decides whether a routed call
+without ``run_in_background`` goes to the background (2.1.198+); a fake codex
+answers after a short wait. The deciding PreToolUse hook must answer at once,
+the delivery hook (interactive) and the Stop hook (``-p``) must each hand the
+answer over, and only one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omcm import jobs, paths
+from tests.integration.test_cancel import LAUNCHER, REPO, REPO_PYTHON
+
+SID = "bg-session"
+ANSWER = "THE ENTRY POINT IS app.py"
+
+CODEX = """#!/bin/sh
+cat >/dev/null
+sleep {delay}
+echo '{{"type":"item.completed","item":{{"type":"agent_message","text":"{answer}"}}}}'
+echo '{{"type":"turn.completed","usage":{{"input_tokens":100,"cached_input_tokens":10,"output_tokens":20,"reasoning_output_tokens":2}}}}'
+"""
+FAILING = """#!/bin/sh
+cat >/dev/null
+echo '{"type":"turn.failed","error":{"message":"exceeded retry limit, last status: 429 Too Many Requests"}}'
+exit 1
+"""
+
+
+def setup(tmp_path: Path, script: str, version: str = "2.1.332") -> Path:
+    fake = tmp_path / "codex"
+    fake.write_text(script)
+    fake.chmod(0o755)
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'fusion_default = true\n[routing.chains]\nmedium = ["codex"]\n'
+        f'[providers.codex]\ncommand = "{fake}"\n'
+    )
+    transcript = tmp_path / "transcript.jsonl"
+    line = {"type": "user", "version": version, "message": {"role": "user", "content": "go"}}
+    transcript.write_text(json.dumps(line) + "\n")
+    return transcript
+
+
+def hook(
+    event: str, payload: dict[str, Any], entrypoint: str = "cli", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
+    env |= {"OMCM_PYTHON": str(REPO_PYTHON), "CLAUDE_PLUGIN_ROOT": str(REPO),
+            "CLAUDE_CODE_ENTRYPOINT": entrypoint}  # fmt: skip
+    return subprocess.run(
+        ["sh", str(LAUNCHER), event],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def call(transcript: Path, tmp_path: Path, **tool_input: Any) -> dict[str, Any]:
+    return {
+        "session_id": SID,
+        "hook_event_name": "PreToolUse",
+        "cwd": str(tmp_path),
+        "transcript_path": str(transcript),
+        "tool_name": "Agent",
+        "tool_use_id": "toolu_bg",
+        "tool_input": {"description": "find it", "prompt": "Find the entry."} | tool_input,
+    }
+
+
+def stop(transcript: Path, **extra: Any) -> dict[str, Any]:
+    return {"session_id": SID, "hook_event_name": "Stop", "transcript_path": str(transcript),
+            "stop_hook_active": False} | extra  # fmt: skip
+
+
+def decide(transcript: Path, tmp_path: Path, **tool_input: Any) -> dict[str, Any]:
+    began = time.monotonic()
+    done = hook("pre-tool-use", call(transcript, tmp_path, **tool_input))
+    assert done.returncode == 0, done.stderr
+    took = time.monotonic() - began
+    answer: dict[str, Any] = json.loads(done.stdout)
+    answer["took"] = took
+    return answer
+
+
+def test_a_background_call_is_answered_at_once_and_its_job_runs(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=1, answer=ANSWER))
+    answer = decide(transcript, tmp_path)
+    reason = answer["hookSpecificOutput"]["permissionDecisionReason"]
+    [job_id] = jobs.ids()
+    assert reason == (
+        "[OMCM] This general-purpose subagent task was handed to OpenAI Codex (model "
+        f"gpt-5.2-codex) as background job {job_id}; nothing went wrong. Its result will "
+        "arrive by itself as a separate notification when the job ends: carry on with other "
+        "work meanwhile and do not run this task yourself."
+    )
+    assert answer["took"] < 1.0  # the hook answers at once (launcher and interpreter included)
+    record = jobs.load(job_id)
+    assert (record.source, record.session_id, record.tool_use_id) == ("hook", SID, "toolu_bg")
+    assert not Path(paths.routing_log()).exists()  # the call is logged when its job ends
+
+
+@pytest.mark.parametrize(
+    ("version", "tool_input"),
+    [("2.1.197", {}), ("2.1.332", {"run_in_background": False}), ("", {})],
+    ids=["2.1.197-absent", "2.1.332-false", "no-version"],
+)
+def test_a_foreground_call_keeps_the_blocking_answer(
+    tmp_path: Path, version: str, tool_input: dict[str, Any]
+) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER), version or "x")
+    if not version:
+        transcript.write_text("")
+    answer = decide(transcript, tmp_path, **tool_input)
+    assert ANSWER in answer["hookSpecificOutput"]["permissionDecisionReason"]
+    assert jobs.ids() == []
+
+
+def test_2_1_197_runs_an_explicit_background_call_as_a_job(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER), "2.1.197")
+    answer = decide(transcript, tmp_path, run_in_background=True)
+    assert "as background job" in answer["hookSpecificOutput"]["permissionDecisionReason"]
+
+
+def test_interactive_the_delivery_hook_wakes_claude_with_the_answer(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=1, answer=ANSWER))
+    decide(transcript, tmp_path)
+    woke = hook("pre-tool-use-wait", call(transcript, tmp_path), entrypoint="cli")
+    assert woke.returncode == 2, (woke.stdout, woke.stderr)
+    assert woke.stdout == ""
+    [job_id] = jobs.ids()
+    assert woke.stderr.startswith(f"[OMCM] Background job {job_id} finished: the general-purpose ")
+    assert f"\n\n{ANSWER}\n\n— omcm: general-purpose → codex/gpt-5.2-codex · 100 in / 20 out" in (
+        woke.stderr
+    )
+    assert jobs.load(job_id).delivered == "rewake"
+    # The Stop hook then has nothing to hand over again.
+    assert hook("stop", stop(transcript), entrypoint="cli").stdout == ""
+
+
+def test_print_mode_the_stop_hook_waits_and_hands_the_answer_over(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=2, answer=ANSWER))
+    decide(transcript, tmp_path)
+    # Under -p the delivery hook leaves at once: a late exit 2 would start no new turn.
+    began = time.monotonic()
+    left = hook("pre-tool-use-wait", call(transcript, tmp_path), entrypoint="sdk-cli")
+    assert (left.returncode, left.stdout, left.stderr) == (0, "", "")
+    assert time.monotonic() - began < 1.5
+    done = hook("stop", stop(transcript), entrypoint="sdk-cli")
+    block = json.loads(done.stdout)
+    assert block["decision"] == "block"
+    assert ANSWER in block["reason"] and block["reason"].startswith("[OMCM] Background job ")
+    assert time.monotonic() - began >= 1.5  # it waited for the job
+    [job_id] = jobs.ids()
+    assert jobs.load(job_id).delivered == "stop"
+    again = hook("stop", stop(transcript, stop_hook_active=True), entrypoint="sdk-cli")
+    assert again.stdout == ""
+    [line] = [json.loads(x) for x in Path(paths.routing_log()).read_text().splitlines()]
+    assert (line["outcome"], line["job_id"], line["tool_use_id"]) == ("routed", job_id, "toolu_bg")
+    assert line["tokens"] == {"input": 100, "cached": 10, "output": 20, "reasoning": 2}
+
+
+def test_a_job_every_provider_failed_tells_claude_to_do_it_itself(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, FAILING)
+    decide(transcript, tmp_path)
+    done = hook("stop", stop(transcript), entrypoint="sdk-cli")
+    reason = json.loads(done.stdout)["reason"]
+    [job_id] = jobs.ids()
+    assert reason == (
+        f"[OMCM] Background job {job_id}: the general-purpose subagent task “find it” (tool call "
+        "toolu_bg) was NOT done (failed: codex: exceeded retry limit, last status: 429 Too Many "
+        "Requests). No answer will come from OMCM for it: run it yourself now, or issue the "
+        "subagent call again."
+    )
+
+
+def test_a_call_that_stays_on_claude_lets_the_delivery_hook_go_at_once(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
+    staying = call(transcript, tmp_path, subagent_type="Plan")  # HIGH: stays on Claude
+    assert hook("pre-tool-use", staying).stdout == ""
+    began = time.monotonic()
+    left = hook("pre-tool-use-wait", staying)
+    assert (left.returncode, left.stdout) == (0, "")
+    assert time.monotonic() - began < 1.5
+
+
+def test_session_start_offers_what_an_ended_session_missed(tmp_path: Path) -> None:
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
+    decide(transcript, tmp_path)
+    [job_id] = jobs.ids()
+    deadline = time.monotonic() + 30
+    while not jobs.load(job_id).finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    start = {"session_id": "next-session", "hook_event_name": "SessionStart",
+             "cwd": str(tmp_path), "source": "startup"}  # fmt: skip
+    told = json.loads(hook("session-start", start).stdout)["hookSpecificOutput"]
+    assert (
+        "background subagent tasks of an earlier session in this project ended"
+        in (told["additionalContext"])
+    )
+    assert ANSWER in told["additionalContext"]
+    assert jobs.load(job_id).delivered == "session-start"
+    again = json.loads(hook("session-start", start | {"session_id": "third"}).stdout)
+    assert ANSWER not in again["hookSpecificOutput"]["additionalContext"]

@@ -1,0 +1,261 @@
+"""Background jobs: the state machine, liveness, retention, delivery claims and cancel."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from omcm import delivery, jobs, paths, routing_log, worker
+from omcm.config import Config
+from omcm.errors import OmcmError
+
+
+def new_job(**fields: object) -> jobs.JobRecord:
+    values: dict[str, object] = {
+        "source": "hook",
+        "session_id": "s1",
+        "tool_use_id": "toolu_1",
+        "cwd": "/tmp",
+        "agent": "explore",
+        "title": "look around",
+        "routes": [jobs.RouteEntry(provider="codex", model="m1")],
+        "timeout": 60,
+        "call": {"event": "call", "agent": "explore", "tool_use_id": "toolu_1", "session_id": "s1"},
+    }
+    record = jobs.JobRecord(**(values | fields))  # type: ignore[arg-type]
+    return jobs.create(record, {"prompt": "look around"}, Config())
+
+
+def test_a_job_goes_queued_running_done_and_ends_once() -> None:
+    job = new_job()
+    assert (job.state, [t.state for t in job.transitions]) == ("queued", ["queued"])
+    assert jobs.register_worker(job.id, os.getpid()) is not None
+    jobs.mark_running(job.id, "codex", 4242)
+    ended = jobs.finish(job.id, "done", "answered by codex", provider="codex", model="m1")
+    assert ended is not None
+    assert [(t.state, t.reason) for t in ended.transitions] == [
+        ("queued", "created"),
+        ("running", "codex started"),
+        ("done", "answered by codex"),
+    ]
+    assert ended.started_at is not None and ended.ended_at is not None
+    assert jobs.finish(job.id, "failed", "too late") is None  # never ends twice
+    assert jobs.load(job.id).state == "done"
+    [line] = routing_log.read()
+    assert (line["outcome"], line["job_id"], line["tool_use_id"], line["provider"]) == (
+        "routed",
+        job.id,
+        "toolu_1",
+        "codex",
+    )
+    lines = Path(jobs.job_dir(job.id), "events.jsonl").read_text().splitlines()
+    events = [json.loads(x)["event"] for x in lines]
+    assert events == ["created", "worker", "running", "done"]
+
+
+def test_a_second_worker_is_turned_away() -> None:
+    job = new_job()
+    assert jobs.register_worker(job.id, os.getpid()) is not None
+    assert jobs.register_worker(job.id, os.getppid()) is None
+
+
+def test_only_finished_states_end_a_job() -> None:
+    job = new_job()
+    with pytest.raises(ValueError, match="'running' is not a finished state"):
+        jobs.finish(job.id, "running", "no")
+
+
+# --- liveness ------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_job_whose_worker_is_gone_is_failed_when_read() -> None:
+    job = new_job()
+    pid = dead_pid()
+    jobs.update(
+        job.id, lambda r: setattr(r, "worker_pid", pid) or setattr(r, "worker_started", 1.0)
+    )
+    seen = jobs.load(job.id)
+    assert seen.state == "failed"
+    assert seen.reason == (
+        f"its worker (pid {pid}) is gone: killed, crashed or the machine restarted"
+    )
+    assert [line["outcome"] for line in routing_log.read()] == ["fell-back"]
+
+
+def test_a_reused_pid_with_another_start_time_is_not_the_worker() -> None:
+    job = new_job()
+    me, started = os.getpid(), jobs.process_start(os.getpid())
+    assert started is not None
+    jobs.update(
+        job.id,
+        lambda r: setattr(r, "worker_pid", me) or setattr(r, "worker_started", started - 3600),
+    )
+    assert jobs.load(job.id).state == "failed"
+
+
+def test_a_live_worker_keeps_its_job_running() -> None:
+    job = new_job()
+    assert jobs.register_worker(job.id, os.getpid()) is not None
+    jobs.mark_running(job.id, "codex", os.getpid())
+    assert jobs.load(job.id).state == "running"
+
+
+def test_a_job_no_worker_took_fails_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    job = new_job()
+    assert jobs.load(job.id).state == "queued"
+    monkeypatch.setattr(jobs, "SPAWN_GRACE", 0.0)
+    seen = jobs.load(job.id)
+    assert (seen.state, seen.reason) == ("failed", "no worker took it within 0s of its creation")
+
+
+# --- retention -----------------------------------------------------------------------
+
+
+def test_prune_keeps_recent_and_unfinished_jobs_oldest_going_first() -> None:
+    config = Config()
+    config.jobs.keep, config.jobs.keep_days = 2, 7
+    now = time.time()
+    ended = []
+    for n in range(4):
+        job = new_job()
+        jobs.register_worker(job.id, os.getpid())
+        jobs.finish(job.id, "done", "ok")
+        jobs.update(job.id, lambda r, n=n: setattr(r, "ended_at", now - 3600 * (4 - n)))
+        ended.append(job.id)
+    old = new_job()
+    jobs.register_worker(old.id, os.getpid())
+    jobs.finish(old.id, "failed", "x")
+    jobs.update(old.id, lambda r: setattr(r, "ended_at", now - 8 * 86400))
+    alive = new_job()
+    jobs.register_worker(alive.id, os.getpid())
+    jobs.update(alive.id, lambda r: setattr(r, "created_at", now - 30 * 86400))
+    removed = jobs.prune(config, now)
+    assert sorted(removed) == sorted([old.id, ended[0], ended[1]])
+    assert jobs.ids() == sorted([ended[2], ended[3], alive.id])
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+def _claim(state_dir: str, job_id: str, queue: multiprocessing.Queue[bool]) -> None:
+    os.environ["OMCM_STATE_DIR"] = state_dir
+    queue.put(jobs.claim_delivery(job_id, f"pid{os.getpid()}") is not None)
+
+
+def test_an_answer_is_claimed_once_across_processes() -> None:
+    job = new_job()
+    jobs.register_worker(job.id, os.getpid())
+    jobs.finish(job.id, "done", "ok")
+    ctx = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[bool] = ctx.Queue()
+    procs = [ctx.Process(target=_claim, args=(paths.state_dir(), job.id, queue)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(queue.get() for _ in procs) == [False] * 5 + [True]
+
+
+def test_an_unfinished_job_cannot_be_claimed() -> None:
+    assert jobs.claim_delivery(new_job().id, "stop") is None
+
+
+def test_answer_text_frames_the_result_and_says_plainly_when_not_done() -> None:
+    config = Config()
+    done = new_job()
+    jobs.register_worker(done.id, os.getpid())
+    Path(jobs.output_file(done.id)).write_text("the entry is app.py\n")
+    ended = jobs.finish(done.id, "done", "answered by codex", provider="codex", model="m1",
+                        tokens=routing_log.Tokens(input=10, output=2))  # fmt: skip
+    assert ended is not None
+    text = delivery.answer_text(ended, config)
+    assert text.startswith(
+        f"[OMCM] Background job {done.id} finished: the explore subagent task “look around” "
+        "(tool call toolu_1) was completed by OpenAI Codex (model m1)."
+    )
+    assert "\n\nthe entry is app.py\n\n— omcm: explore → codex/m1 · 10 in / 2 out tokens · " in text
+    failed = new_job()
+    gone = jobs.finish(failed.id, "failed", "codex: 429 Too Many Requests")
+    assert gone is not None
+    assert delivery.answer_text(gone, config) == (
+        f"[OMCM] Background job {failed.id}: the explore subagent task “look around” (tool "
+        "call toolu_1) was NOT done (failed: codex: 429 Too Many Requests). No answer will come "
+        "from OMCM for it: run it yourself now, or issue the subagent call again."
+    )
+
+
+def test_the_summary_counts_running_and_unread_jobs() -> None:
+    first, second = new_job(), new_job()
+    jobs.register_worker(first.id, os.getpid())
+    assert jobs.counts() == (2, 0)
+    jobs.finish(first.id, "done", "ok")
+    assert jobs.counts() == (1, 1)
+    jobs.claim_delivery(first.id, "stop")
+    assert jobs.counts() == (1, 0)
+    jobs.finish(second.id, "failed", "x")
+    jobs.mark_read(second.id)
+    assert jobs.counts() == (0, 0)
+
+
+def test_find_takes_the_id_or_a_unique_tail() -> None:
+    job = new_job()
+    assert jobs.find(job.id) == job.id
+    assert jobs.find(job.id[-6:]) == job.id
+    with pytest.raises(OmcmError, match="no job 'zzz'"):
+        jobs.find("zzz")
+
+
+# --- the worker and cancel, with a real (fake) provider ---------------------------------
+
+
+@pytest.fixture
+def slow_provider(tmp_path: Path) -> Path:
+    script = tmp_path / "slow-codex"
+    script.write_text('#!/bin/sh\ncat >/dev/null\nsleep 60 &\necho $! > "$0.child"\nwait\n')
+    script.chmod(0o755)
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[providers.codex]\ncommand = "{script}"\n')
+    return script
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancel_stops_the_worker_and_the_provider_group_within_two_seconds(
+    slow_provider: Path,
+) -> None:
+    job = new_job(source="cli")
+    worker.spawn(job.id)
+    deadline = time.monotonic() + 30
+    while not jobs.load(job.id).provider_pgid:
+        assert time.monotonic() < deadline, "the worker never started the provider"
+        time.sleep(0.05)
+    pgid = jobs.load(job.id).provider_pgid
+    assert pgid is not None and group_alive(pgid)
+    began = time.monotonic()
+    ended = worker.cancel(job.id)
+    while group_alive(pgid) and time.monotonic() - began < 2:
+        time.sleep(0.05)
+    assert not group_alive(pgid)
+    assert (ended.state, ended.reason) == ("cancelled", "cancelled with omcm cancel")
+    [attempt] = ended.attempts
+    assert (attempt.provider, attempt.outcome) == ("codex", "cancelled")
