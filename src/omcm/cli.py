@@ -310,8 +310,9 @@ def _cli_call(decision: Any, prompt: str) -> dict[str, Any]:
     return entry.dump()
 
 
-def _print_result(record: Any) -> int:
-    """A finished job's answer on stdout (its whole text), why not on stderr."""
+def _print_result(record: Any, why_to: Any = None) -> int:
+    """A finished job's answer on stdout (its whole text), why not on ``why_to`` (stderr);
+    0 if it was answered, else 1."""
     from omcm import jobs
 
     jobs.mark_read(record.id)
@@ -325,7 +326,7 @@ def _print_result(record: Any) -> int:
             file=sys.stderr,
         )
         return 0
-    print(f"omcm: job {record.id} {record.state}: {record.reason}", file=sys.stderr)
+    print(f"omcm: job {record.id} {record.state}: {record.reason}", file=why_to or sys.stderr)
     return 1
 
 
@@ -383,11 +384,12 @@ def cmd_result(args: argparse.Namespace) -> int:
     if not record.finished:
         print(
             f"omcm: job {job_id} is {record.state} ({_span(record.elapsed(time.time()))} so far); "
-            "omcm result --wait waits for it",
-            file=sys.stderr,
+            "omcm result --wait waits for it"
         )
-        return 3
-    return _print_result(record)
+        return 0
+    # Exit 0 for any ending: a slash command's `!` line that fails shows nothing at all.
+    _print_result(record, why_to=sys.stdout)
+    return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

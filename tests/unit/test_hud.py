@@ -210,3 +210,12 @@ def test_hud_imports_nothing_heavy() -> None:
     )
     # typing comes only through omcm._json (``from typing import Any``), a shared module
     assert set(filter(None, out.stdout.strip().split(","))) <= {"typing"}
+
+
+def test_background_jobs_running_and_unread() -> None:
+    from omcm.hud import HudView, render
+
+    view = HudView(windows=[("5h", 40.0, None, True)], jobs=(2, 1), routed=1, calls=3)
+    assert render(view, color=False) == "5h:40% │ ⇄1/3 │ ⚙2 ✓1"
+    assert render(HudView(jobs=(0, 3)), color=False) == "✓3"
+    assert render(HudView(jobs=(0, 0)), color=False) == ""

@@ -75,6 +75,14 @@ def test_only_finished_states_end_a_job() -> None:
 # --- liveness ------------------------------------------------------------------------
 
 
+def set_fields(job_id: str, **values: object) -> None:
+    def change(record: jobs.JobRecord) -> None:
+        for name, value in values.items():
+            setattr(record, name, value)
+
+    jobs.update(job_id, change)
+
+
 def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
@@ -84,9 +92,7 @@ def dead_pid() -> int:
 def test_a_job_whose_worker_is_gone_is_failed_when_read() -> None:
     job = new_job()
     pid = dead_pid()
-    jobs.update(
-        job.id, lambda r: setattr(r, "worker_pid", pid) or setattr(r, "worker_started", 1.0)
-    )
+    set_fields(job.id, worker_pid=pid, worker_started=1.0)
     seen = jobs.load(job.id)
     assert seen.state == "failed"
     assert seen.reason == (
@@ -99,10 +105,7 @@ def test_a_reused_pid_with_another_start_time_is_not_the_worker() -> None:
     job = new_job()
     me, started = os.getpid(), jobs.process_start(os.getpid())
     assert started is not None
-    jobs.update(
-        job.id,
-        lambda r: setattr(r, "worker_pid", me) or setattr(r, "worker_started", started - 3600),
-    )
+    set_fields(job.id, worker_pid=me, worker_started=started - 3600)
     assert jobs.load(job.id).state == "failed"
 
 
@@ -133,15 +136,15 @@ def test_prune_keeps_recent_and_unfinished_jobs_oldest_going_first() -> None:
         job = new_job()
         jobs.register_worker(job.id, os.getpid())
         jobs.finish(job.id, "done", "ok")
-        jobs.update(job.id, lambda r, n=n: setattr(r, "ended_at", now - 3600 * (4 - n)))
+        set_fields(job.id, ended_at=now - 3600 * (4 - n))
         ended.append(job.id)
     old = new_job()
     jobs.register_worker(old.id, os.getpid())
     jobs.finish(old.id, "failed", "x")
-    jobs.update(old.id, lambda r: setattr(r, "ended_at", now - 8 * 86400))
+    set_fields(old.id, ended_at=now - 8 * 86400)
     alive = new_job()
     jobs.register_worker(alive.id, os.getpid())
-    jobs.update(alive.id, lambda r: setattr(r, "created_at", now - 30 * 86400))
+    set_fields(alive.id, created_at=now - 30 * 86400)
     removed = jobs.prune(config, now)
     assert sorted(removed) == sorted([old.id, ended[0], ended[1]])
     assert jobs.ids() == sorted([ended[2], ended[3], alive.id])
