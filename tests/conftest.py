@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,46 @@ from omcm import state
 REPO = Path(__file__).resolve().parent.parent
 
 
+def stop_jobs_under(root: Path) -> list[str]:
+    """Stop the workers and providers of unfinished background jobs whose state dir is under
+    ``root`` (a test's jobs must not outlive it: their workers are detached on purpose)."""
+    import json
+    import os
+    import signal
+
+    from omcm import jobs
+
+    stopped = []
+    for record_file in root.glob("**/jobs/*/job.json"):
+        try:
+            record = json.loads(record_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("state") in jobs.FINISHED:
+            continue
+        worker, started = record.get("worker_pid"), record.get("worker_started")
+        if worker == os.getpid():
+            continue  # a unit test registered the test process itself as the worker
+        if worker and started and abs((jobs.process_start(worker) or 0) - started) < 2:
+            os.kill(worker, signal.SIGKILL)
+            stopped.append(record_file.parent.name)
+        group = record.get("provider_pgid")
+        if group:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return stopped
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_job_outlives_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    stop_jobs_under(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -30,4 +69,5 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         monkeypatch.delenv(var, raising=False)
     state.NOTICES.clear()
-    return home
+    yield home
+    stop_jobs_under(tmp_path)

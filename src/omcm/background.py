@@ -47,6 +47,7 @@ def start(
     context_path, _text = delegate.context_for(payload, task, decision, config)
     record = jobs.JobRecord(
         source="hook",
+        deliver=True,
         session_id=payload.session_id,
         tool_use_id=payload.tool_use_id,
         cwd=payload.cwd,

@@ -146,6 +146,10 @@ def _add_jobs(sub: Any) -> None:
     cancel.add_argument("job", help="the job id (or the start of its random tail)")
     cancel.set_defaults(handler=cmd_cancel)
 
+    from omcm.batch_cli import add_parser
+
+    add_parser(sub)
+
 
 def _add_session(sub: Any) -> None:
     from omcm.modes import MODES

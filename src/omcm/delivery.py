@@ -45,6 +45,8 @@ def started_text(record: jobs.JobRecord) -> str:
 
 def answer_text(record: jobs.JobRecord, config: Config) -> str:
     """The finished job as Claude gets it: the subagent's result, or that it was not done."""
+    if record.kind == "batch":
+        return _batch_text(record, config)
     task = f"the {record.agent} subagent task “{record.title}” (tool call {record.tool_use_id})"
     if record.state != "done":
         return (
@@ -81,6 +83,28 @@ def answer_text(record: jobs.JobRecord, config: Config) -> str:
     )
 
 
+def _batch_text(record: jobs.JobRecord, config: Config) -> str:
+    call = f" (tool call {record.tool_use_id})" if record.tool_use_id else ""
+    if record.state != "done":
+        return (
+            f"[OMCM] Batch job {record.id}{call} ({record.title}) did not run to the end "
+            f"({record.state}: {record.reason}). `omcm result {record.id}` shows what it did."
+        )
+    try:
+        with open(jobs.output_file(record.id), encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError as exc:
+        text = f"(the summary {jobs.output_file(record.id)} cannot be read: {exc.strerror})"
+    cap = config.delegation.max_answer_chars
+    if len(text) > cap:
+        text = text[:cap].rstrip() + f"\n[… cut at {cap} characters; omcm result {record.id}]"
+    return (
+        f"[OMCM] Batch job {record.id}{call} finished ({record.reason}). Its summary follows: "
+        "what each task did, by which provider. Tasks left for Claude, if any, are yours to do "
+        f"now; nothing else needs redoing.\n\n{text}"
+    )
+
+
 def pending(session_id: str) -> list[jobs.JobRecord]:
     """This session's jobs whose answers have not reached Claude yet (finished or not)."""
     waiting = jobs.summary()
@@ -90,7 +114,7 @@ def pending(session_id: str) -> list[jobs.JobRecord]:
             record = jobs.load(job_id)
         except OmcmError:
             continue  # pruned meanwhile
-        if record.source == "hook" and record.session_id == session_id and not record.delivered:
+        if record.deliver and record.session_id == session_id and not record.delivered:
             found.append(record)
     return found
 
@@ -144,7 +168,7 @@ def offer_for_project(cwd: str, config: Config, session_id: str) -> str:
     ours = [
         r
         for r in (jobs.load(i) for i in candidates if os.path.exists(jobs.job_file(i)))
-        if r.source == "hook" and not r.delivered and r.cwd and os.path.realpath(r.cwd) == here
+        if r.deliver and not r.delivered and r.cwd and os.path.realpath(r.cwd) == here
     ]
     texts = take_finished([r for r in ours if r.finished], "session-start", config)
     running = [r for r in ours if not r.finished and r.session_id != session_id]

@@ -33,6 +33,8 @@ from omcm import _json, paths, state
 from omcm.records import Record
 from omcm.routing_log import AttemptEntry, CallEntry, Tokens
 
+__all__ = ["AttemptEntry", "CallEntry", "JobRecord", "RouteEntry", "Tokens"]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -72,7 +74,9 @@ class JobRecord(state.StateRecord):
     started_at: float | None = None  # when its first provider process started
     ended_at: float | None = None
     transitions: list[Transition] = []
-    source: str = ""  # "hook" (a subagent call), "cli" (omcm run), "batch"
+    kind: str = "task"  # "task" (one provider chain) or "batch" (a plan, its tasks are jobs)
+    source: str = ""  # "hook" (a subagent call), "cli" (omcm run / batch), "batch" (a task of one)
+    deliver: bool = False  # its answer goes to Claude (session_id's) when it ends
     batch_id: str = ""
     session_id: str = ""
     tool_use_id: str = ""
@@ -310,6 +314,9 @@ def finish(job_id: str, end: str, reason: str, **outcome: Any) -> JobRecord | No
 def _log(record: JobRecord) -> None:
     from omcm import routing, routing_log
 
+    if record.kind == "batch":
+        return  # its tasks are logged one by one
+
     entry = routing_log.parse(record.call) if record.call else None
     if not isinstance(entry, CallEntry):
         entry = CallEntry(session_id=record.session_id, agent=record.agent, decision="providers")
@@ -325,7 +332,7 @@ def _log(record: JobRecord) -> None:
     else:
         entry.error = record.reason
     routing_log.append(entry)
-    if record.source == "hook":
+    if record.source == "hook" and record.kind == "task":
         routing.count(record.session_id, entry.time, entry)
 
 

@@ -22,6 +22,9 @@ from omcm import _json, jobs, proc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from omcm.batch import Progress
     from omcm.config import Config
     from omcm.delegate import Attempt, Chain
     from omcm.hooks.payloads import AgentInput
@@ -77,10 +80,42 @@ def run(job_id: str) -> jobs.JobRecord | None:
         conf = config.load()
     except ConfigError as exc:
         return jobs.finish(job_id, "failed", f"config.toml is invalid: {exc}")
+    if record.kind == "batch":
+        return run_batch(record, conf)
     deadline = time.monotonic() + record.timeout
     with proc.cancel_on_signals():
         chain = _run_chain(record, conf, deadline)
     return _finish(record, chain, conf, out_of_time=time.monotonic() >= deadline - _MARGIN)
+
+
+def run_batch(
+    record: jobs.JobRecord, conf: Config, on_progress: Callable[[Progress], None] | None = None
+) -> jobs.JobRecord | None:
+    """Run a batch job's plan (its tasks are jobs of their own); the batch ends done with
+    its summary as the answer, or failed when the plan could not run at all."""
+    from omcm import batch, state
+    from omcm.errors import OmcmError
+
+    jobs.mark_running(record.id, "the batch executor", os.getpgid(0))
+    try:
+        with proc.cancel_on_signals():
+            summary = batch.run(record.id, conf, on_progress=on_progress)
+    except proc.Cancelled:
+        return jobs.finish(record.id, "cancelled", "cancelled with omcm cancel")
+    except OmcmError as exc:
+        return jobs.finish(record.id, "failed", str(exc))
+    text = batch.render(summary)
+    state.atomic_write(jobs.output_file(record.id), text + "\n")
+    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
+    tokens = jobs.Tokens()
+    for task in summary["tasks"]:
+        for name, value in task["tokens"].items():
+            setattr(tokens, name, getattr(tokens, name) + value)
+    ended = jobs.finish(record.id, "done", f"{len(summary['tasks'])} tasks: {counts}",
+                        tokens=tokens, answer_chars=len(text))  # fmt: skip
+    if ended is not None and ended.notify:
+        notify_desktop(ended)
+    return ended
 
 
 def _run_chain(record: jobs.JobRecord, conf: Config, deadline: float) -> Chain:

@@ -373,11 +373,15 @@ class Sandbox:
         return run
 
     def traced_payloads(self, event: str | None = None) -> list[dict[str, Any]]:
+        """Payloads OMCM's hooks received, in order; the delivery hook's (``PreToolUseWait``,
+        run asynchronously beside PreToolUse, so in no fixed order) only when asked for."""
         trace = self.state_dir / "debug" / "hook-payloads.jsonl"
         if not trace.exists():
             return []
         lines = [json.loads(line) for line in trace.read_text().splitlines() if line.strip()]
-        return [line for line in lines if event is None or line["event"] == event]
+        if event is None:
+            return [line for line in lines if line["event"] != "PreToolUseWait"]
+        return [line for line in lines if line["event"] == event]
 
     def write_config(self, text: str) -> Path:
         path = self.config_dir / "config.toml"

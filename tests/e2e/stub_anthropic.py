@@ -185,20 +185,46 @@ def subagent_report(text: str) -> str:
     return report.strip() if found else text
 
 
+def new_text(request: Request) -> str:
+    """What the request adds since the model last spoke: user turns, tool results and the
+    ``system`` entries Claude Code puts in ``messages`` (hook feedback lands there too)."""
+    parts: list[str] = []
+    for message in reversed(request.messages):
+        if message.get("role") == "assistant":
+            break
+        for block in as_blocks(message.get("content")):
+            if block.get("type") == "tool_result":
+                parts.append(tool_result_text(block))
+            elif "text" in block:
+                parts.append(block["text"])
+    return "\n".join(reversed(parts))
+
+
+OMCM_JOB_NOTICE = "as background job "
+"""In OMCM's answer to a subagent call it runs as a background job (the answer comes later)."""
+OMCM_DELIVERY = "[OMCM] Background job "
+"""How OMCM's late answer of such a job starts (it names the tool call)."""
+
+
 def subagent_result(request: Request, tool_use_id: str) -> str | None:
     """What the subagent call ``tool_use_id`` came back with, once it has.
 
-    Its tool_result (a foreground call, or a call a hook denied), or, for a call
-    that went to the background, its task notification's ``<result>``; None
-    while the model is still waiting (or the call was not made yet).
+    Its tool_result (a foreground call, or a call a hook denied); for a call that
+    went to Claude Code's background, its task notification's ``<result>``; for one
+    OMCM runs as a background job, OMCM's late answer. None while the model is still
+    waiting (or the call was not made yet).
     """
     for block in tool_results(request, tool_use_id):
         text = tool_result_text(block)
-        if not text.startswith(BACKGROUND_ACK):
+        if not text.startswith(BACKGROUND_ACK) and OMCM_JOB_NOTICE not in text:
             return text
     for note in task_notifications(request):
         if note.get("tool-use-id") == tool_use_id:
             return note.get("result", "")
+    added = new_text(request)
+    at = added.find(OMCM_DELIVERY)
+    if at >= 0 and f"(tool call {tool_use_id})" in added:
+        return added[at:]
     return None
 
 

@@ -44,6 +44,7 @@ from tests.e2e.stub_anthropic import (
     is_subagent,
     issued,
     last_user_text,
+    new_text,
     tool_result_text,
 )
 from tests.e2e.stub_models import Reply as ModelReply
@@ -61,20 +62,6 @@ EXPLORE = {
     "prompt": "Find the entry point.",
     "subagent_type": "Explore",
 }
-
-
-def new_text(request: Request) -> str:
-    """What the request adds since the model last spoke: user turns, tool results, system notes."""
-    parts: list[str] = []
-    for message in reversed(request.messages):
-        if message.get("role") == "assistant":
-            break
-        for block in as_blocks(message.get("content")):
-            if block.get("type") == "tool_result":
-                parts.append(tool_result_text(block))
-            elif "text" in block:
-                parts.append(block["text"])
-    return "\n".join(reversed(parts))
 
 
 class BackgroundScript:

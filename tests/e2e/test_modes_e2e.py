@@ -38,6 +38,7 @@ from tests.e2e.claude import (
     VERSIONS,
     ClaudeRun,
     Sandbox,
+    background_by_default,
 )
 from tests.e2e.stub_anthropic import (
     AgentScript,
@@ -50,6 +51,7 @@ from tests.e2e.stub_anthropic import (
     is_main_conversation,
     is_subagent,
     last_user_text,
+    new_text,
     tool_result_text,
     tool_results,
 )
@@ -67,7 +69,7 @@ def main_turns(requests: list[Request]) -> list[Request]:
 # --- the commands' `!` lines are allowed by their own frontmatter ----------------------
 
 COMMANDS = sorted((REPO / "commands").glob("*.md"))
-WITH_ARGUMENTS = {"result", "cancel-job"}
+WITH_ARGUMENTS = {"result", "cancel-job", "batch"}
 """Commands whose `!` line takes the typed arguments (a job id)."""
 
 
@@ -307,20 +309,32 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
     [provider_request] = hulw_session.provider_requests
     assert EXPLORE["prompt"] in str(provider_request.body)
     turns = main_turns(hulw_session.first_requests)
-    assert len(turns) == 2
-    [result] = tool_results(turns[1], hulw_session.script.tool_use_id)
     wrapper = DENY_WRAPPER[hulw_session.sandbox.version]
+    [result] = tool_results(turns[1], hulw_session.script.tool_use_id)
     text = tool_result_text(result).removeprefix(wrapper)
+    # Claude never ran the subagent itself.
+    assert not [r for r in hulw_session.first_requests if is_conversation(r) and is_subagent(r)]
+    [note] = [m for m in hulw_session.first.system_messages() if "→" in m]
+    assert note.startswith("OMCM: explore → codex")
+    if background_by_default(hulw_session.sandbox.version):
+        # The call runs on as a background job; its answer comes back by itself (the Stop
+        # hook under -p) before the run ends.
+        assert len(turns) == 3
+        assert text.startswith(
+            "[OMCM] This explore subagent task was handed to OpenAI Codex (model stub-model) "
+            "as background job "
+        )
+        delivered = new_text(turns[2])
+        assert "[OMCM] Background job " in delivered and PROVIDER_ANSWER in delivered
+        assert hulw_session.first.result["result"].startswith("DONE: [OMCM] Background job ")
+        return
+    assert len(turns) == 2
     assert text.startswith(
         "[OMCM] This explore subagent task was completed by OpenAI Codex "
         "(model stub-model) instead of a Claude subagent."
     )
     assert PROVIDER_ANSWER in text
-    # Claude never ran the subagent itself.
-    assert not [r for r in hulw_session.first_requests if is_conversation(r) and is_subagent(r)]
     assert hulw_session.first.result["result"].startswith(f"DONE: {wrapper}[OMCM] This explore")
-    [note] = [m for m in hulw_session.first.system_messages() if "→" in m]
-    assert note.startswith("OMCM: explore → codex/stub-model (")
 
 
 def test_resumed_session_keeps_hulw(hulw_session: HulwSession) -> None:

@@ -42,7 +42,9 @@ from tests.e2e.stub_anthropic import (
     StubAnthropic,
     is_main_conversation,
     is_subagent,
+    issued,
     last_user_text,
+    new_text,
     subagent_report,
     tool_result_text,
     tool_results,
@@ -94,6 +96,8 @@ class CallsScript:
             return Reply.text("ok")
         if tool_results(request):
             return Reply.text("DONE")
+        if any(issued(request, tool_use_id) for tool_use_id in self.calls):
+            return Reply.text("DONE")  # a late answer (a background job's): the turn is over
         blocks = tuple(
             {"type": "tool_use", "id": tool_use_id, "name": self.tool_name, "input": tool_input}
             for tool_use_id, tool_input in self.calls.items()
@@ -278,15 +282,31 @@ def test_a_routed_call_is_answered_by_the_provider(
     assert_routed(scenario, cli)
 
 
-@pytest.mark.parametrize("background", [None, False], ids=["run_in_background-absent", "false"])
-def test_a_routed_call_on_the_newest_claude_code_is_answered_in_turn(
-    background: bool | None, models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+def test_a_foreground_call_on_the_newest_claude_code_is_answered_in_turn(
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
 ) -> None:
-    """Absent means background since 2.1.198; the answer still lands in Claude's context."""
-    scenario = routed_scenario(tmp_path, "codex", models, NEWEST, background)
+    """``run_in_background: false`` keeps the blocking answer on 2.1.332."""
+    scenario = routed_scenario(tmp_path, "codex", models, NEWEST, background=False)
     assert_routed(scenario, "codex")
     call = scenario.run.payloads("PreToolUse")[0]["payload"]["tool_input"]
-    assert ("run_in_background" in call) is (background is not None)
+    assert call["run_in_background"] is False
+
+
+def test_a_call_without_run_in_background_on_the_newest_becomes_a_job(
+    models: dict[str, StubModels], tmp_path: Path, dev_python: Path
+) -> None:
+    """Absent means background since 2.1.198: the answer still reaches Claude before -p ends
+    (tests/e2e/test_background_e2e.py covers this path in depth)."""
+    scenario = routed_scenario(tmp_path, "codex", models, NEWEST, background=None)
+    [(tool_use_id, _call)] = scenario.calls.items()
+    notice = scenario.text_for(tool_use_id)
+    assert "[OMCM] This executor subagent task was handed to OpenAI Codex" in notice
+    later = [r for r in scenario.anthropic.conversation() if answer_of("codex") in new_text(r)]
+    assert len(later) == 1
+    line = scenario.log_for(tool_use_id)
+    assert (line["outcome"], line["provider"], line["tokens"]) == (
+        "routed", "codex", tokens(USAGE["codex"]))  # fmt: skip
+    assert line["job_id"]
 
 
 def test_a_routed_task_call_on_claude_code_2_1_62(

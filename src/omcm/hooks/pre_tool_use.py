@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from omcm.routing_log import CallEntry
 
 PAYLOAD = PreToolUsePayload
+#: The plugin's agent whose calls carry a batch plan (agents/batch.md): OMCM runs the plan.
+BATCH_AGENT = "omcm:batch"
 
 
 def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
@@ -35,6 +37,10 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
         _book(payload, entry, time.time())
         raise
     sessions.record_event(payload)
+    if task.subagent_type.strip().lower() == BATCH_AGENT:
+        from omcm import batch_cli
+
+        return batch_cli.from_subagent_call(payload, task, conf)
     now = time.time()
     call = engine.Call(agent_raw=task.subagent_type, model=task.model)
     decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now))
