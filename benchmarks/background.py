@@ -49,20 +49,38 @@ def held_up(root: Path, delay: float, background: bool) -> float:
         sandbox = Sandbox(root, NEWEST, stub.url)
         setup = codex_setup(models.url, sandbox.home)
         sandbox.extra_env.update(setup.env)
-        codex = {"command": str(pinned_bin("codex")), "args": list(setup.args),
-                 "model": setup.model}  # fmt: skip
-        sandbox.write_config(tomli_w.dumps({
-            "fusion_default": True, "routing": {"chains": {"low": ["codex"]}},
-            "providers": {"codex": codex}}))  # fmt: skip
+        codex = {
+            "command": str(pinned_bin("codex")),
+            "args": list(setup.args),
+            "model": setup.model,
+        }
+        sandbox.write_config(
+            tomli_w.dumps(
+                {
+                    "fusion_default": True,
+                    "routing": {"chains": {"low": ["codex"]}},
+                    "providers": {"codex": codex},
+                }
+            )
+        )
         run = sandbox.prompt("benchmark: explore", timeout=delay * 6 + 60)
         if run.returncode != 0:
             raise SystemExit(run.describe())
-        [hook] = [p for p in sandbox.traced_payloads("PreToolUse")
-                  if p["payload"].get("tool_use_id") == TOOL_USE_ID]  # fmt: skip
+        [hook] = [
+            p
+            for p in sandbox.traced_payloads("PreToolUse")
+            if p["payload"].get("tool_use_id") == TOOL_USE_ID
+        ]
         answered = next(
-            r for r in stub.requests if is_main_conversation(r) and any(
+            r
+            for r in stub.requests
+            if is_main_conversation(r)
+            and any(
                 b.get("tool_use_id") == TOOL_USE_ID and b.get("type") == "tool_result"
-                for m in r.messages for b in as_blocks(m.get("content"))))  # fmt: skip
+                for m in r.messages
+                for b in as_blocks(m.get("content"))
+            )
+        )
         return answered.received_at - float(hook["received_at"])
 
 
@@ -78,8 +96,10 @@ def main() -> int:
                 results[name].append(held_up(Path(tmp, f"{name[:4]}-{n}"), args.delay, background))
     print(f"provider answer time: {args.delay:g} s, Claude Code {NEWEST}, {args.runs} runs each")
     for name, seconds in results.items():
-        print(f"{name:<15} Claude held up: median {statistics.median(seconds):.2f} s "
-              f"(min {min(seconds):.2f}, max {max(seconds):.2f})")  # fmt: skip
+        print(
+            f"{name:<15} Claude held up: median {statistics.median(seconds):.2f} s "
+            f"(min {min(seconds):.2f}, max {max(seconds):.2f})"
+        )
     ok = statistics.median(results["background job"]) < 1.0
     print(f"target: background under 1 s: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -241,8 +241,9 @@ def _start(
         call=_call(batch, task, decision),
         reason=f"task {task.id} of batch {batch.id}",
     )
-    job = jobs.create(record, {"prompt": task.prompt, "description": task.id,
-                               "subagent_type": task.agent}, config)  # fmt: skip
+    job = jobs.create(
+        record, {"prompt": task.prompt, "description": task.id, "subagent_type": task.agent}, config
+    )
     result.job_id, result.status, result.started_at = job.id, "running", time.time()
     result.provider, result.model = decision.routes[0].provider, decision.routes[0].model
     _snapshot(result, task, cwd)

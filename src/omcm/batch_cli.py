@@ -75,8 +75,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"job": record.id}))
         else:
-            print(f"{record.id}\nbatch of {len(the_plan.tasks)} tasks started as job {record.id}; "
-                  f"omcm result {record.id} --wait shows its summary")  # fmt: skip
+            print(
+                f"{record.id}\nbatch of {len(the_plan.tasks)} tasks started as job {record.id}; "
+                f"omcm result {record.id} --wait shows its summary"
+            )
         return 0
     return _foreground(record, conf, args.json)
 
@@ -121,8 +123,9 @@ def start(
     )
     job = jobs.create(record, {"prompt": name, "subagent_type": "omcm:batch"}, conf)
     suffix = ".json" if raw.lstrip().startswith(b"{") else ".toml"
-    state.atomic_write(os.path.join(jobs.job_dir(job.id), "plan" + suffix),
-                       raw.decode("utf-8", errors="replace"))  # fmt: skip
+    state.atomic_write(
+        os.path.join(jobs.job_dir(job.id), "plan" + suffix), raw.decode("utf-8", errors="replace")
+    )
     return job
 
 
@@ -161,8 +164,12 @@ class _Lines:
             if not self.quiet:
                 where = f" on {result.provider}/{result.model}" if result.provider else ""
                 why = f": {result.reason}" if result.status not in ("running", "done") else ""
-                print(f"[{progress.finished}/{progress.total}] {result.id} {result.status}"
-                      f"{where}{why}", file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"[{progress.finished}/{progress.total}] {result.id} {result.status}"
+                    f"{where}{why}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def close(self) -> None:
         pass
@@ -192,8 +199,12 @@ class _Display:
             ProgressBar(total=progress.total, completed=progress.finished, width=40),
         ]
         for result in progress.running:
-            rows.append(Text(f"  ▸ {result.id}  {result.provider}/{result.model}  "
-                             f"{duration(result.duration)}"))  # fmt: skip
+            rows.append(
+                Text(
+                    f"  ▸ {result.id}  {result.provider}/{result.model}  "
+                    f"{duration(result.duration)}"
+                )
+            )
         self.live.update(Group(*rows))
 
     def close(self) -> None:
@@ -262,8 +273,10 @@ def render_check(report: dict[str, Any]) -> str:
         model = f" (model {route['model']})" if route["model"] else ""
         left = " — left for Claude" if route["runs_on"] == ["claude"] else ""
         iso = ", in its own worktree" if route["isolated"] else ""
-        lines.append(f"  {task_id}: {route['agent']} ({route['tier'].upper()}) → {where}{model}"
-                     f"{left}{iso}  [{route['reason']}] {route['why']}")  # fmt: skip
+        lines.append(
+            f"  {task_id}: {route['agent']} ({route['tier'].upper()}) → {where}{model}"
+            f"{left}{iso}  [{route['reason']}] {route['why']}"
+        )
         for provider, why in route["skipped"].items():
             lines.append(f"      skipped {provider}: {why}")
     return "\n".join(lines)
@@ -284,10 +297,20 @@ def from_subagent_call(payload: Any, task: Any, conf: cfg.Config) -> dict[str, A
     try:
         the_plan = plan.parse(raw, name, conf.routing.max_workers, cfg.PROVIDERS)
     except plan.PlanError as exc:
-        return _deny(f"[OMCM] The batch plan is invalid, so nothing ran: {exc}. Fix the plan and "
-                     "call the omcm:batch agent again.")  # fmt: skip
-    record = start(raw, name, the_plan, conf, payload.cwd, session=payload.session_id,
-                   deliver=True, tool_use_id=payload.tool_use_id)  # fmt: skip
+        return _deny(
+            f"[OMCM] The batch plan is invalid, so nothing ran: {exc}. Fix the plan and "
+            "call the omcm:batch agent again."
+        )
+    record = start(
+        raw,
+        name,
+        the_plan,
+        conf,
+        payload.cwd,
+        session=payload.session_id,
+        deliver=True,
+        tool_use_id=payload.tool_use_id,
+    )
     if background.wanted(payload, task, conf):
         sessions.note_job(payload.session_id)
         sessions.mark_call(payload, record.id)
@@ -308,6 +331,10 @@ def from_subagent_call(payload: Any, task: Any, conf: cfg.Config) -> dict[str, A
 
 
 def _deny(reason: str) -> dict[str, Any]:
-    return {"hookSpecificOutput": {"hookEventName": "PreToolUse",
-                                   "permissionDecision": "deny",
-                                   "permissionDecisionReason": reason}}  # fmt: skip
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    }

@@ -268,8 +268,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason="started with omcm run",
     )
     record.call = _cli_call(decision, prompt)
-    job = jobs.create(record, {"prompt": prompt, "description": record.title,
-                               "subagent_type": args.agent}, conf)  # fmt: skip
+    job = jobs.create(
+        record, {"prompt": prompt, "description": record.title, "subagent_type": args.agent}, conf
+    )
     if args.background:
         worker.spawn(job.id)
         print(job.id)
@@ -350,16 +351,23 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if not shown:
         print("no jobs" + ("" if args.all else " in the last day (omcm jobs --all)"))
         return 0
-    print(f"{'JOB':<24} {'STATE':<9} {'PROVIDER/MODEL':<28} {'AGENT':<16} {'AGE':>6} "
-          f"{'TIME':>6} {'TOKENS':>13}  TASK")  # fmt: skip
+    print(
+        f"{'JOB':<24} {'STATE':<9} {'PROVIDER/MODEL':<28} {'AGENT':<16} {'AGE':>6} "
+        f"{'TIME':>6} {'TOKENS':>13}  TASK"
+    )
     for r in shown:
-        route = f"{r.provider}/{r.model}" if r.provider else (
-            f"{r.routes[0].provider}/{r.routes[0].model or '-'}" if r.routes else "-")  # fmt: skip
+        route = (
+            f"{r.provider}/{r.model}"
+            if r.provider
+            else (f"{r.routes[0].provider}/{r.routes[0].model or '-'}" if r.routes else "-")
+        )
         tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
         flag = " *" if r.unread else ""
-        print(f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
-              f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
-              f"{r.title[:60]}{flag}")  # fmt: skip
+        print(
+            f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
+            f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
+            f"{r.title[:60]}{flag}"
+        )
     if any(r.unread for r in shown):
         print("* finished, answer not yet read: omcm result JOB")
     return 0
@@ -380,8 +388,10 @@ def cmd_result(args: argparse.Namespace) -> int:
         deadline = None if args.timeout is None else time.monotonic() + args.timeout
         while not record.finished:
             if deadline is not None and time.monotonic() >= deadline:
-                print(f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
+                    file=sys.stderr,
+                )
                 return 124
             time.sleep(0.25)
             record = jobs.load(job_id)

@@ -45,8 +45,12 @@ if TYPE_CHECKING:
 STATES = ("queued", "running", "done", "failed", "cancelled", "timed-out")
 FINISHED = frozenset({"done", "failed", "cancelled", "timed-out"})
 #: The routing-log outcome of a call that ended as a job in this state.
-OUTCOME = {"done": "routed", "failed": "fell-back", "cancelled": "cancelled",
-           "timed-out": "timed-out"}  # fmt: skip
+OUTCOME = {
+    "done": "routed",
+    "failed": "fell-back",
+    "cancelled": "cancelled",
+    "timed-out": "timed-out",
+}
 SUMMARY = "summary.json"
 #: Seconds a new job may wait for its worker to register before it counts as failed.
 SPAWN_GRACE = 60.0

@@ -35,8 +35,19 @@ STRATEGIES = ("parallel", "sequential", "hybrid")
 ON_FAILURE = ("skip-dependents", "stop", "continue")
 ISOLATION = ("", "none", "worktree")
 TOP_KEYS = {"max_concurrent", "strategy", "on_failure", "isolation", "tasks"}
-TASK_KEYS = {"id", "prompt", "description", "type", "files", "depends_on", "dependsOn", "agent",
-             "provider", "timeout", "isolation"}  # fmt: skip
+TASK_KEYS = {
+    "id",
+    "prompt",
+    "description",
+    "type",
+    "files",
+    "depends_on",
+    "dependsOn",
+    "agent",
+    "provider",
+    "timeout",
+    "isolation",
+}
 
 
 class PlanError(OmcmError):

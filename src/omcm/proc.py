@@ -175,14 +175,24 @@ def run(
             )
         except FileNotFoundError:
             return ProcResult(
-                argv, None, "", "", time.monotonic() - started, not_found=True,
+                argv,
+                None,
+                "",
+                "",
+                time.monotonic() - started,
+                not_found=True,
                 error=f"{argv[0]}: command not found",
-            )  # fmt: skip
+            )
         except (PermissionError, NotADirectoryError, OSError) as exc:
             return ProcResult(
-                argv, None, "", "", time.monotonic() - started, not_found=True,
+                argv,
+                None,
+                "",
+                "",
+                time.monotonic() - started,
+                not_found=True,
                 error=f"{argv[0]}: cannot run ({exc.strerror or exc})",
-            )  # fmt: skip
+            )
         if guard:
             guard.watch(child.pid, epitaph)
         if on_start is not None:
@@ -215,9 +225,15 @@ def _wait(
                 if time.monotonic() >= deadline:
                     stdout, stderr = _kill_group(child)
                     return ProcResult(
-                        argv, child.returncode, stdout, stderr, time.monotonic() - started,
-                        timed_out=True, error=f"timed out after {timeout:g}s", pid=child.pid,
-                    )  # fmt: skip
+                        argv,
+                        child.returncode,
+                        stdout,
+                        stderr,
+                        time.monotonic() - started,
+                        timed_out=True,
+                        error=f"timed out after {timeout:g}s",
+                        pid=child.pid,
+                    )
                 why = cancel() if cancel else ""
                 if why:
                     raise Cancelled(why) from None

@@ -111,8 +111,13 @@ def run_batch(
     for task in summary["tasks"]:
         for name, value in task["tokens"].items():
             setattr(tokens, name, getattr(tokens, name) + value)
-    ended = jobs.finish(record.id, "done", f"{len(summary['tasks'])} tasks: {counts}",
-                        tokens=tokens, answer_chars=len(text))  # fmt: skip
+    ended = jobs.finish(
+        record.id,
+        "done",
+        f"{len(summary['tasks'])} tasks: {counts}",
+        tokens=tokens,
+        answer_chars=len(text),
+    )
     if ended is not None and ended.notify:
         notify_desktop(ended)
     return ended
@@ -216,8 +221,9 @@ def notify_desktop(record: jobs.JobRecord) -> None:
         proc.run(["notify-send", title, body], timeout=10)
     elif shutil.which("osascript"):
         quoted = body.replace("\\", "\\\\").replace('"', '\\"')
-        proc.run(["osascript", "-e", f'display notification "{quoted}" with title "{title}"'],
-                 timeout=10)  # fmt: skip
+        proc.run(
+            ["osascript", "-e", f'display notification "{quoted}" with title "{title}"'], timeout=10
+        )
 
 
 #: Seconds a worker has to stop by itself before it and its provider are killed.

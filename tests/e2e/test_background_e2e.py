@@ -128,12 +128,22 @@ class Delivered:
 
 def assert_delivered_once(found: Delivered, how: str) -> None:
     requests = [r for r in found.stub.requests if is_main_conversation(r)]
-    hook = [p for p in found.sandbox.traced_payloads("PreToolUse")
-            if p["payload"].get("tool_use_id") == TOOL_USE_ID]  # fmt: skip
+    hook = [
+        p
+        for p in found.sandbox.traced_payloads("PreToolUse")
+        if p["payload"].get("tool_use_id") == TOOL_USE_ID
+    ]
     [call] = hook
-    answered = [r for r in requests if any(
-        b.get("tool_use_id") == TOOL_USE_ID for m in r.messages for b in as_blocks(m.get("content"))
-        if b.get("type") == "tool_result")]  # fmt: skip
+    answered = [
+        r
+        for r in requests
+        if any(
+            b.get("tool_use_id") == TOOL_USE_ID
+            for m in r.messages
+            for b in as_blocks(m.get("content"))
+            if b.get("type") == "tool_result"
+        )
+    ]
     # Claude was not held up: its next request came right after the routed call.
     assert answered[0].received_at - call["received_at"] < 2.0
     notice = tool_result_text(
@@ -222,9 +232,13 @@ def test_an_answer_the_session_missed_comes_at_the_next_session_start(
 def start_job(sandbox: Sandbox, prompt: str) -> str:
     done = subprocess.run(
         [str(REPO_PYTHON), "-m", "omcm", "run", "--background", "--provider", "codex", prompt],
-        cwd=sandbox.project, env=sandbox.env(), capture_output=True, text=True, timeout=60,
+        cwd=sandbox.project,
+        env=sandbox.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -269,8 +283,11 @@ def test_cancel_leaves_no_provider_running(hanging_model: StubModels, tmp_path: 
     cancelled = sandbox.omcm("cancel", job_id[-6:])
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.strip() == f"omcm: job {job_id} cancelled: cancelled with omcm cancel"
-    wait_for(lambda: not processes_of("codex", sandbox.home), 2 - (time.monotonic() - began),
-             "codex to be gone")  # fmt: skip
+    wait_for(
+        lambda: not processes_of("codex", sandbox.home),
+        2 - (time.monotonic() - began),
+        "codex to be gone",
+    )
     [job] = jobs_of(sandbox)
     assert (job["state"], job["reason"]) == ("cancelled", "cancelled with omcm cancel")
     result = sandbox.omcm("result", job_id)
@@ -280,22 +297,37 @@ def test_cancel_leaves_no_provider_running(hanging_model: StubModels, tmp_path: 
 
 def test_thirty_jobs_at_once_all_run_once_within_the_slot_cap(tmp_path: Path) -> None:
     with StubModels(ModelReply(text=ANSWER, usage=USAGE, delay=0.5)) as models:
-        sandbox = user(tmp_path, "http://127.0.0.1:9", models, routing={"max_workers": 3,
-                       "chains": {"medium": ["codex"]}})  # fmt: skip
+        sandbox = user(
+            tmp_path,
+            "http://127.0.0.1:9",
+            models,
+            routing={"max_workers": 3, "chains": {"medium": ["codex"]}},
+        )
         argv = [str(REPO_PYTHON), "-m", "omcm", "run", "--background", "--provider", "codex"]
         starters = [
-            subprocess.Popen([*argv, f"Task number {n}."], cwd=sandbox.project, env=sandbox.env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [*argv, f"Task number {n}."],
+                cwd=sandbox.project,
+                env=sandbox.env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for n in range(30)
-        ]  # fmt: skip
+        ]
         ids = []
         for starter in starters:
             out, err = starter.communicate(timeout=120)
             assert starter.returncode == 0, err
             ids.append(out.strip())
         assert len(set(ids)) == 30
-        wait_for(lambda: all(j["state"] == "done" for j in jobs_of(sandbox)) and len(jobs_of(sandbox)) == 30,
-                 180, "thirty jobs to end")  # fmt: skip
+        wait_for(
+            lambda: (
+                all(j["state"] == "done" for j in jobs_of(sandbox)) and len(jobs_of(sandbox)) == 30
+            ),
+            180,
+            "thirty jobs to end",
+        )
         asked = [str(r.body) for r in models.model_requests()]
         assert models.max_in_flight <= 3
     for n in range(30):

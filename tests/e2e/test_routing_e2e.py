@@ -305,7 +305,10 @@ def test_a_call_without_run_in_background_on_the_newest_becomes_a_job(
     assert len(later) == 1
     line = scenario.log_for(tool_use_id)
     assert (line["outcome"], line["provider"], line["tokens"]) == (
-        "routed", "codex", tokens(USAGE["codex"]))  # fmt: skip
+        "routed",
+        "codex",
+        tokens(USAGE["codex"]),
+    )
     assert line["job_id"]
 
 

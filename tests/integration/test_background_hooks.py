@@ -57,8 +57,11 @@ def hook(
     event: str, payload: dict[str, Any], entrypoint: str = "cli", timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
-    env |= {"OMCM_PYTHON": str(REPO_PYTHON), "CLAUDE_PLUGIN_ROOT": str(REPO),
-            "CLAUDE_CODE_ENTRYPOINT": entrypoint}  # fmt: skip
+    env |= {
+        "OMCM_PYTHON": str(REPO_PYTHON),
+        "CLAUDE_PLUGIN_ROOT": str(REPO),
+        "CLAUDE_CODE_ENTRYPOINT": entrypoint,
+    }
     return subprocess.run(
         ["sh", str(LAUNCHER), event],
         input=json.dumps(payload),
@@ -83,8 +86,12 @@ def call(transcript: Path, tmp_path: Path, **tool_input: Any) -> dict[str, Any]:
 
 
 def stop(transcript: Path, **extra: Any) -> dict[str, Any]:
-    return {"session_id": SID, "hook_event_name": "Stop", "transcript_path": str(transcript),
-            "stop_hook_active": False} | extra  # fmt: skip
+    return {
+        "session_id": SID,
+        "hook_event_name": "Stop",
+        "transcript_path": str(transcript),
+        "stop_hook_active": False,
+    } | extra
 
 
 def decide(transcript: Path, tmp_path: Path, **tool_input: Any) -> dict[str, Any]:
@@ -206,8 +213,12 @@ def test_session_start_offers_what_an_ended_session_missed(tmp_path: Path) -> No
     while not jobs.load(job_id).finished:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    start = {"session_id": "next-session", "hook_event_name": "SessionStart",
-             "cwd": str(tmp_path), "source": "startup"}  # fmt: skip
+    start = {
+        "session_id": "next-session",
+        "hook_event_name": "SessionStart",
+        "cwd": str(tmp_path),
+        "source": "startup",
+    }
     told = json.loads(hook("session-start", start).stdout)["hookSpecificOutput"]
     assert (
         "background subagent tasks of an earlier session in this project ended"

@@ -42,8 +42,13 @@ def project(tmp_path: Path) -> Path:
     root.mkdir()
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / "shared.txt").write_text("base\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", "-C", str(root), "add", "."], check=True, env=env)
     subprocess.run(["git", "-C", str(root), "commit", "-qm", "base"], check=True, env=env)
     return root
@@ -79,9 +84,13 @@ def run_batch(
     plan.write_text(text)
     done = subprocess.run(
         [sys.executable, "-m", "omcm", "batch", "--wait", "--json", str(plan), *args],
-        cwd=project, capture_output=True, text=True, timeout=120, check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={k: v for k, v in os.environ.items() if k != "CLAUDECODE"},
-    )  # fmt: skip
+    )
     summary = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
     return done, summary
 
@@ -142,7 +151,10 @@ def test_the_schedule_keeps_dependencies_conflicts_and_the_cap(
     assert summary["counts"] == {"done": 5}
     users = task(summary, "users")
     assert (users["status"], users["provider"], users["tokens"]) == (
-        "done", "codex", {"input": 10, "cached": 2, "output": 5, "reasoning": 1})  # fmt: skip
+        "done",
+        "codex",
+        {"input": 10, "cached": 2, "output": 5, "reasoning": 1},
+    )
     lines = [routing_log.parse(x) for x in routing_log.read()]
     assert (
         sorted(e.batch_id for e in lines if isinstance(e, routing_log.CallEntry))
@@ -175,7 +187,9 @@ prompt = "docs: independent"
     assert task(summary, "build")["status"] == "failed"
     assert "boom from FAILbuild" in task(summary, "build")["reason"]
     assert (task(summary, "deploy")["status"], task(summary, "deploy")["reason"]) == (
-        "skipped", "depends on build, which failed")  # fmt: skip
+        "skipped",
+        "depends on build, which failed",
+    )
     assert task(summary, "notify")["reason"] == "depends on deploy, which skipped"
     assert task(summary, "docs")["status"] == "done"
 
@@ -261,8 +275,9 @@ files = ["shared.txt"]
     assert f"kept at {kept[0]['patch']}" in kept[0]["reason"]
     winner = applied[0]["id"]
     assert (project / "shared.txt").read_text() == f"base\nWRITE{winner} was here\n"
-    listed = subprocess.run(["git", "-C", str(project), "worktree", "list"], capture_output=True,
-                            text=True, check=True).stdout  # fmt: skip
+    listed = subprocess.run(
+        ["git", "-C", str(project), "worktree", "list"], capture_output=True, text=True, check=True
+    ).stdout
     assert len(listed.splitlines()) == 1  # the worktrees are gone
     assert done.returncode == 0
 
@@ -282,8 +297,14 @@ def test_check_prints_waves_conflicts_routes_and_the_verdict(project: Path, tmp_
     fake(tmp_path)
     plan = tmp_path / "plan.toml"
     plan.write_text(FIVE)
-    done = subprocess.run([sys.executable, "-m", "omcm", "batch", "--check", str(plan)],
-                          cwd=project, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "omcm", "batch", "--check", str(plan)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "canParallel: false (some tasks depend on others)" in out
@@ -291,9 +312,16 @@ def test_check_prints_waves_conflicts_routes_and_the_verdict(project: Path, tmp_
     assert "  auth (src/auth/**) before login (src/auth/login.py)" in out
     assert "  users: executor (MEDIUM) → codex (model gpt-5.2-codex)  [mode-hulw]" in out
     assert "  readme: writer (LOW) → codex" in out
-    as_json = subprocess.run([sys.executable, "-m", "omcm", "batch", "--check", "--json", str(plan)],
-                             cwd=project, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    as_json = subprocess.run(
+        [sys.executable, "-m", "omcm", "batch", "--check", "--json", str(plan)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     report = json.loads(as_json.stdout)
-    assert report["conflicts"] == [{"first": "auth", "then": "login",
-                                    "patterns": ["src/auth/**", "src/auth/login.py"]}]  # fmt: skip
+    assert report["conflicts"] == [
+        {"first": "auth", "then": "login", "patterns": ["src/auth/**", "src/auth/login.py"]}
+    ]
     assert report["routes"]["tests"]["runs_on"] == ["codex"]

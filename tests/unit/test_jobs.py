@@ -181,8 +181,14 @@ def test_answer_text_frames_the_result_and_says_plainly_when_not_done() -> None:
     done = new_job()
     jobs.register_worker(done.id, os.getpid())
     Path(jobs.output_file(done.id)).write_text("the entry is app.py\n")
-    ended = jobs.finish(done.id, "done", "answered by codex", provider="codex", model="m1",
-                        tokens=routing_log.Tokens(input=10, output=2))  # fmt: skip
+    ended = jobs.finish(
+        done.id,
+        "done",
+        "answered by codex",
+        provider="codex",
+        model="m1",
+        tokens=routing_log.Tokens(input=10, output=2),
+    )
     assert ended is not None
     text = delivery.answer_text(ended, config)
     assert text.startswith(

@@ -47,19 +47,40 @@ def test_a_toml_plan_and_its_defaults() -> None:
     assert (plan.max_concurrent, plan.strategy, plan.on_failure) == (2, "hybrid", "stop")
     api, docs = plan.tasks
     assert (api.id, api.prompt, api.type, api.agent, api.provider) == (
-        "api", "Write the API", "implementation", "executor", "auto")  # fmt: skip
+        "api",
+        "Write the API",
+        "implementation",
+        "executor",
+        "auto",
+    )
     assert (docs.prompt, docs.agent, docs.depends_on, docs.provider, docs.timeout) == (
-        "Document it", "writer", ["api"], "gemini", 120)  # fmt: skip
+        "Document it",
+        "writer",
+        ["api"],
+        "gemini",
+        120,
+    )
     assert plan_of("[[tasks]]\nid = 'a'\nprompt = 'x'\n").max_concurrent == 3  # the default
 
 
 def test_the_seeds_json_shape_is_read() -> None:
-    data = {"tasks": [
-        {"id": "task-1", "description": "user service", "type": "implementation",
-         "files": ["src/services/user.ts"]},
-        {"id": "task-3", "description": "integration test", "type": "test",
-         "files": ["src/__tests__/integration.test.ts"], "dependsOn": ["task-1"]},
-    ]}  # fmt: skip
+    data = {
+        "tasks": [
+            {
+                "id": "task-1",
+                "description": "user service",
+                "type": "implementation",
+                "files": ["src/services/user.ts"],
+            },
+            {
+                "id": "task-3",
+                "description": "integration test",
+                "type": "test",
+                "files": ["src/__tests__/integration.test.ts"],
+                "dependsOn": ["task-1"],
+            },
+        ]
+    }
     plan = plan_of(json.dumps(data), "plan.json")
     assert [t.depends_on for t in plan.tasks] == [[], ["task-1"]]
     assert plan.tasks[1].agent == "qa-tester"
@@ -68,36 +89,61 @@ def test_the_seeds_json_shape_is_read() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("[[tasks]]\nid='a'\nprompt='x'\n[[tasks]]\nid='a'\nprompt='y'\n",
-         "task 'a': key 'id': duplicate id"),
-        ("[[tasks]]\nid='a'\nprompt='x'\ndepends_on=['ghost']\n",
-         "task 'a': key 'depends_on': unknown task 'ghost'"),
-        ("[[tasks]]\nid='a'\nprompt='x'\nprovider='copilot'\n",
-         "task 'a': key 'provider': unknown provider 'copilot' (one of auto, claude, codex, "
-         "gemini, opencode)"),
-        ("[[tasks]]\nid='a'\nprompt='x'\ntype='deploy'\n",
-         "task 'a': key 'type': 'deploy' is not one of analysis, implementation, test, review, "
-         "refactoring, docs"),
-        ("[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/[ab.py']\n",
-         "task 'a': key 'files': bad glob 'src/[ab.py' (unclosed '[')"),
-        ("[[tasks]]\nid='a'\nprompt='x'\nfiles=['../outside/*']\n",
-         "task 'a': key 'files': bad glob '../outside/*' (must stay inside the project (no '..'))"),
-        ("[[tasks]]\nid='a'\nprompt='x'\nfiles=['/etc/passwd']\n",
-         "task 'a': key 'files': bad glob '/etc/passwd' (must be relative to the project)"),
-        ("[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/a**b']\n",
-         "task 'a': key 'files': bad glob 'src/a**b' ('**' must be a whole path segment)"),
-        ("[[tasks]]\nid='a'\n", "task 'a': key 'prompt': required (or 'description'), a non-empty string"),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\n[[tasks]]\nid='a'\nprompt='y'\n",
+            "task 'a': key 'id': duplicate id",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\ndepends_on=['ghost']\n",
+            "task 'a': key 'depends_on': unknown task 'ghost'",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\nprovider='copilot'\n",
+            "task 'a': key 'provider': unknown provider 'copilot' (one of auto, claude, codex, "
+            "gemini, opencode)",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\ntype='deploy'\n",
+            "task 'a': key 'type': 'deploy' is not one of analysis, implementation, test, review, "
+            "refactoring, docs",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/[ab.py']\n",
+            "task 'a': key 'files': bad glob 'src/[ab.py' (unclosed '[')",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\nfiles=['../outside/*']\n",
+            "task 'a': key 'files': bad glob '../outside/*' (must stay inside the project (no '..'))",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\nfiles=['/etc/passwd']\n",
+            "task 'a': key 'files': bad glob '/etc/passwd' (must be relative to the project)",
+        ),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/a**b']\n",
+            "task 'a': key 'files': bad glob 'src/a**b' ('**' must be a whole path segment)",
+        ),
+        (
+            "[[tasks]]\nid='a'\n",
+            "task 'a': key 'prompt': required (or 'description'), a non-empty string",
+        ),
         ("[[tasks]]\nprompt='x'\n", "task 1: key 'id': required, a non-empty string"),
         ("[[tasks]]\nid='a'\nprompt='x'\ncolour='red'\n", "task 'a': unknown key 'colour'"),
-        ("strategy='eager'\n[[tasks]]\nid='a'\nprompt='x'\n",
-         "key 'strategy': 'eager' is not one of parallel, sequential, hybrid"),
-        ("max_concurrent=0\n[[tasks]]\nid='a'\nprompt='x'\n",
-         "key 'max_concurrent': expected a whole number of 1 or more, got 0"),
+        (
+            "strategy='eager'\n[[tasks]]\nid='a'\nprompt='x'\n",
+            "key 'strategy': 'eager' is not one of parallel, sequential, hybrid",
+        ),
+        (
+            "max_concurrent=0\n[[tasks]]\nid='a'\nprompt='x'\n",
+            "key 'max_concurrent': expected a whole number of 1 or more, got 0",
+        ),
         ("tasks = []\n", "key 'tasks': expected a list of tasks ([[tasks]] in TOML)"),
-        ("[[tasks]]\nid='a'\nprompt='x'\ntimeout=-1\n",
-         "task 'a': key 'timeout': expected seconds (a whole number), got -1"),
+        (
+            "[[tasks]]\nid='a'\nprompt='x'\ntimeout=-1\n",
+            "task 'a': key 'timeout': expected seconds (a whole number), got -1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_error_names_the_task_and_the_key(text: str, problem: str) -> None:
     assert problem in errors(text)
 
@@ -161,7 +207,10 @@ def test_a_directory_stands_for_everything_below_it(tmp_path: Path) -> None:
     )
     [conflict] = conflicts_of(plan, str(tmp_path))
     assert (conflict.first, conflict.then, conflict.patterns) == (
-        "a", "b", ("src/auth", "src/auth/login.ts"))  # fmt: skip
+        "a",
+        "b",
+        ("src/auth", "src/auth/login.ts"),
+    )
 
 
 # --- waves ----------------------------------------------------------------------------------
@@ -199,7 +248,10 @@ def test_waves_keep_dependencies_and_serialise_conflicts(tmp_path: Path) -> None
     assert result.waves == [["users", "auth", "readme"], ["login", "tests"]]
     [conflict] = result.conflicts
     assert (conflict.first, conflict.then, conflict.patterns) == (
-        "auth", "login", ("src/auth/**", "src/auth/login.py"))  # fmt: skip
+        "auth",
+        "login",
+        ("src/auth/**", "src/auth/login.py"),
+    )
     assert (result.can_parallel, result.reason) == (False, "some tasks depend on others")
 
 
@@ -213,14 +265,21 @@ def test_a_dependency_decides_which_of_a_conflicting_pair_goes_first(tmp_path: P
 
 
 def test_the_verdict_for_independent_conflicting_and_sequential_plans(tmp_path: Path) -> None:
-    independent = plan_of("[[tasks]]\nid='a'\nprompt='x'\nfiles=['a']\n"
-                          "[[tasks]]\nid='b'\nprompt='y'\nfiles=['b']\n")  # fmt: skip
+    independent = plan_of(
+        "[[tasks]]\nid='a'\nprompt='x'\nfiles=['a']\n[[tasks]]\nid='b'\nprompt='y'\nfiles=['b']\n"
+    )
     assert analyse(independent, str(tmp_path)).can_parallel is True
-    clashing = plan_of("[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/*.ts']\n"
-                       "[[tasks]]\nid='b'\nprompt='y'\nfiles=['src/auth.ts']\n")  # fmt: skip
+    clashing = plan_of(
+        "[[tasks]]\nid='a'\nprompt='x'\nfiles=['src/*.ts']\n"
+        "[[tasks]]\nid='b'\nprompt='y'\nfiles=['src/auth.ts']\n"
+    )
     verdict = analyse(clashing, str(tmp_path))
     assert (verdict.can_parallel, verdict.reason, verdict.waves) == (
-        False, "file conflicts were found (1)", [["a"], ["b"]])  # fmt: skip
-    in_order = plan_of("strategy='sequential'\n[[tasks]]\nid='a'\nprompt='x'\n"
-                       "[[tasks]]\nid='b'\nprompt='y'\n")  # fmt: skip
+        False,
+        "file conflicts were found (1)",
+        [["a"], ["b"]],
+    )
+    in_order = plan_of(
+        "strategy='sequential'\n[[tasks]]\nid='a'\nprompt='x'\n[[tasks]]\nid='b'\nprompt='y'\n"
+    )
     assert analyse(in_order, str(tmp_path)).waves == [["a"], ["b"]]
