@@ -49,6 +49,7 @@ from tests.e2e.claude import (
     background_by_default,
 )
 from tests.e2e.stub_anthropic import (
+    OMCM_DELIVERY,
     WAITING,
     Reply,
     Request,
@@ -56,6 +57,7 @@ from tests.e2e.stub_anthropic import (
     is_main_conversation,
     is_subagent,
     last_user_text,
+    new_text,
     subagent_report,
     subagent_result,
     task_notifications,
@@ -118,11 +120,15 @@ class UsageScript:
         if self.rejecting:
             return usage_limit_rejection(self.five_hour_reset)
         explore_id = f"toolu_hud_explore_{self.explores}"
-        if self.explores and (tool_results(request) or task_notifications(request)):
+        if self.explores and (
+            tool_results(request)
+            or task_notifications(request)
+            or OMCM_DELIVERY in new_text(request)
+        ):
             result = subagent_result(request, explore_id)
             if result is None:  # 2.1.198+: it went to the background; its end comes later
                 return Reply.text(WAITING, headers)
-            return Reply.text(f"DONE: {subagent_report(result)[:300]}", headers)
+            return Reply.text(f"DONE: {subagent_report(result)[:800]}", headers)
         if "explore" in last_user_text(request):
             self.explores += 1
             task = dict(EXPLORE, prompt=f"List the project files (call {self.explores}).")
@@ -201,10 +207,10 @@ def codex_config(models: StubModels, sandbox: Sandbox) -> str:
 
 
 def claude_tokens(session: HudSession) -> str:
-    """Claude's tokens at the end: nine answers of 10↓ 5↑, and one more on 2.1.198+,
-    where the subagent that stays on Claude runs in the background (the model says
-    it waits, then answers the task notification)."""
-    turns = 10 if background_by_default(session.sandbox.version) else 9
+    """Claude's tokens at the end: nine answers of 10↓ 5↑, and two more on 2.1.198+, where
+    both subagent calls run in the background (the routed one as an OMCM job): after each
+    the model says it waits, then answers the late result."""
+    turns = 11 if background_by_default(session.sandbox.version) else 9
     return f"C:{10 * turns}↓ {5 * turns}↑"
 
 
@@ -365,13 +371,16 @@ def test_explorer_call_under_fallback_is_answered_by_codex(hud_session: HudSessi
     )
     assert (entry["outcome"], entry["provider"]) == ("routed", "codex"), entry
     assert len(hud_session.models.model_requests()) == 1
-    # Claude got codex's answer as the subagent's result; no subagent ran in Claude.
+    # Claude got codex's answer as the subagent's result (on 2.1.332 a background job's, later,
+    # by the delivery hook); no subagent ran in Claude.
     done = [
         reply
         for request, reply in hud_session.stub.replies
-        if tool_results(request, "toolu_hud_explore_1")
+        if subagent_result(request, "toolu_hud_explore_1") is not None
     ]
     assert len(done) == 1 and ANSWER in done[0].blocks[0]["text"]
+    if background_by_default(hud_session.sandbox.version):
+        assert entry["job_id"]
     step = hud_session.steps["routed"]
     assert "O:1.2k↓ 56↑" in step.hud and "FALLBACK" in step.hud, step.screen
 
