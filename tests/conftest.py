@@ -44,10 +44,43 @@ def stop_jobs_under(root: Path) -> list[str]:
     return stopped
 
 
+def stop_pools_under(root: Path) -> list[str]:
+    """Kill the pool supervisors (and their servers' groups) whose state dir is under ``root``:
+    like job workers, they are detached on purpose and must not outlive the test."""
+    import json
+    import os
+    import signal
+
+    stopped = []
+    for pool_file in root.glob("**/pools/*.json"):
+        if pool_file.name.endswith(".spec.json"):
+            continue
+        try:
+            record = json.loads(pool_file.read_text())
+        except (OSError, ValueError):
+            continue
+        for server in record.get("servers") or []:
+            if server.get("pid"):
+                try:
+                    os.killpg(server["pid"], signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        pid = record.get("pid")
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
+        except OSError:
+            command = b""
+        if b"omcm.pool" in command:  # the supervisor itself, not a reused pid
+            os.kill(pid, signal.SIGKILL)
+            stopped.append(pool_file.stem)
+    return stopped
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_job_outlives_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     stop_jobs_under(tmp_path_factory.getbasetemp())
+    stop_pools_under(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +104,4 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     state.NOTICES.clear()
     yield home
     stop_jobs_under(tmp_path)
+    stop_pools_under(tmp_path)

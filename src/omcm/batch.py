@@ -88,14 +88,17 @@ def route(task: plan.Task, config: Config, session_id: str) -> Decision:
     """The task's route: its provider if it names one, else hulw's routing of its agent."""
     from omcm import engine, routing
 
-    st = routing.gather(config, session_id or "batch", time.time(), probe=True)
     call = engine.Call(agent_raw=task.agent)
-    if task.provider not in ("auto", "claude"):
-        return engine.direct(call, config, st, provider=task.provider)
-    if task.provider == "claude":
-        return engine.decide(call, _pinned_claude(config, task.agent), st)
-    st.mode, st.mode_fusion = "hulw", True  # a batch is hulw's executor
-    return engine.decide(call, config, st)
+
+    def decide(st: engine.EngineState) -> Decision:
+        if task.provider not in ("auto", "claude"):
+            return engine.direct(call, config, st, provider=task.provider)
+        if task.provider == "claude":
+            return engine.decide(call, _pinned_claude(config, task.agent), st)
+        st.mode, st.mode_fusion = "hulw", True  # a batch is hulw's executor
+        return engine.decide(call, config, st)
+
+    return routing.probed(config, session_id or "batch", time.time(), decide)[0]
 
 
 def _pinned_claude(config: Config, agent: str) -> Config:

@@ -246,12 +246,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise OmcmError(f"--cwd {cwd}: no such directory")
     now = time.time()
     call = engine.Call(agent_raw=args.agent)
-    decision = engine.direct(
-        call,
+    decision, _st = routing.probed(
         conf,
-        routing.gather(conf, "cli", now, probe=True),
-        args.provider or "",
-        args.run_model or "",
+        "cli",
+        now,
+        lambda st: engine.direct(call, conf, st, args.provider or "", args.run_model or ""),
     )
     if not decision.routed:
         skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items()) or "none set"
@@ -433,8 +432,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     conf = cfg.load()
     now = time.time()
     session = paths.safe_name(args.session, "session id") if args.session else "cli"
-    st = routing.gather(conf, session, now, probe=True)
-    decision = engine.decide(engine.Call(agent_raw=args.agent, model=args.model), conf, st)
+    call = engine.Call(agent_raw=args.agent, model=args.model)
+    decision, st = routing.probed(conf, session, now, lambda st: engine.decide(call, conf, st))
     if args.json:
         print(json.dumps({"decision": decision.dump(), "state": st.dump()}, indent=2))
         return 0
@@ -622,7 +621,7 @@ def _mode_report(record: state.SessionMode) -> dict[str, Any]:
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
     usage = routing.claude_usage(limits, time.time())
     tiers, roles = modes.routing_now(record, usage, conf)
-    health = routing.health(conf, limits, time.time(), probe=False)
+    health = routing.health(conf, limits, time.time())
     engine_state = engine.EngineState(
         fallback_active=fallback.active,
         claude_limited=(limits.claude_limited_until or 0) > time.time(),

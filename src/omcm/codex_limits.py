@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from omcm.handoff import lines_from_end
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 #: Day folders looked at, newest first: enough to find the latest session cheaply.
 RECENT_DAYS = 3
 
@@ -44,9 +48,11 @@ class CodexLimits:
         return max(resets) if resets else None
 
 
-def sessions_dir() -> str:
-    home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
-    return os.path.join(home, "sessions")
+def sessions_dir(env: Mapping[str, str] | None = None) -> str:
+    """``$CODEX_HOME/sessions`` (default ``~/.codex``) as codex run with ``env`` sees it."""
+    env = os.environ if env is None else env
+    home = env.get("CODEX_HOME") or os.path.join(env.get("HOME") or "~", ".codex")
+    return os.path.join(os.path.expanduser(home), "sessions")
 
 
 def newest_session(root: str | None = None) -> str | None:

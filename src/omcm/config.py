@@ -14,65 +14,92 @@ import os
 
 from omcm import _json, paths
 from omcm.errors import ConfigError
-from omcm.records import Record, RecordError
+from omcm.providers import REGISTERED
+from omcm.records import Record, RecordError, Section, _compile, _Spec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, ClassVar
+    from typing import Any, Self
+
+    from omcm.providers.base import ProviderSettings
 
 TIERS = ("low", "medium", "high")
-PROVIDERS = ("codex", "gemini", "opencode")
-
-
-class Section(Record):
-    """A config table; ``DOCS`` describes its keys, ``RULES`` bounds them."""
-
-    DOCS: ClassVar[dict[str, str]] = {}
-    RULES: ClassVar[dict[str, dict[str, Any]]] = {}
-
-
-class TierModels(Section):
-    DOCS = {
-        "low": "Model for LOW-tier agents (passed with `-m`; empty: the CLI's own default).",
-        "medium": "Model for MEDIUM-tier agents.",
-        "high": "Model for HIGH-tier agents (used when fallback routes every tier).",
-    }
-    low: str = ""
-    medium: str = ""
-    high: str = ""
-
-
-class ProviderConfig(Section):
-    DOCS = {
-        "enabled": "Whether OMCM may hand work to this provider.",
-        "command": "Program to run (a name on PATH or an absolute path).",
-        "args": "Extra arguments put before OMCM's own (e.g. a profile).",
-        "model": 'Model per agent tier, or one string (`"provider/model"`) for all three.',
-        "timeout": "Seconds one run may take before it is killed with its process group.",
-    }
-    RULES = {"timeout": {"ge": 5, "le": 3600}}
-    enabled: bool = True
-    command: str = ""
-    args: list[str] = []
-    model: TierModels = TierModels()
-    timeout: int = 300
+#: the registered providers' names (:data:`omcm.providers.REGISTERED`)
+PROVIDERS = REGISTERED
 
 
 class ProvidersConfig(Section):
-    DOCS = {
-        "codex": "OpenAI Codex CLI (`codex exec`).",
-        "gemini": "Google Gemini CLI (`gemini -p`).",
-        "opencode": "OpenCode (`opencode run`).",
-    }
-    codex: ProviderConfig = ProviderConfig(
-        command="codex",
-        model=TierModels(low="gpt-5.1-codex-mini", medium="gpt-5.2-codex", high="gpt-5.2-codex"),
-    )
-    gemini: ProviderConfig = ProviderConfig(
-        command="gemini",
-        model=TierModels(low="gemini-2.5-flash", medium="gemini-2.5-pro", high="gemini-2.5-pro"),
-    )
-    opencode: ProviderConfig = ProviderConfig(command="opencode")
+    """``[providers]``: one table per registered provider, declared by its module.
+
+    Read lazily: its tables are parsed, and the provider modules imported, when a
+    provider's settings are first looked at. A hook that keeps a call on Claude
+    never does, so it never pays for them.
+    """
+
+    _raw: dict[str, Any] | None
+    _where: str
+
+    def __init__(self, **values: Any) -> None:
+        object.__setattr__(self, "_raw", {})
+        object.__setattr__(self, "_where", "providers")
+        if values:
+            self._materialise(values)
+
+    @classmethod
+    def _specs(cls) -> tuple[_Spec, ...]:
+        specs: tuple[_Spec, ...] | None = cls.__dict__.get("_declared")
+        if specs is None:
+            from omcm.providers import PROVIDERS as REGISTRY
+
+            kinds = {name: type(p.defaults) for name, p in REGISTRY.items()}
+            specs = tuple(
+                _Spec(name, _compile(kind.__name__, {kind.__name__: kind}), REGISTRY[name].defaults)
+                for name, kind in kinds.items()
+            )
+            cls.__annotations__ = dict(kinds)  # for the pydantic schema (no class attributes:
+            cls.DOCS = {n: p.summary for n, p in REGISTRY.items()}  # they would be shared)
+            cls._declared = specs  # type: ignore[attr-defined]
+        return specs
+
+    @classmethod
+    def _from(cls, data: dict[str, Any], prefix: str, problems: list[tuple[str, str]]) -> Self:
+        found = cls.__new__(cls)
+        object.__setattr__(found, "_raw", dict(data))
+        object.__setattr__(found, "_where", prefix or "providers")
+        return found
+
+    def _copy(self) -> ProvidersConfig:
+        if self._raw is None:
+            return type(self)._from(self.dump(), self._where, [])
+        return type(self)._from(self._raw, self._where, [])
+
+    def _materialise(self, values: dict[str, Any] | None = None) -> None:
+        """Parse the tables now (once); a value that does not fit is a :class:`ConfigError`."""
+        raw = self._raw if values is None else {k: _plain(v) for k, v in values.items()}
+        if raw is None:
+            return
+        problems: list[tuple[str, str]] = []
+        parsed = Record._from.__func__(type(self), raw, self._where, problems)  # type: ignore[attr-defined]
+        if problems:
+            raise ConfigError(str(RecordError("config", problems)))
+        for spec in self._specs():
+            object.__setattr__(self, spec.name, getattr(parsed, spec.name))
+        object.__setattr__(self, "_raw", None)
+
+    def __getattr__(self, name: str) -> ProviderSettings:
+        if name.startswith("_") or self.__dict__.get("_raw") is None:
+            raise AttributeError(name)
+        self._materialise()
+        settings: ProviderSettings = object.__getattribute__(self, name)
+        return settings
+
+    def __getitem__(self, name: str) -> ProviderSettings:
+        settings: ProviderSettings = getattr(self, name)
+        return settings
+
+    def dump(self) -> dict[str, Any]:
+        self._materialise()
+        return super().dump()
 
 
 class TierChains(Section):
@@ -228,6 +255,10 @@ class BalancingConfig(Section):
     RULES = {"strategy": {"choices": ("priority", "round-robin", "weighted", "latency", "usage")}}
     strategy: str = "priority"
     weights: dict[str, float] = {"codex": 2.0, "gemini": 2.0, "opencode": 1.0}
+
+
+def _plain(value: object) -> object:
+    return value.dump() if isinstance(value, Record) else value
 
 
 class Config(Section):

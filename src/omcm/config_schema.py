@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 import tomllib
 import typing
 from typing import Any, Literal
@@ -19,15 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from omcm import config as cfg
 from omcm.errors import ConfigError
-from omcm.records import _MISSING, Record
+from omcm.records import _MISSING, Record, Section
 
-_MODELS: dict[str, type[BaseModel]] = {}
+_MODELS: dict[type[Section], type[BaseModel]] = {}
 
 
-def model_for(section: type[cfg.Section]) -> type[BaseModel]:
+def model_for(section: type[Section]) -> type[BaseModel]:
     """The pydantic model of one config table (built once per process)."""
-    if section.__name__ in _MODELS:
-        return _MODELS[section.__name__]
+    if section in _MODELS:
+        return _MODELS[section]
     fields: dict[str, Any] = {}
     for spec in section._specs():
         annotation = _python_type(section, spec.name)
@@ -38,7 +39,7 @@ def model_for(section: type[cfg.Section]) -> type[BaseModel]:
             is_list = typing.get_origin(annotation) is list
             annotation = list.__class_getitem__(literal) if is_list else literal
         default = spec.default
-        if isinstance(default, cfg.Section):
+        if isinstance(default, Section):
             default = model_for(type(default)).model_validate(default.dump())
         fields[spec.name] = (
             annotation,
@@ -49,19 +50,25 @@ def model_for(section: type[cfg.Section]) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid", strict=True, validate_default=False),
         **fields,
     )
-    _MODELS[section.__name__] = model
+    _MODELS[section] = model
     return model
 
 
-def _python_type(section: type[cfg.Section], name: str) -> Any:
-    annotation = section.__annotations__[name]
-    namespace = dict(vars(cfg))
-    value = eval(annotation, namespace)  # annotations of our own schema, not user input
-    if isinstance(value, type) and issubclass(value, cfg.Section):
+def _python_type(section: type[Section], name: str) -> Any:
+    """The field's annotation as a type, from the class that declares it (tables are
+    declared in :mod:`omcm.config` and in the provider modules)."""
+    owner = next(k for k in section.__mro__ if name in vars(k).get("__annotations__", {}))
+    annotation = vars(owner)["__annotations__"][name]
+    if isinstance(annotation, str):
+        namespace = dict(vars(sys.modules[owner.__module__]))
+        value = eval(annotation, namespace)  # annotations of our own schema, not user input
+    else:
+        value = annotation
+    if isinstance(value, type) and issubclass(value, Section):
         return model_for(value)
     args = typing.get_args(value)
     inner: Any = args[1] if typing.get_origin(value) is dict else None
-    if isinstance(inner, type) and issubclass(inner, cfg.Section):
+    if isinstance(inner, type) and issubclass(inner, Section):
         return dict[str, model_for(inner)]  # type: ignore[misc]
     if value is float:
         return float | int
@@ -151,11 +158,11 @@ def _describe(error: Any) -> str:
     return f"key '{key}': {error['msg'].lower()} (got {shown})"
 
 
-def _section_at(loc: list[str]) -> type[cfg.Section] | None:
-    section: type[cfg.Section] = cfg.Config
+def _section_at(loc: list[str]) -> type[Section] | None:
+    section: type[Section] = cfg.Config
     for part in loc:
         spec_default = next((s.default for s in section._specs() if s.name == part), _MISSING)
-        if not isinstance(spec_default, cfg.Section):
+        if not isinstance(spec_default, Section):
             return None
         section = type(spec_default)
     return section
@@ -305,12 +312,12 @@ def default_toml() -> str:
     return render_defaults(cfg.Config(), cfg.Config, [])
 
 
-def render_defaults(record: Record, section: type[cfg.Section], table: list[str]) -> str:
+def render_defaults(record: Record, section: type[Section], table: list[str]) -> str:
     scalars, tables = [], []
     for spec in section._specs():
         value = getattr(record, spec.name)
         doc = section.DOCS.get(spec.name, "")
-        if isinstance(value, cfg.Section):
+        if isinstance(value, Section):
             tables.append(render_defaults(value, type(value), [*table, spec.name]))
             continue
         line = f"{spec.name} = {toml_value(value)}"
@@ -324,11 +331,11 @@ def reference_rows() -> list[tuple[str, str, str]]:
     """(key, default, meaning) for every leaf key: the README's configuration table."""
     rows: list[tuple[str, str, str]] = []
 
-    def walk(record: Record, section: type[cfg.Section], prefix: str) -> None:
+    def walk(record: Record, section: type[Section], prefix: str) -> None:
         for spec in section._specs():
             value = getattr(record, spec.name)
             key = f"{prefix}{spec.name}"
-            if isinstance(value, cfg.Section):
+            if isinstance(value, Section):
                 walk(value, type(value), key + ".")
             else:
                 shown = toml_value(value)

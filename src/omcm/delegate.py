@@ -52,6 +52,8 @@ class Attempt:
     error: str
     duration: float
     usage: Usage = field(default_factory=Usage)
+    warm: str = ""  # see AttemptEntry.warm
+    warm_error: str = ""
 
     def log(self) -> AttemptEntry:
         return AttemptEntry(
@@ -62,6 +64,8 @@ class Attempt:
             error=self.error,
             duration=round(self.duration, 3),
             tokens=tokens_of(self.usage),
+            warm=self.warm,
+            warm_error=self.warm_error,
         )
 
 
@@ -278,17 +282,16 @@ def _try_provider(
     during a run (:mod:`omcm.watchdog`).
     """
     provider = PROVIDERS[route.provider]
-    settings = getattr(config.providers, route.provider)
+    settings = config.providers[route.provider]
     request = ProviderRequest(
         prompt=compose_prompt(task, context, route.sandbox, cwd),
         model=route.model,
-        sandbox=route.sandbox,  # type: ignore[arg-type]
+        sandbox=route.sandbox,
         cwd=cwd,
         title=f"omcm: {(task.description or 'subagent task')[:60]}",
-        extra_args=tuple(settings.args),
+        extra_args=list(settings.args),
     )
-    argv = provider.argv(settings.command, request)
-    stdin = provider.stdin(request)
+    warm = bool(getattr(settings, "warm", False)) and provider.warm(settings) is not None
     if sent is not None:
         sent(request.prompt)
     tries = 2 if config.delegation.retry else 1
@@ -316,51 +319,116 @@ def _try_provider(
                 )
             )
             break
-        began = time.monotonic()
-        try:
-            with slot:
-                timeout = min(float(settings.timeout), deadline - MARGIN - time.monotonic())
-                ran = proc.run(
-                    argv,
-                    input=stdin,
-                    cwd=cwd,
-                    env=proc.child_env(provider.env(request)),
-                    timeout=timeout,
-                    cancel=cancel,
-                    on_start=(lambda pid: on_run(route.provider, pid)) if on_run else None,
-                    watchdog=True,
-                    epitaph=epitaph(
-                        [
-                            *attempts,
-                            Attempt(route.provider, route.model, "cancelled", None, DIED, 0.0),
-                        ]
-                    )
-                    if epitaph
-                    else "",
-                )
-        except proc.Cancelled as stop:
-            elapsed = time.monotonic() - began
-            attempts.append(
-                Attempt(route.provider, route.model, "cancelled", None, stop.reason, elapsed)
+        with slot:
+            parsed, attempt = _attempt(
+                route,
+                request,
+                attempts,
+                config=config,
+                warm=warm,
+                until=deadline - MARGIN,
+                cancel=cancel,
+                epitaph=epitaph,
+                on_run=on_run,
             )
-            raise
-        parsed = provider.parse(ran, time.time())
-        attempt = Attempt(
-            route.provider,
-            parsed.model or route.model,
-            parsed.outcome,
-            ran.returncode,
-            parsed.error,
-            ran.duration,
-            parsed.usage,
-        )
         attempts.append(attempt)
-        _record_health(route.provider, parsed, ran.duration, config)
+        _record_health(route.provider, parsed, attempt.duration, config)
         if parsed.outcome == "ok":
             return parsed
         if parsed.outcome not in RETRYABLE:
             break
     return None
+
+
+def _attempt(
+    route: Route,
+    request: ProviderRequest,
+    attempts: list[Attempt],
+    *,
+    config: Config,
+    warm: bool,
+    until: float,
+    cancel: Callable[[], str] | None,
+    epitaph: Callable[[list[Attempt]], str] | None,
+    on_run: Callable[[str, int], None] | None,
+) -> tuple[ProviderResult, Attempt]:
+    """One run of the route's provider: on a warm server when it is in warm mode and the
+    pool can take it, else as a new process. A cancel is recorded in ``attempts``."""
+    provider = PROVIDERS[route.provider]
+    settings = config.providers[route.provider]
+    env = proc.child_env(provider.env(request, settings))
+
+    def died(how: str = "") -> str:
+        if epitaph is None:
+            return ""
+        dead = Attempt(route.provider, route.model, "cancelled", None, DIED, 0.0, warm=how)
+        return epitaph([*attempts, dead])
+
+    began = time.monotonic()
+    warm_error = ""
+    served = None
+    try:
+        if warm:
+            from omcm import pool
+
+            try:
+                served = pool.call(
+                    route.provider,
+                    settings,
+                    request,
+                    timeout=min(float(settings.timeout), until - time.monotonic()),
+                    env=env,
+                    cancel=cancel,
+                    epitaph=died("hit"),
+                )
+            except pool.Unavailable as why:
+                warm_error = str(why)
+        if served is None:
+            ran = proc.run(
+                provider.argv(request, settings),
+                input=provider.stdin(request),
+                cwd=request.cwd,
+                env=env,
+                timeout=min(float(settings.timeout), until - time.monotonic()),
+                cancel=cancel,
+                on_start=(lambda pid: on_run(route.provider, pid)) if on_run else None,
+                watchdog=True,
+                epitaph=died(),
+            )
+    except proc.Cancelled as stop:
+        how = "hit" if warm and not warm_error else ""
+        attempts.append(
+            Attempt(
+                route.provider,
+                route.model,
+                "cancelled",
+                None,
+                stop.reason,
+                time.monotonic() - began,
+                warm=how,
+                warm_error=warm_error,
+            )
+        )
+        raise
+    if served is not None:
+        parsed = ProviderResult.parse(served.result, "warm result")
+        exit_code, duration = None, served.seconds
+        how = "started" if served.fresh else "hit"
+    else:
+        parsed = provider.parse(ran, time.time())
+        exit_code, duration, how = ran.returncode, ran.duration, ""
+    attempt = Attempt(
+        route.provider,
+        parsed.model or route.model,
+        parsed.outcome,
+        exit_code,
+        parsed.error,
+        duration,
+        parsed.usage,
+        warm=how,
+        warm_error=warm_error,
+    )
+    return parsed, attempt
 
 
 def _record_health(name: str, result: ProviderResult, duration: float, config: Config) -> None:

@@ -12,6 +12,10 @@ from omcm import __version__, paths, proc
 from omcm import config as cfg
 from omcm.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.providers.base import ProviderSettings
+
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARKS = {OK: "✔", WARN: "!", FAIL: "✘"}
 
@@ -29,7 +33,7 @@ def run_checks(plugin_root: str | None = None) -> list[Check]:
     checks.append(_program("claude", "Claude Code", "npm install -g @anthropic-ai/claude-code"))
     config = _safe_config()
     for name in cfg.PROVIDERS:
-        checks.append(_provider(name, getattr(config.providers, name)))
+        checks.append(_provider(name, config.providers[name]))
     checks.append(_hooks_env(plugin_root))
     return checks
 
@@ -113,23 +117,18 @@ def _program(command: str, what: str, install: str, label: str | None = None) ->
     return Check(name, OK if result.ok else WARN, f"{shown} at {where}")
 
 
-def _provider(name: str, settings: cfg.ProviderConfig) -> Check:
+def _provider(name: str, settings: ProviderSettings) -> Check:
     """Installed, answering ``--version``, and logged in: only then is a provider ready."""
     from omcm.providers import PROVIDERS
 
     provider = PROVIDERS[name]
     if not settings.enabled:
         return Check(name, OK, "disabled in config")
-    installed = _program(settings.command or name, name, provider.install, label=name)
+    program = provider.program(settings)
+    installed = _program(program, name, provider.install, label=name)
     if installed.status != OK:
         return installed
-    models = [settings.model.low, settings.model.medium, settings.model.high]
-    login = provider.login(
-        shutil.which(settings.command) or settings.command,
-        list(settings.args),
-        models,
-        proc.child_env(),
-    )
+    login = provider.login(settings, proc.child_env())
     if not login.ready:
         return Check(name, WARN, f"{installed.detail}; not ready: {login.detail}", login.fix)
     return Check(name, OK, f"{installed.detail}; {login.detail}")

@@ -230,18 +230,22 @@ def _routes(
     sandbox = "read-only" if role in agents.READ_ONLY_ROLES else "workspace-write"
     if override and override.sandbox:
         sandbox = override.sandbox
+    from omcm.providers import PROVIDERS as REGISTRY
+
     routes, skipped = [], {}
     for name in dict.fromkeys(chain):
-        provider = getattr(config.providers, name)
+        provider = config.providers[name]
         health = st.health.get(name, Health())
+        model = (override.model if override and override.model else "") or getattr(
+            provider.model, model_tier
+        )
         if not provider.enabled:
             skipped[name] = "disabled in config"
+        elif not model and REGISTRY[name].needs_model:
+            skipped[name] = f"no model named for the {model_tier} tier ([providers.{name}.model])"
         elif not health.available:
             skipped[name] = health.reason or "unavailable"
         else:
-            model = (override.model if override and override.model else "") or getattr(
-                provider.model, model_tier
-            )
             routes.append(Route(provider=name, model=model, sandbox=sandbox))
     return routes, skipped
 

@@ -10,7 +10,8 @@ unknown, ``≥`` before an old reading that is only a lower bound, the time to
 the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
 session, ``↓`` in and ``↑`` out, for Claude (``C``, summed from the session's
 transcripts by :mod:`omcm.claude_tokens`) and each provider
-that was used (``O`` codex/OpenAI, ``G`` gemini, ``OC`` opencode); calls routed
+that was used (each provider's own mark: ``O`` codex/OpenAI, ``G`` gemini, ``OC``
+opencode, ``L`` ollama); calls routed
 out of all subagent calls; whoever is cooling down after a rate limit (Claude
 itself while it rejects requests) with the time left. Empty segments are left
 out; background jobs running (``⚙2``) and finished with an answer nobody has
@@ -39,8 +40,6 @@ YELLOW = "\x1b[33m"
 RED = "\x1b[31m"
 BOLD_RED = "\x1b[1;31m"
 BOLD_CYAN = "\x1b[1;36m"
-#: Labels of the providers in the token breakdown, in the order shown.
-LABELS = {"claude": "C", "codex": "O", "gemini": "G", "opencode": "OC"}
 FULL, NO_TOKENS, SMALL = 0, 1, 2
 
 
@@ -112,14 +111,30 @@ def _windows(limits: ProviderLimits, now: float, max_age: float) -> list[Window]
 def _provider_tokens(counters: Counters | None) -> list[tuple[str, int, int]]:
     if counters is None:
         return []
-    names = [n for n in LABELS if n in counters.providers]
-    names += sorted(n for n in counters.providers if n not in LABELS)
+    from omcm.providers import REGISTERED
+
+    # Claude first, then the registered providers in their order, then any other name.
+    order = ["claude", *REGISTERED]
+    names = [n for n in order if n in counters.providers]
+    names += sorted(n for n in counters.providers if n not in order)
     rows = []
     for name in names:
         used = counters.providers[name]
         if used.calls or used.input_tokens or used.output_tokens:
-            rows.append((LABELS.get(name, name), used.input_tokens, used.output_tokens))
+            mark = "C" if name == "claude" else used.mark or _mark_of(name)
+            rows.append((mark, used.input_tokens, used.output_tokens))
     return rows
+
+
+def _mark_of(name: str) -> str:
+    """A registered provider's own mark (counters written before marks were kept have none)."""
+    from omcm.providers import REGISTERED
+
+    if name not in REGISTERED:
+        return name
+    module = __import__(f"omcm.providers.{name}", fromlist=["PROVIDER"])
+    mark: str = module.PROVIDER.hud
+    return mark
 
 
 def _cooldowns(limits: ProviderLimits, now: float) -> list[tuple[str, float]]:

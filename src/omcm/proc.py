@@ -126,6 +126,31 @@ class cancel_on_signals:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
+def spawn_detached(argv: list[str], log: str, env: dict[str, str]) -> None:
+    """Start ``argv`` forked twice and in a session of its own, stdout and stderr to ``log``.
+
+    It belongs to no process tree of Claude Code's (which kills a stopped hook's
+    whole tree), keeps running when the session or the terminal ends, and holds
+    none of this process's pipes. ``argv[0]`` must be a path.
+    """
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked child, checked through its effects
+        try:
+            os.setsid()
+            if os.fork() > 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.closerange(3, 1024)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.waitpid(pid, 0)
+
+
 def parent_watch() -> Callable[[], str]:
     """A ``cancel`` check that fires when this process's parent has exited."""
     parent = os.getppid()

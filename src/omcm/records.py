@@ -77,6 +77,8 @@ def _any(value: object, _path: str, _problems: list[tuple[str, str]]) -> object:
 
 
 def _split_top(text: str, sep: str) -> list[str]:
+    if sep not in text:
+        return [text.strip()]
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "[":
@@ -166,7 +168,7 @@ class _Spec:
 
 def _fresh(default: object) -> object:
     if isinstance(default, Record):
-        return type(default)._from(default.dump(), "", [])
+        return default._copy()
     if isinstance(default, list):
         return list(default)
     if isinstance(default, dict):
@@ -191,7 +193,11 @@ class Record:
                     if name.startswith("_") or str(annotation).startswith("ClassVar"):
                         continue
                     default = vars(klass).get(name, _MISSING)
-                    collected[name] = _Spec(name, _compile(str(annotation), namespace), default)
+                    if isinstance(annotation, type):  # a field added after the class was made
+                        check = _compile(annotation.__name__, {annotation.__name__: annotation})
+                    else:
+                        check = _compile(str(annotation), namespace)
+                    collected[name] = _Spec(name, check, default)
             specs = Record.__specs[cls] = tuple(collected.values())
         return specs
 
@@ -232,6 +238,10 @@ class Record:
             raise RecordError(where, problems)
         return record
 
+    def _copy(self) -> Self:
+        """A copy that shares nothing mutable with this record."""
+        return type(self)._from(self.dump(), "", [])
+
     def dump(self) -> dict[str, Any]:
         """The record as plain JSON-ready data."""
         return {spec.name: _dump(getattr(self, spec.name)) for spec in self._specs()}
@@ -256,3 +266,14 @@ def _dump(value: object) -> object:
     if isinstance(value, dict):
         return {k: _dump(v) for k, v in value.items()}
     return value
+
+
+class Section(Record):
+    """A table of ``config.toml``; ``DOCS`` describes its keys, ``RULES`` bounds them.
+
+    Declared here rather than in :mod:`omcm.config` because each provider module
+    declares its own table (:class:`omcm.providers.base.ProviderSettings`).
+    """
+
+    DOCS: ClassVar[dict[str, str]] = {}
+    RULES: ClassVar[dict[str, dict[str, Any]]] = {}

@@ -13,7 +13,10 @@ from omcm import engine, paths, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from omcm.config import Config
+    from omcm.engine import Decision
     from omcm.hooks.payloads import PreToolUsePayload
     from omcm.routing_log import CallEntry
 
@@ -28,11 +31,14 @@ def claude_usage(limits: state.ProviderLimits, now: float) -> float | None:
     return usage_of(limits, now, USAGE_MAX_AGE)
 
 
-def gather(config: Config, session_id: str, now: float, probe: bool = False) -> engine.EngineState:
+def gather(
+    config: Config, session_id: str, now: float, probe: list[engine.Route] | None = None
+) -> engine.EngineState:
     """The engine's view of the world for one call in ``session_id``.
 
-    With ``probe``, also check that each enabled provider's program is installed
-    (only worth it once a call is going to be routed).
+    ``probe``, the routes a first decision chose, also checks that each of those
+    providers' programs is installed and that the provider itself is healthy for
+    the route's model (only worth it once a call is going to be routed).
     """
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
@@ -61,13 +67,28 @@ def gather(config: Config, session_id: str, now: float, probe: bool = False) -> 
     )
 
 
+def probed(
+    config: Config, session_id: str, now: float, decide: Callable[[engine.EngineState], Decision]
+) -> tuple[Decision, engine.EngineState]:
+    """``decide`` on the cheap state, and once more with its routes probed when it routes."""
+    st = gather(config, session_id, now)
+    decision = decide(st)
+    if decision.routed:
+        st = gather(config, session_id, now, decision.routes)
+        decision = decide(st)
+    return decision, st
+
+
 def health(
-    config: Config, limits: state.ProviderLimits, now: float, probe: bool
+    config: Config,
+    limits: state.ProviderLimits,
+    now: float,
+    probe: list[engine.Route] | None = None,
 ) -> dict[str, engine.Health]:
     result: dict[str, engine.Health] = {}
     for name, seen in limits.providers.items():
         if (seen.cooldown_until or 0) > now:
-            left = _minutes(seen.cooldown_until or now, now)
+            left = minutes(seen.cooldown_until or now, now)
             result[name] = engine.Health(
                 available=False,
                 reason=f"{seen.cooldown_reason or 'rate-limited'}; cooling down for {left}",
@@ -75,43 +96,35 @@ def health(
         elif (seen.circuit_open_until or 0) > now:
             result[name] = engine.Health(
                 available=False,
-                reason=f"skipped for {_minutes(seen.circuit_open_until or now, now)} "
+                reason=f"skipped for {minutes(seen.circuit_open_until or now, now)} "
                 f"after {seen.consecutive_failures} failures in a row ({seen.last_error})",
             )
     if probe:
         import shutil
 
-        from omcm.config import PROVIDERS
+        from omcm import proc
+        from omcm.providers import PROVIDERS
 
-        if "codex" not in result and config.providers.codex.enabled:
-            result.update(_codex_own_limit(now))
-
-        for name in PROVIDERS:
-            provider = getattr(config.providers, name)
-            if name not in result and provider.enabled and not shutil.which(provider.command):
-                result[name] = engine.Health(
-                    available=False, reason=f"not installed (`{provider.command}` not on PATH)"
-                )
+        env = proc.child_env()
+        models: dict[str, list[str]] = {}
+        for route in probe:
+            models.setdefault(route.provider, []).append(route.model)
+        for name, wanted in models.items():
+            if name in result:
+                continue
+            provider, settings = PROVIDERS[name], config.providers[name]
+            program = provider.program(settings)
+            why = (
+                f"not installed (`{program}` not on PATH)"
+                if not shutil.which(program)
+                else provider.health(settings, [m for m in wanted if m], env, now)
+            )
+            if why:
+                result[name] = engine.Health(available=False, reason=why)
     return result
 
 
-def _codex_own_limit(now: float) -> dict[str, engine.Health]:
-    """Skip Codex while its own plan window (from its session files) is used up."""
-    from omcm import codex_limits
-
-    seen = codex_limits.read()
-    until = seen.exhausted_until(now) if seen else None
-    if until is None:
-        return {}
-    return {
-        "codex": engine.Health(
-            available=False,
-            reason=(f"Codex's own usage limit is reached; it resets in {_minutes(until, now)}"),
-        )
-    }
-
-
-def _minutes(until: float, now: float) -> str:
+def minutes(until: float, now: float) -> str:
     seconds = max(0, int(until - now))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -141,8 +154,12 @@ def add_call(counters: state.Counters, entry: CallEntry) -> None:
         counters.cache_hits += 1
     if entry.outcome == "fell-back" or entry.reason == "no-provider-available":
         counters.fell_back += 1
+    from omcm.providers import PROVIDERS
+
     for attempt in entry.attempts:
         seen = counters.providers.setdefault(attempt.provider, state.ProviderCounters())
+        known = PROVIDERS.get(attempt.provider)
+        seen.mark = known.hud if known else seen.mark
         seen.calls += 1
         if attempt.outcome != "ok":
             seen.failures += 1

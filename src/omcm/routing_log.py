@@ -70,6 +70,8 @@ class AttemptEntry(Record):
     error: str = ""
     duration: float = 0.0
     tokens: Tokens = Tokens()
+    warm: str = ""  # a warm server ran it: "hit" (one was running) or "started" (for this call)
+    warm_error: str = ""  # why a provider in warm mode ran this attempt cold
 
 
 class Entry(Record):

@@ -153,6 +153,7 @@ def log_error(message: str, detail: str = "") -> str:
 
 
 class ProviderCounters(Record):
+    mark: str = ""  # the provider's status-line mark (its module's ``hud``), kept for the HUD
     calls: int = 0
     failures: int = 0
     input_tokens: int = 0

@@ -44,7 +44,7 @@ def main() -> None:
         return
     _kill(pgid)
     if rest and rest[0].startswith(b"{"):
-        _write_epitaph(rest[0])
+        write_epitaph(rest[0])
 
 
 def _kill(pgid: int) -> None:
@@ -54,7 +54,7 @@ def _kill(pgid: int) -> None:
         pass
 
 
-def _write_epitaph(raw: bytes) -> None:
+def write_epitaph(raw: bytes) -> None:
     from omcm import _json, routing, routing_log, state
 
     try:

@@ -38,25 +38,7 @@ _MARGIN = 20.0
 def spawn(job_id: str) -> None:
     """Start the job's worker, detached from this process and everything above it."""
     log = os.path.join(jobs.job_dir(job_id), "worker.log")
-    python = sys.executable
-    argv = [python, "-c", ENTRY, job_id]
-    env = dict(os.environ)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the forked child, checked through its effects
-        try:
-            os.setsid()
-            if os.fork() > 0:
-                os._exit(0)
-            null = os.open(os.devnull, os.O_RDONLY)
-            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.dup2(null, 0)
-            os.dup2(out, 1)
-            os.dup2(out, 2)
-            os.closerange(3, 1024)
-            os.execve(python, argv, env)
-        finally:
-            os._exit(127)
-    os.waitpid(pid, 0)
+    proc.spawn_detached([sys.executable, "-c", ENTRY, job_id], log, dict(os.environ))
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from omcm.proc import ProcResult
-    from omcm.providers import ProviderRequest, Sandbox
+    from omcm.providers.base import ProviderRequest
 
 ANSWER = "STUB-ANSWER"
 
@@ -747,7 +747,7 @@ def run_provider(
     tmp: Path,
     *,
     prompt: str = "Say hi.",
-    sandbox: Sandbox = "read-only",
+    sandbox: str = "read-only",
     model: str | None = None,
     command: str | None = None,
     timeout: float = 60.0,
@@ -761,7 +761,8 @@ def run_provider(
     ``*_setup`` helper (e.g. ``api_key=None``).
     """
     from omcm import proc
-    from omcm.providers import PROVIDERS, ProviderRequest
+    from omcm.providers import PROVIDERS
+    from omcm.providers.base import ProviderRequest
 
     provider = PROVIDERS[name]
     setup = SETUPS[name](stub_url, tmp / "home", **(options or {}))
@@ -772,10 +773,15 @@ def run_provider(
         model=setup.model if model is None else model,
         sandbox=sandbox,
         cwd=str(work),
-        extra_args=setup.args,
+        extra_args=list(setup.args),
     )
-    env = child_env(setup) | provider.env(request)
-    argv = provider.argv(command or str(pinned_bin(name)), request)
+    defaults = provider.defaults
+    settings = type(defaults).parse(
+        defaults.dump() | {"command": command or str(pinned_bin(name)), "args": list(setup.args)},
+        name,
+    )
+    env = child_env(setup) | provider.env(request, settings)
+    argv = provider.argv(request, settings)
     result = proc.run(
         argv,
         input=provider.stdin(request),

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from omcm.providers import PROVIDERS, Sandbox, Usage
+from omcm.providers import PROVIDERS
+from omcm.providers.base import ProviderSettings, Usage
 from tests.e2e.stub_models import ANSWER, Reply, StubModels, pinned_bin, run_provider
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +105,7 @@ def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
 
 @pytest.mark.parametrize(("sandbox", "written"), [("read-only", False), ("workspace-write", True)])
 def test_the_sandbox_decides_whether_the_model_may_write(
-    cli: str, stub: StubModels, tmp_path: Path, sandbox: Sandbox, written: bool
+    cli: str, stub: StubModels, tmp_path: Path, sandbox: str, written: bool
 ) -> None:
     stub.script(Reply(tool=WRITE_TOOLS[cli]))
     result, request = run_provider(cli, stub.url, tmp_path, sandbox=sandbox)
@@ -219,7 +220,7 @@ def test_codex_login_is_read_from_the_real_cli_without_writing(tmp_path: Path) -
     env = {"HOME": str(tmp_path), "CODEX_HOME": str(codex_home), "PATH": os.environ["PATH"]}
     codex = str(pinned_bin("codex"))
     before = sorted(p.name for p in codex_home.iterdir())
-    login = PROVIDERS["codex"].login(codex, [], [], env)
+    login = PROVIDERS["codex"].login(ProviderSettings(command=codex), env)
     assert (login.ready, login.detail, login.fix) == (False, "not logged in", "codex login")
     assert sorted(p.name for p in codex_home.iterdir()) == before
     saved = subprocess.run(
@@ -232,6 +233,6 @@ def test_codex_login_is_read_from_the_real_cli_without_writing(tmp_path: Path) -
         check=False,
     )
     assert saved.returncode == 0, saved.stderr
-    login = PROVIDERS["codex"].login(codex, [], [], env)
+    login = PROVIDERS["codex"].login(ProviderSettings(command=codex), env)
     assert login.ready, login
     assert login.detail.startswith("codex login status: API key configured"), login.detail

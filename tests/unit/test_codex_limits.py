@@ -9,6 +9,7 @@ import pytest
 
 from omcm import codex_limits, routing
 from omcm.config import Config
+from omcm.engine import Route
 from omcm.state import ProviderLimits
 
 
@@ -73,10 +74,18 @@ def test_no_sessions_means_nothing_known(codex_home: Path) -> None:
     assert codex_limits.read() is None
 
 
-def test_a_full_window_makes_routing_skip_codex(codex_home: Path) -> None:
+def test_a_full_window_makes_routing_skip_codex(
+    codex_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = tmp_path / "bin"
+    installed.mkdir()
+    (installed / "codex").write_text("#!/bin/sh\n")
+    (installed / "codex").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{installed}{os.pathsep}{os.environ['PATH']}")
     now = time.time()
     session(codex_home, "2026/11/21", "rollout-d.jsonl", [token_count(100, 40, now + 600)])
-    health = routing.health(Config(), ProviderLimits(), now, probe=True)
+    route = Route(provider="codex", model="gpt-5.2-codex", sandbox="read-only")
+    health = routing.health(Config(), ProviderLimits(), now, probe=[route])
     assert not health["codex"].available
     assert health["codex"].reason.startswith(
         "Codex's own usage limit is reached; it resets in 10m00s"

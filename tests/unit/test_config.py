@@ -9,6 +9,7 @@ import pytest
 
 from omcm import config, config_schema, paths
 from omcm.errors import ConfigError
+from omcm.records import Section
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -195,7 +196,7 @@ def _other_value(key: str, default: Any) -> Any:
 
 
 def _rules_of(key: str) -> dict[str, Any]:
-    section: type[config.Section] = config.Config
+    section: type[Section] = config.Config
     *tables, leaf = key.split(".")
     node: Any = config.Config()
     for part in tables:

@@ -18,27 +18,21 @@ from omcm.hooks import pre_tool_use
 from omcm.hooks.payloads import PreToolUsePayload
 from omcm.proc import ProcResult
 from omcm.providers import PROVIDERS
-from omcm.providers.base import ProviderRequest, ProviderResult, Usage
+from omcm.providers.base import Provider, ProviderRequest, ProviderResult, ProviderSettings, Usage
 
 
-class FakeProvider:
+class FakeProvider(Provider):
     """Runs ``sh -c SCRIPT``; the script's stdout is the answer, ``RATE``/``FAIL`` classify."""
 
     def __init__(self, name: str, script: str) -> None:
-        self.name = name
-        self.label = f"Fake {name}"
+        self.name = name  # type: ignore[misc]
+        self.label = f"Fake {name}"  # type: ignore[misc]
         self.script = script
         self.requests: list[ProviderRequest] = []
 
-    def argv(self, command: str, request: ProviderRequest) -> list[str]:
+    def argv(self, request: ProviderRequest, settings: ProviderSettings) -> list[str]:
         self.requests.append(request)
         return ["sh", "-c", self.script]
-
-    def stdin(self, request: ProviderRequest) -> str | None:
-        return request.prompt
-
-    def env(self, request: ProviderRequest) -> dict[str, str]:
-        return {}
 
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         if result.timed_out:
@@ -326,4 +320,6 @@ def test_the_log_line_is_json_with_every_field(
         "error",
         "duration",
         "tokens",
+        "warm",
+        "warm_error",
     }

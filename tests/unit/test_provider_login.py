@@ -9,9 +9,19 @@ from pathlib import Path
 import pytest
 
 from omcm import doctor
+from omcm.config import Config
 from omcm.providers import PROVIDERS
+from omcm.providers.base import ProviderSettings
 
 CODEX, GEMINI, OPENCODE = PROVIDERS["codex"], PROVIDERS["gemini"], PROVIDERS["opencode"]
+
+
+def conf(name: str, models: list[str] | None = None, **changes: object) -> ProviderSettings:
+    """The provider's default settings with ``changes``; ``models`` fill the tiers in order."""
+    defaults = Config().providers[name]
+    if models is not None:
+        changes["model"] = dict(zip(("low", "medium", "high"), [*models, "", ""][:3], strict=True))
+    return type(defaults).parse(defaults.dump() | changes, name)
 
 
 def fake_codex(folder: Path, logged_in: bool) -> str:
@@ -40,7 +50,7 @@ def test_codex_asks_login_status(tmp_path: Path, logged_in: bool) -> None:
     home = tmp_path / "codex-user"
     home.mkdir()
     before = files(home)
-    login = CODEX.login(fake_codex(tmp_path, logged_in), [], [], {"HOME": str(home)})
+    login = CODEX.login(conf("codex", command=fake_codex(tmp_path, logged_in)), {"HOME": str(home)})
     assert login.ready is logged_in
     if logged_in:
         assert login.detail == "codex login status: Logged in using ChatGPT"
@@ -50,7 +60,7 @@ def test_codex_asks_login_status(tmp_path: Path, logged_in: bool) -> None:
 
 
 def test_codex_with_an_api_key_in_the_environment(tmp_path: Path) -> None:
-    login = CODEX.login("/nonexistent/codex", [], [], {"OPENAI_API_KEY": "sk-1"})
+    login = CODEX.login(conf("codex", command="/nonexistent/codex"), {"OPENAI_API_KEY": "sk-1"})
     assert (login.ready, login.detail) == (True, "API key from $OPENAI_API_KEY")
 
 
@@ -61,9 +71,9 @@ def test_codex_own_model_provider_from_the_configured_args(tmp_path: Path) -> No
         "-c",
         'model_providers.stub={name="Stub",base_url="http://127.0.0.1:1/v1",env_key="STUB_KEY"}',
     ]
-    ready = CODEX.login("/nonexistent/codex", args, [], {"STUB_KEY": "x"})
+    ready = CODEX.login(conf("codex", command="/nonexistent/codex", args=args), {"STUB_KEY": "x"})
     assert (ready.ready, ready.detail) == (True, "model provider stub, key from $STUB_KEY")
-    missing = CODEX.login("/nonexistent/codex", args, [], {})
+    missing = CODEX.login(conf("codex", command="/nonexistent/codex", args=args), {})
     assert (missing.ready, missing.fix) == (False, "export STUB_KEY=…")
     assert missing.detail == "model provider stub needs $STUB_KEY, which is not set"
 
@@ -72,7 +82,7 @@ def test_codex_own_model_provider_from_its_config_file(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         'model_provider = "ollama"\n[model_providers.ollama]\nbase_url = "http://x/v1"\n'
     )
-    login = CODEX.login("/nonexistent/codex", [], [], {"CODEX_HOME": str(tmp_path)})
+    login = CODEX.login(conf("codex", command="/nonexistent/codex"), {"CODEX_HOME": str(tmp_path)})
     assert (login.ready, login.detail) == (True, "model provider ollama (needs no key)")
 
 
@@ -132,7 +142,7 @@ def test_gemini(
     ready: bool,
     detail: str,
 ) -> None:
-    login = GEMINI.login("gemini", [], [], gemini_home(tmp_path, settings, *extra) | env)
+    login = GEMINI.login(conf("gemini"), gemini_home(tmp_path, settings, *extra) | env)
     assert (login.ready, login.detail) == (ready, detail)
     if not ready:
         assert login.fix
@@ -141,7 +151,7 @@ def test_gemini(
 def test_gemini_reads_its_dotenv(tmp_path: Path) -> None:
     env = gemini_home(tmp_path, auth("gemini-api-key"))
     (tmp_path / ".gemini" / ".env").write_text("# keys\nexport GEMINI_API_KEY='abc'\n")
-    assert GEMINI.login("gemini", [], [], env).ready
+    assert GEMINI.login(conf("gemini"), env).ready
 
 
 # --- opencode ----------------------------------------------------------------------------
@@ -152,9 +162,9 @@ def test_opencode_stored_login_for_the_configured_models(tmp_path: Path) -> None
     data.mkdir(parents=True)
     (data / "auth.json").write_text(json.dumps({"anthropic": {"type": "api", "key": "x"}}))
     env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
-    ready = OPENCODE.login("opencode", [], ["anthropic/claude-x", "", ""], env)
+    ready = OPENCODE.login(conf("opencode", models=["anthropic/claude-x", "", ""]), env)
     assert (ready.ready, ready.detail) == (True, "anthropic: opencode auth login")
-    missing = OPENCODE.login("opencode", [], ["openrouter/qwen"], env)
+    missing = OPENCODE.login(conf("opencode", models=["openrouter/qwen"]), env)
     assert not missing.ready
     assert missing.detail == "no credentials for openrouter (the configured models' providers)"
     assert missing.fix == "opencode auth login  (choose openrouter)"
@@ -163,14 +173,14 @@ def test_opencode_stored_login_for_the_configured_models(tmp_path: Path) -> None
 def test_opencode_config_content_with_a_local_server_and_comments(tmp_path: Path) -> None:
     content = '{\n  // a local server\n  "provider": {"stub": {"options": {"baseURL": "http://127.0.0.1:9/v1"}}}\n}'
     env = {"HOME": str(tmp_path), "OPENCODE_CONFIG_CONTENT": content}
-    login = OPENCODE.login("opencode", [], ["stub/stub-model"], env)
+    login = OPENCODE.login(conf("opencode", models=["stub/stub-model"]), env)
     assert (login.ready, login.detail) == (True, "stub: server at http://127.0.0.1:9/v1")
 
 
 def test_opencode_without_models_takes_any_credential(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path)}
-    assert not OPENCODE.login("opencode", [], ["", "", ""], env).ready
-    login = OPENCODE.login("opencode", [], ["", "", ""], env | {"OPENAI_API_KEY": "k"})
+    assert not OPENCODE.login(conf("opencode", models=["", "", ""]), env).ready
+    login = OPENCODE.login(conf("opencode", models=["", "", ""]), env | {"OPENAI_API_KEY": "k"})
     assert (login.ready, login.detail) == (True, "openai: $OPENAI_API_KEY")
 
 

@@ -43,10 +43,10 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
         return batch_cli.from_subagent_call(payload, task, conf)
     now = time.time()
     call = engine.Call(agent_raw=task.subagent_type, model=task.model)
-    decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now))
-    if decision.routed:
-        # Now that the call would leave Claude, also check the programs are installed.
-        decision = engine.decide(call, conf, routing.gather(conf, payload.session_id, now, True))
+    # Once the call would leave Claude, its providers are probed (installed, healthy).
+    decision, _st = routing.probed(
+        conf, payload.session_id, now, lambda st: engine.decide(call, conf, st)
+    )
     answer: dict[str, Any] | None = None
     if decision.routed:
         from omcm import background

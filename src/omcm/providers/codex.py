@@ -15,11 +15,18 @@ item; ``turn.completed`` carries the usage (``input_tokens`` includes cached,
 
 from __future__ import annotations
 
-import re
-
-from omcm.providers.base import Login, ProviderResult, Usage
+from omcm.providers.base import (
+    Login,
+    PoolSettings,
+    Provider,
+    ProviderResult,
+    TierModels,
+    Usage,
+    WarmError,
+    WarmServer,
+    WarmSettings,
+)
 from omcm.providers.common import (
-    PromptOnStdin,
     as_dict,
     as_int,
     classify,
@@ -27,62 +34,104 @@ from omcm.providers.common import (
     failure,
     json_lines,
     process_failure,
+    regex,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from threading import Event
     from typing import Any
 
     from omcm.proc import ProcResult
-    from omcm.providers.base import ProviderRequest
+    from omcm.providers.base import ProviderRequest, ProviderSettings
 
 _MESSAGE_TYPES = ("agent_message", "assistant_message")  # the latter: older builds
-_PROVIDER_ARG = re.compile(r"^model_provider\s*=\s*\"?([\w.-]+)\"?$")
-_URL_SUFFIX = re.compile(r",? url: \S+$")  # "…: Incorrect API key provided., url: http://…"
+_PROVIDER_ARG = r"^model_provider\s*=\s*\"?([\w.-]+)\"?$"
+_URL_SUFFIX = r",? url: \S+$"  # "…: Incorrect API key provided., url: http://…"
 
 
-class Codex(PromptOnStdin):
-    """``codex exec``."""
+class Codex(Provider):
+    """``codex exec``; warm: ``codex app-server`` (:class:`AppServer`)."""
 
     name = "codex"
     label = "OpenAI Codex"
+    hud = "O"
     install = "npm install -g @openai/codex"
+    summary = "OpenAI Codex CLI (`codex exec`; warm: `codex app-server`)."
+    defaults = WarmSettings(
+        command="codex",
+        model=TierModels(low="gpt-5.1-codex-mini", medium="gpt-5.2-codex", high="gpt-5.2-codex"),
+        pool=PoolSettings(),
+    )
 
-    def login(
-        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
-    ) -> Login:
+    def warm(self, settings: ProviderSettings) -> type[WarmServer] | None:
+        return AppServer
+
+    def login(self, settings: ProviderSettings, env: Mapping[str, str]) -> Login:
         """``codex login status`` (reads ``$CODEX_HOME/auth.json``, no request, no write).
 
         A model provider of the user's own (``-c model_provider=X`` in the configured
         args) authenticates with its ``env_key`` variable instead.
         """
-        own = _own_model_provider(args, env)
+        own = _own_model_provider(list(settings.args), env)
         if own is not None:
             name, key = own
             if not key:
-                return Login(True, f"model provider {name} (needs no key)")
+                return Login(ready=True, detail=f"model provider {name} (needs no key)")
             if env.get(key):
-                return Login(True, f"model provider {name}, key from ${key}")
+                return Login(ready=True, detail=f"model provider {name}, key from ${key}")
             return Login(
-                False, f"model provider {name} needs ${key}, which is not set", f"export {key}=…"
+                ready=False,
+                detail=f"model provider {name} needs ${key}, which is not set",
+                fix=f"export {key}=…",
             )
         for key in ("CODEX_API_KEY", "OPENAI_API_KEY"):
             if env.get(key):
-                return Login(True, f"API key from ${key}")
+                return Login(ready=True, detail=f"API key from ${key}")
         from omcm import proc
 
-        done = proc.run([command, "login", "status"], env=dict(env), timeout=20)
+        done = proc.run([self.program(settings), "login", "status"], env=dict(env), timeout=20)
         said = (done.stderr + "\n" + done.stdout).strip()
         lines = [ln for ln in said.splitlines() if ln.strip() and not ln.startswith("WARNING")]
         detail = lines[0].strip() if lines else "no answer"
         if done.ok:
-            return Login(True, f"codex login status: {detail}")
+            return Login(ready=True, detail=f"codex login status: {detail}")
         if done.not_found:
-            return Login(False, done.error, self.install)
-        return Login(False, "not logged in", "codex login")
+            return Login(ready=False, detail=done.error, fix=self.install)
+        return Login(ready=False, detail="not logged in", fix="codex login")
 
-    def argv(self, command: str, request: ProviderRequest) -> list[str]:
+    def health(
+        self, settings: ProviderSettings, models: list[str], env: Mapping[str, str], now: float
+    ) -> str:
+        """Skip Codex while its own plan window (from its session files) is used up."""
+        from omcm import codex_limits
+        from omcm.routing import minutes
+
+        seen = codex_limits.read(codex_limits.sessions_dir(env))
+        until = seen.exhausted_until(now) if seen else None
+        if until is None:
+            return ""
+        return f"Codex's own usage limit is reached; it resets in {minutes(until, now)}"
+
+    def report(self, settings: ProviderSettings, env: Mapping[str, str], now: float) -> list[str]:
+        """Codex's own plan windows, as its session files last logged them."""
+        from omcm import codex_limits
+        from omcm.hud import duration
+
+        seen = codex_limits.read(codex_limits.sessions_dir(env))
+        if seen is None:
+            return []
+        parts = [
+            f"{label} {w.used_percent:.0f}%"
+            for label, w in (("5-hour", seen.primary), ("weekly", seen.secondary))
+            if w
+        ]
+        ago = duration(max(0.0, now - seen.observed_at))
+        return [f"plan usage {', '.join(parts)} — from {seen.source} ({ago} ago)"]
+
+    def argv(self, request: ProviderRequest, settings: ProviderSettings) -> list[str]:
+        command = self.program(settings)
         argv = [
             command,
             "exec",
@@ -102,16 +151,16 @@ class Codex(PromptOnStdin):
             return early
         events = _Events(result.stdout)
         if events.failed is not None:
-            message = _URL_SUFFIX.sub("", events.failed)
+            message = regex(_URL_SUFFIX).sub("", events.failed)
             return failure(classify(message), message, now)
         if events.answer:
-            return ProviderResult("ok", answer=events.answer, usage=events.usage)
+            return ProviderResult(outcome="ok", answer=events.answer, usage=events.usage)
         if result.returncode == 0:
             return ProviderResult(
-                "no_answer", usage=events.usage, error="codex finished without an answer"
+                outcome="no_answer", usage=events.usage, error="codex finished without an answer"
             )
         if events.last_error:
-            message = _URL_SUFFIX.sub("", events.last_error)
+            message = regex(_URL_SUFFIX).sub("", events.last_error)
             return failure(classify(message), message, now)
         return crash(result)
 
@@ -149,7 +198,7 @@ def _own_model_provider(args: list[str], env: Mapping[str, str]) -> tuple[str, s
     """
     values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-c", "--config")]
     values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
-    name = next((m.group(1) for v in values if (m := _PROVIDER_ARG.match(v.strip()))), None)
+    name = next((m.group(1) for v in values if (m := regex(_PROVIDER_ARG).match(v.strip()))), None)
     file = _codex_config(env)
     if name is None:
         name = str(file.get("model_provider") or "")
@@ -159,7 +208,7 @@ def _own_model_provider(args: list[str], env: Mapping[str, str]) -> tuple[str, s
     key = str(table.get("env_key") or "") if isinstance(table, dict) else ""
     for value in values:
         if value.startswith(f"model_providers.{name}"):
-            found = re.search(r"env_key\s*=\s*\"([^\"]+)\"", value)
+            found = regex(r"env_key\s*=\s*\"([^\"]+)\"").search(value)
             key = found.group(1) if found else key
     return name, key
 
@@ -186,3 +235,168 @@ def _usage(raw: dict[str, Any]) -> Usage:
 
 
 PROVIDER = Codex()
+
+
+class AppServer(WarmServer):
+    """``codex app-server``: JSON-RPC on stdio, one ephemeral thread per call.
+
+    Checked with codex-cli 0.169.0: ``thread/start`` takes the call's cwd, model and
+    sandbox (``read-only`` / ``workspace-write``, the same policies as ``exec -s``)
+    with ``approvalPolicy: never``; ``turn/start`` runs the prompt; the answer is
+    the last ``agentMessage`` item, the usage the last ``thread/tokenUsage/updated``
+    total (fields as in ``exec --json``), a failure ``turn/completed`` with status
+    ``failed``. ``turn/interrupt`` aborts a turn at once. The user's ``args``
+    (``-c`` overrides, a profile) go to ``app-server`` as they go to ``exec``.
+    """
+
+    def __init__(
+        self, settings: ProviderSettings, project: str, env: dict[str, str], log: str
+    ) -> None:
+        super().__init__(settings, project, env, log)
+        from omcm.providers.warm import Process
+
+        argv = [PROVIDER.program(settings), "app-server", *settings.args]
+        self.process = Process(argv, env, project, log)
+        self.rpc: Any = None
+
+    def start(self, timeout: float) -> None:
+        import time
+
+        from omcm import __version__
+        from omcm.providers.warm import Rpc, RpcError
+
+        self.rpc = Rpc(self.process, jsonrpc=False, on_request=lambda _message: None)
+        info = {"name": "omcm", "title": "OMCM", "version": __version__}
+        try:
+            self.rpc.request("initialize", {"clientInfo": info}, time.monotonic() + timeout)
+        except RpcError as exc:
+            raise WarmError(f"codex app-server refused initialize: {exc.message}") from None
+        self.rpc.notify("initialized")
+
+    def call(self, request: ProviderRequest, timeout: float, stop: Event) -> ProviderResult:
+        import time
+
+        from omcm.providers.warm import RpcError
+
+        deadline = time.monotonic() + timeout
+        params: dict[str, Any] = {
+            "cwd": request.cwd,
+            "sandbox": request.sandbox,
+            "approvalPolicy": "never",
+            "ephemeral": True,
+        }
+        if request.model:
+            params["model"] = request.model
+        try:
+            thread = as_dict(self.rpc.request("thread/start", params, deadline, stop).get("thread"))
+        except RpcError as exc:
+            return failure(classify(exc.message), exc.message, time.time())
+        thread_id = thread.get("id")
+        model = str(thread.get("model") or request.model)
+        events = self.rpc.subscribe(lambda m: as_dict(m.get("params")).get("threadId") == thread_id)
+        try:
+            result = self._turn(
+                thread_id, request.prompt, events, deadline=deadline, stop=stop, timeout=timeout
+            )
+            return (
+                result
+                if result.model
+                else type(result).parse(result.dump() | {"model": model}, "result")
+            )
+        except RpcError as exc:
+            return failure(classify(exc.message), exc.message, time.time())
+        finally:
+            self.rpc.unsubscribe(events)
+
+    def _turn(
+        self,
+        thread_id: object,
+        prompt: str,
+        events: Any,
+        *,
+        deadline: float,
+        stop: Event,
+        timeout: float,
+    ) -> ProviderResult:
+        import queue
+        import time
+
+        text = [{"type": "text", "text": prompt}]
+        turn = self.rpc.request(
+            "turn/start", {"threadId": thread_id, "input": text}, deadline, stop
+        )
+        turn_id = as_dict(turn.get("turn")).get("id")
+        answer, usage, error, status = "", Usage(), "", ""
+        while not status:
+            if stop.is_set() or time.monotonic() >= deadline:
+                self._interrupt(thread_id, turn_id, events)
+                if stop.is_set():
+                    return ProviderResult(outcome="cancelled", error="cancelled")
+                return ProviderResult(outcome="timeout", error=f"timed out after {timeout:g}s")
+            try:
+                message = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if not message:
+                raise WarmError(f"codex app-server exited ({self.process.exit_note()})")
+            params = as_dict(message.get("params"))
+            method = message.get("method")
+            if method == "item/completed":
+                item = as_dict(params.get("item"))
+                if item.get("type") == "agentMessage" and str(item.get("text") or "").strip():
+                    answer = str(item["text"]).strip()
+            elif method == "thread/tokenUsage/updated":
+                usage = _app_usage(as_dict(as_dict(params.get("tokenUsage")).get("total")))
+            elif method == "error":
+                error = _error_text(as_dict(params.get("error"))) or error
+            elif method == "turn/completed":
+                ended = as_dict(params.get("turn"))
+                status = str(ended.get("status") or "completed")
+                error = _error_text(as_dict(ended.get("error"))) or error
+        if status == "failed" or (error and not answer):
+            message_text = regex(_URL_SUFFIX).sub("", error or f"turn {status}")
+            return failure(classify(message_text), message_text, time.time())
+        if answer:
+            return ProviderResult(outcome="ok", answer=answer, usage=usage)
+        return ProviderResult(
+            outcome="no_answer", usage=usage, error="codex finished without an answer"
+        )
+
+    def _interrupt(self, thread_id: object, turn_id: object, events: Any) -> None:
+        """``turn/interrupt``, then wait (briefly) for the turn to end."""
+        import queue
+        import time
+
+        from omcm.providers.warm import RpcError
+
+        until = time.monotonic() + 5
+        try:
+            self.rpc.request("turn/interrupt", {"threadId": thread_id, "turnId": turn_id}, until)
+        except (RpcError, WarmError):
+            return
+        while time.monotonic() < until:
+            try:
+                message = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if not message or message.get("method") == "turn/completed":
+                return
+
+
+def _app_usage(total: dict[str, Any]) -> Usage:
+    return Usage(
+        input=as_int(total.get("inputTokens")),
+        cached=as_int(total.get("cachedInputTokens")),
+        output=as_int(total.get("outputTokens")),
+        reasoning=as_int(total.get("reasoningOutputTokens")),
+    )
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    """An app-server error's message, with its HTTP status when the message lacks it."""
+    message = str(error.get("message") or "")
+    for detail in as_dict(error.get("codexErrorInfo")).values():
+        status = as_int(as_dict(detail).get("httpStatusCode"))
+        if status and str(status) not in message:
+            message = f"{message} (HTTP {status})"
+    return message

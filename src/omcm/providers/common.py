@@ -8,31 +8,35 @@ a rate-limited CLI gives ("try again at 3:28 PM", "retry in 30s",
 
 from __future__ import annotations
 
-import json
-import re
 import time
 
+from omcm import _json
 from omcm.providers.base import ProviderResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterator, Mapping
     from typing import Any
 
     from omcm.proc import ProcResult
-    from omcm.providers.base import Outcome, ProviderRequest
+    from omcm.providers.base import Outcome
 
 MAX_ERROR = 200
 
-_AUTH = re.compile(
-    r"\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|not logged in|log ?in required"
-    r"|missing environment variable|api[ _-]?key|auth method|credentials?\b|permission denied",
-    re.IGNORECASE,
+_AUTH = (
+    r"(?i)\b401\b|\b403\b|unauthori[sz]ed|unauthenticated|not logged in|log ?in required"
+    r"|missing environment variable|api[ _-]?key|auth method|credentials?\b|permission denied"
 )
-_RATE = re.compile(
-    r"\b429\b|too many requests|rate[ _-]?limit|resource[ _]exhausted|usage limit|quota",
-    re.IGNORECASE,
-)
+_RATE = r"(?i)\b429\b|too many requests|rate[ _-]?limit|resource[ _]exhausted|usage limit|quota"
+
+
+def regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled (``re`` caches it): patterns are kept as text so that importing
+    a provider module, which every hook does, does not import ``re``."""
+    import re
+
+    return re.compile(pattern)
 
 
 # -- output -------------------------------------------------------------------
@@ -45,7 +49,7 @@ def json_lines(text: str) -> Iterator[dict[str, Any]]:
         if not line.startswith("{"):
             continue
         try:
-            value = json.loads(line)
+            value = _json.loads(line)
         except ValueError:
             continue
         if isinstance(value, dict):
@@ -58,8 +62,10 @@ def last_json_object(text: str) -> dict[str, Any] | None:
     It may span several lines (pretty-printed) and follow other output, such
     as a stack trace.
     """
+    import json
+
     decoder = json.JSONDecoder()
-    starts = [m.start() for m in re.finditer(r"^\{", text, re.MULTILINE)]
+    starts = [m.start() for m in regex(r"(?m)^\{").finditer(text)]
     for start in reversed(starts):
         try:
             value, _end = decoder.raw_decode(text, start)
@@ -99,9 +105,9 @@ def last_line(text: str, limit: int = MAX_ERROR) -> str:
 def process_failure(result: ProcResult) -> ProviderResult | None:
     """The outcome when the program did not run or was killed, else ``None``."""
     if result.not_found:
-        return ProviderResult("not_installed", error=result.error or "not installed")
+        return ProviderResult(outcome="not_installed", error=result.error or "not installed")
     if result.timed_out:
-        return ProviderResult("timeout", error=result.error or "timed out")
+        return ProviderResult(outcome="timeout", error=result.error or "timed out")
     return None
 
 
@@ -109,7 +115,7 @@ def crash(result: ProcResult) -> ProviderResult:
     """A run that failed without a structured error: exit code and the last stderr line."""
     detail = last_line(result.stderr) or last_line(result.stdout)
     error = f"exited with code {result.returncode}"
-    return ProviderResult("crash", error=f"{error}: {detail}" if detail else error)
+    return ProviderResult(outcome="crash", error=f"{error}: {detail}" if detail else error)
 
 
 def classify(message: str, status: int = 0) -> Outcome:
@@ -120,9 +126,9 @@ def classify(message: str, status: int = 0) -> Outcome:
         return "rate_limited"
     if status >= 500:
         return "api_error"
-    if _RATE.search(message):
+    if regex(_RATE).search(message):
         return "rate_limited"
-    if _AUTH.search(message):
+    if regex(_AUTH).search(message):
         return "auth"
     return "api_error"
 
@@ -134,7 +140,7 @@ def failure(
     reset_at = None
     if outcome == "rate_limited":
         reset_at = reset_from_headers(headers or {}, now) or reset_from_text(message, now)
-    return ProviderResult(outcome, error=one_line(message) or outcome, reset_at=reset_at)
+    return ProviderResult(outcome=outcome, error=one_line(message) or outcome, reset_at=reset_at)
 
 
 # -- reset hints --------------------------------------------------------------
@@ -166,10 +172,10 @@ _PART = (
     r"\d+(?:\.\d+)?\s*"
     r"(?:ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)(?![a-z])"
 )
-_SPAN = re.compile(rf"(?:{_PART}\s*)+", re.IGNORECASE)
-_PARTS = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
-_IN = re.compile(rf"(?:try again|retry)\s+(?:in|after)\s+((?:{_PART}\s*)+)", re.IGNORECASE)
-_AT = re.compile(
+_SPAN = rf"(?i)(?:{_PART}\s*)+"
+_PARTS = r"(?i)(\d+(?:\.\d+)?)\s*([a-z]+)"
+_IN = rf"(?i)(?:try again|retry)\s+(?:in|after)\s+((?:{_PART}\s*)+)"
+_AT = (
     r"try again at\s+(?:(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2})(?:st|nd|rd|th)?,? "
     r"(?P<year>\d{4}),?\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
 )
@@ -183,19 +189,19 @@ def seconds(text: str) -> float | None:
         return max(float(text), 0.0)
     except ValueError:
         pass
-    if not _SPAN.fullmatch(text):
+    if not regex(_SPAN).fullmatch(text):
         return None
-    return sum(float(n) * _UNITS[unit.lower()] for n, unit in _PARTS.findall(text))
+    return sum(float(n) * _UNITS[unit.lower()] for n, unit in regex(_PARTS).findall(text))
 
 
 def reset_from_text(text: str, now: float) -> float | None:
     """The reset time a message names: "retry in 30s", "try again at 3:28 PM"."""
-    match = _IN.search(text)
+    match = regex(_IN).search(text)
     if match:
         span = seconds(match.group(1))
         if span is not None:
             return now + span
-    match = _AT.search(text)
+    match = regex(_AT).search(text)
     if match:
         return _wall_clock(match, now)
     return None
@@ -252,14 +258,3 @@ def reset_from_headers(headers: Mapping[str, str], now: float) -> float | None:
     ]
     known = [s for s in spans if s is not None]
     return now + max(known) if known else None
-
-
-class PromptOnStdin:
-    """What every provider shares: the whole prompt goes on stdin (argv strings are
-    capped at 128 KiB), and no variables are laid over the environment."""
-
-    def stdin(self, request: ProviderRequest) -> str | None:
-        return request.prompt
-
-    def env(self, request: ProviderRequest) -> dict[str, str]:
-        return {}

@@ -26,13 +26,21 @@ with the HTTP status mod 256 (429 → 173, 401 → 145, 500 → 244) or 41 for a
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
-from omcm.providers.base import Login, ProviderResult, Usage
+from omcm import _json
+from omcm.providers.base import (
+    Login,
+    PoolSettings,
+    Provider,
+    ProviderResult,
+    TierModels,
+    Usage,
+    WarmError,
+    WarmServer,
+    WarmSettings,
+)
 from omcm.providers.common import (
-    PromptOnStdin,
     as_dict,
     as_int,
     classify,
@@ -40,34 +48,44 @@ from omcm.providers.common import (
     failure,
     last_json_object,
     process_failure,
+    regex,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from threading import Event
     from typing import Any
 
     from omcm.proc import ProcResult
-    from omcm.providers.base import Outcome, ProviderRequest
+    from omcm.providers.base import Outcome, ProviderRequest, ProviderSettings
 
 INSTRUCTION = "Carry out the task above and reply with the result."
 APPROVAL_MODES = {"read-only": "default", "workspace-write": "auto_edit"}
 # Exit codes when no structured error was printed: the HTTP status mod 256 and
 # gemini's FatalAuthenticationError.
 _EXIT_CODES: dict[int, Outcome] = {41: "auth", 145: "auth", 147: "auth", 173: "rate_limited"}
-_RETRY_DELAY = re.compile(r"retryDelayMs: (\d+)")
+_RETRY_DELAY = r"retryDelayMs: (\d+)"
 
 
-class Gemini(PromptOnStdin):
-    """``gemini -p``."""
+class Gemini(Provider):
+    """``gemini -p``; warm: ``gemini --acp`` (:class:`AcpServer`)."""
 
     name = "gemini"
     label = "Google Gemini"
+    hud = "G"
     install = "npm install -g @google/gemini-cli"
+    summary = "Google Gemini CLI (`gemini -p`; warm: `gemini --acp`)."
+    defaults = WarmSettings(
+        command="gemini",
+        model=TierModels(low="gemini-2.5-flash", medium="gemini-2.5-pro", high="gemini-2.5-pro"),
+        pool=PoolSettings(),
+    )
 
-    def login(
-        self, command: str, args: list[str], models: list[str], env: Mapping[str, str]
-    ) -> Login:
+    def warm(self, settings: ProviderSettings) -> type[WarmServer] | None:
+        return AcpServer
+
+    def login(self, settings: ProviderSettings, env: Mapping[str, str]) -> Login:
         """The auth method in gemini's settings.json and what it needs (gemini 0.61 rules).
 
         ``oauth-personal`` (Login with Google) needs ``oauth_creds.json`` next to the
@@ -107,7 +125,8 @@ class Gemini(PromptOnStdin):
             )
         return Login(False, "not logged in (no auth method chosen, no GEMINI_API_KEY)", fix)
 
-    def argv(self, command: str, request: ProviderRequest) -> list[str]:
+    def argv(self, request: ProviderRequest, settings: ProviderSettings) -> list[str]:
+        command = self.program(settings)
         argv = [
             command,
             *request.extra_args,
@@ -134,10 +153,13 @@ class Gemini(PromptOnStdin):
         answer = str(out.get("response") or "").strip()
         usage, model = _stats(as_dict(out.get("stats")))
         if answer:
-            return ProviderResult("ok", answer=answer, usage=usage, model=model)
+            return ProviderResult(outcome="ok", answer=answer, usage=usage, model=model)
         if result.returncode == 0:
             return ProviderResult(
-                "no_answer", usage=usage, model=model, error="gemini finished without an answer"
+                outcome="no_answer",
+                usage=usage,
+                model=model,
+                error="gemini finished without an answer",
             )
         outcome = _EXIT_CODES.get(result.returncode or 0)
         if outcome:
@@ -153,7 +175,7 @@ def _gemini_home(env: Mapping[str, str]) -> str:
 def _auth_method(home: str) -> str:
     try:
         with open(os.path.join(home, "settings.json"), encoding="utf-8") as handle:
-            settings = json.load(handle)
+            settings = _json.loads(handle.read())
     except (OSError, ValueError):
         return ""
     if not isinstance(settings, dict):
@@ -183,7 +205,7 @@ def _error(err: dict[str, Any], stderr: str, now: float) -> ProviderResult:
     status = ""
     if message.startswith("{"):
         try:
-            inner = as_dict(as_dict(json.loads(message)).get("error"))
+            inner = as_dict(as_dict(_json.loads(message)).get("error"))
         except ValueError:
             inner = {}
         if inner:
@@ -198,10 +220,10 @@ def _error(err: dict[str, Any], stderr: str, now: float) -> ProviderResult:
         outcome = classify(message, code if code >= 100 else 0)
     found = failure(outcome, message or f"error {code}", now)
     if outcome == "rate_limited" and found.reset_at is None:
-        delay = _RETRY_DELAY.search(stderr)
+        delay = regex(_RETRY_DELAY).search(stderr)
         if delay:
             return ProviderResult(
-                outcome, error=found.error, reset_at=now + int(delay.group(1)) / 1000
+                outcome=outcome, error=found.error, reset_at=now + int(delay.group(1)) / 1000
             )
     return found
 
@@ -227,3 +249,137 @@ def _stats(stats: dict[str, Any]) -> tuple[Usage, str]:
 
 
 PROVIDER = Gemini()
+
+
+class AcpServer(WarmServer):
+    """``gemini --acp``: the Agent Client Protocol (JSON-RPC 2.0) on stdio, a session per call.
+
+    Checked with gemini 0.61.0: ``session/new`` (the call's cwd), ``session/set_model``,
+    then ``session/prompt``; the answer is the ``agent_message_chunk`` updates, the
+    usage ``_meta.quota.token_count`` (input with cached, output **without** thoughts:
+    ACP reports no cached or thought counts). Sandbox as ``gemini -p`` has it:
+    read-only stays in mode ``default`` and every permission request (shell, file
+    writes) is rejected; workspace-write is mode ``autoEdit`` (file edits inside
+    the project, no shell: its requests are rejected too). A failed model request
+    is the prompt's error, coded with the HTTP status. ``session/cancel`` aborts.
+    """
+
+    def __init__(
+        self, settings: ProviderSettings, project: str, env: dict[str, str], log: str
+    ) -> None:
+        super().__init__(settings, project, env, log)
+        from omcm.providers.warm import Process
+
+        argv = [PROVIDER.program(settings), *settings.args, "--acp", "--skip-trust"]
+        self.process = Process(argv, env, project, log)
+        self.rpc: Any = None
+
+    def start(self, timeout: float) -> None:
+        import time
+
+        from omcm.providers.warm import Rpc, RpcError
+
+        self.rpc = Rpc(self.process, jsonrpc=True, on_request=_reject_permission)
+        capabilities = {"fs": {"readTextFile": False, "writeTextFile": False}, "terminal": False}
+        try:
+            self.rpc.request(
+                "initialize",
+                {"protocolVersion": 1, "clientCapabilities": capabilities},
+                time.monotonic() + timeout,
+            )
+        except RpcError as exc:
+            raise WarmError(f"gemini --acp refused initialize: {exc.message}") from None
+
+    def call(self, request: ProviderRequest, timeout: float, stop: Event) -> ProviderResult:
+        import time
+
+        from omcm.providers.warm import RpcError, Stopped
+
+        deadline = time.monotonic() + timeout
+        try:
+            opened = self.rpc.request(
+                "session/new", {"cwd": request.cwd, "mcpServers": []}, deadline, stop
+            )
+            session = opened.get("sessionId")
+            if request.model:
+                self.rpc.request(
+                    "session/set_model", {"sessionId": session, "modelId": request.model}, deadline
+                )
+            mode = APPROVAL_MODES[request.sandbox].replace("auto_edit", "autoEdit")
+            if mode != "default":
+                self.rpc.request(
+                    "session/set_mode", {"sessionId": session, "modeId": mode}, deadline
+                )
+        except RpcError as exc:
+            return _error({"message": exc.message, "code": exc.code}, "", time.time())
+        except Stopped:
+            return ProviderResult("cancelled", error="cancelled")
+        updates = self.rpc.subscribe(
+            lambda m: (
+                m.get("method") == "session/update"
+                and as_dict(m.get("params")).get("sessionId") == session
+            )
+        )
+        prompt = {"sessionId": session, "prompt": [{"type": "text", "text": request.prompt}]}
+        try:
+            done = self.rpc.request("session/prompt", prompt, deadline, stop)
+        except RpcError as exc:
+            return _error({"message": exc.message, "code": exc.code}, "", time.time())
+        except Stopped:
+            self.rpc.notify("session/cancel", {"sessionId": session})
+            return ProviderResult("cancelled", error="cancelled")
+        except WarmError:
+            if not self.process.alive():
+                raise
+            self.rpc.notify("session/cancel", {"sessionId": session})
+            return ProviderResult("timeout", error=f"timed out after {timeout:g}s")
+        finally:
+            self.rpc.unsubscribe(updates)
+        answer = "".join(_chunks(updates)).strip()
+        quota = as_dict(as_dict(done.get("_meta")).get("quota"))
+        counts = as_dict(quota.get("token_count"))
+        usage = Usage(
+            input=as_int(counts.get("input_tokens")), output=as_int(counts.get("output_tokens"))
+        )
+        used = [as_dict(m) for m in quota.get("model_usage") or [] if isinstance(m, dict)]
+        model = str(used[0].get("model") or "") if len(used) == 1 else ""
+        if answer:
+            return ProviderResult("ok", answer=answer, usage=usage, model=model)
+        reason = str(done.get("stopReason") or "")
+        return ProviderResult(
+            "no_answer",
+            usage=usage,
+            model=model,
+            error=f"gemini finished without an answer (stop reason {reason or 'none'})",
+        )
+
+
+def _chunks(updates: Any) -> list[str]:
+    """The answer's text from the session's queued ``agent_message_chunk`` updates."""
+    import queue
+
+    texts: list[str] = []
+    while True:
+        try:
+            message = updates.get_nowait()
+        except queue.Empty:
+            return texts
+        update = as_dict(as_dict(message.get("params")).get("update"))
+        if update.get("sessionUpdate") != "agent_message_chunk":
+            continue
+        content = as_dict(update.get("content"))
+        text = str(content.get("text") or "") if content.get("type") == "text" else ""
+        if not text.startswith("[MODE_UPDATE]"):
+            texts.append(text)
+
+
+def _reject_permission(message: dict[str, Any]) -> dict[str, Any] | None:
+    """Answer ``session/request_permission`` with its reject option: the sandbox holds."""
+    if message.get("method") != "session/request_permission":
+        return None
+    options = [as_dict(o) for o in as_dict(message.get("params")).get("options") or []]
+    for kind in ("reject_once", "reject_always"):
+        for option in options:
+            if option.get("kind") == kind:
+                return {"outcome": {"outcome": "selected", "optionId": option.get("optionId")}}
+    return {"outcome": {"outcome": "cancelled"}}
