@@ -25,8 +25,11 @@ class FakeProvider(Provider):
     """Runs ``sh -c SCRIPT``; the script's stdout is the answer, ``RATE``/``FAIL`` classify."""
 
     def __init__(self, name: str, script: str) -> None:
+        real = PROVIDERS[name]  # its config table and marks, its commands faked
         self.name = name  # type: ignore[misc]
         self.label = f"Fake {name}"  # type: ignore[misc]
+        self.defaults = real.defaults  # type: ignore[misc]
+        self.hud, self.summary = real.hud, real.summary  # type: ignore[misc]
         self.script = script
         self.requests: list[ProviderRequest] = []
 
