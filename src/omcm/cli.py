@@ -147,8 +147,10 @@ def _add_jobs(sub: Any) -> None:
     cancel.set_defaults(handler=cmd_cancel)
 
     from omcm.batch_cli import add_parser
+    from omcm.pool_cli import add_parser as add_pool
 
     add_parser(sub)
+    add_pool(sub)
 
 
 def _add_session(sub: Any) -> None:

@@ -11,9 +11,10 @@ the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
 session, ``↓`` in and ``↑`` out, for Claude (``C``, summed from the session's
 transcripts by :mod:`omcm.claude_tokens`) and each provider
 that was used (each provider's own mark: ``O`` codex/OpenAI, ``G`` gemini, ``OC``
-opencode, ``L`` ollama); calls routed
-out of all subagent calls; whoever is cooling down after a rate limit (Claude
-itself while it rejects requests) with the time left. Empty segments are left
+opencode, ``L`` ollama); calls routed out of all subagent calls; the project's warm
+pools (``♨OC 1/2 9m``: one of two warm servers busy, the pool stops in 9 minutes
+without a call); whoever is cooling down after a rate limit (Claude itself while it
+rejects requests) with the time left. Empty segments are left
 out; background jobs running (``⚙2``) and finished with an answer nobody has
 received yet (``✓1``). When a width is given and the line does not fit, the token breakdown goes
 first, then everything but mode, usage and fallback.
@@ -53,6 +54,7 @@ class HudView:
         "fallback",
         "jobs",
         "mode",
+        "pools",
         "routed",
         "tokens",
         "warn_at",
@@ -70,6 +72,7 @@ class HudView:
         calls: int = 0,
         cooldowns: list[tuple[str, float]] | None = None,
         jobs: tuple[int, int] = (0, 0),
+        pools: list[tuple[str, int, int, float]] | None = None,
         warn_at: float = 70,
         alert_at: float = 90,
     ) -> None:
@@ -85,6 +88,8 @@ class HudView:
         self.cooldowns = cooldowns if cooldowns is not None else []
         #: background jobs (running, finished with an answer nobody has received)
         self.jobs = jobs
+        #: warm pools of this project: ``(mark, servers busy, servers up, seconds to idle stop)``
+        self.pools = pools if pools is not None else []
         self.warn_at = warn_at
         self.alert_at = alert_at
 
@@ -158,6 +163,7 @@ def build_view(
     *,
     mode: str = "",
     jobs: tuple[int, int] = (0, 0),
+    pools: list[tuple[str, int, int, float]] | None = None,
     max_age: float = MAX_AGE,
     warn_at: float = 70,
     alert_at: float = 90,
@@ -179,6 +185,7 @@ def build_view(
         calls=counters.calls if counters else 0,
         cooldowns=_cooldowns(limits, now),
         jobs=jobs,
+        pools=pools,
         warn_at=warn_at,
         alert_at=alert_at,
     )
@@ -248,6 +255,9 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
         running, unread = view.jobs
         jobs = [f"⚙{running}" if running else "", f"✓{unread}" if unread else ""]
         segments.append(" ".join(j for j in jobs if j))
+        segments.append(
+            " ".join(f"♨{mark} {busy}/{up} {duration(left)}" for mark, busy, up, left in view.pools)
+        )
         segments.append(
             " ".join(
                 _paint(f"{name}⏸{duration(left)}", YELLOW, color) for name, left in view.cooldowns

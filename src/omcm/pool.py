@@ -82,6 +82,7 @@ class PoolState(state.StateRecord):
 
     key: str
     provider: str
+    mark: str = ""  # the provider's status-line mark
     project: str
     pid: int
     port: int = 0
@@ -96,6 +97,10 @@ class PoolState(state.StateRecord):
     last_error: str = ""
     error_at: float | None = None
     updated: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        """What reports show: everything but the token that lets a caller in."""
+        return {k: v for k, v in self.dump().items() if k != "token"}
 
     def idle_left(self, now: float) -> float:
         """Seconds until the pool stops for want of use."""
@@ -176,8 +181,8 @@ def load(key: str) -> PoolState | None:
     return found if found.port and running(key) else None
 
 
-def pools() -> list[PoolState]:
-    """Every live pool; files a dead supervisor left behind are removed."""
+def pools(clean: bool = True) -> list[PoolState]:
+    """Every live pool; with ``clean``, files a dead supervisor left behind are removed."""
     found = []
     try:
         names = sorted(os.listdir(pools_dir()))
@@ -190,7 +195,7 @@ def pools() -> list[PoolState]:
         live = load(key)
         if live is not None:
             found.append(live)
-        elif not running(key):
+        elif clean and not running(key):
             for suffix in (".json", ".spec.json"):
                 try:
                     os.unlink(_file(key, suffix))
@@ -584,6 +589,7 @@ class Supervisor:
                 slot.state = "idle"
                 slot.last_used = time.time()
                 slot.last_check = time.monotonic()
+                slot.rss_kib = group_rss_kib(slot.server.pid) if slot.server.pid else 0
             self.lock.notify_all()
         if slot.error:
             self.note(f"server {slot.id} did not start: {slot.error}")
@@ -762,6 +768,7 @@ class Supervisor:
             record = PoolState(
                 key=self.key,
                 provider=self.provider.name,
+                mark=self.provider.hud,
                 project=self.project,
                 pid=os.getpid(),
                 port=self.port,

@@ -6,8 +6,8 @@ import os
 import time
 from typing import Any
 
-from omcm import codex_limits, paths, state, usage
 from omcm import config as cfg
+from omcm import paths, pool, state, usage
 from omcm.errors import ConfigError
 
 
@@ -23,7 +23,6 @@ def collect(now: float | None = None) -> dict[str, Any]:
     fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
     limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     figure, window = usage.claude_reading(limits, now)
-    codex = codex_limits.read()
     sessions_root = os.path.join(paths.state_dir(), "sessions")
     sessions = sorted(os.listdir(sessions_root)) if os.path.isdir(sessions_root) else []
     return {
@@ -41,17 +40,27 @@ def collect(now: float | None = None) -> dict[str, Any]:
         "fallback": fallback.dump(),
         "limits": limits.dump(),
         "claude_usage": {"percentage": figure, "window": window},
-        "codex_own_limits": None
-        if codex is None
-        else {
-            "source": codex.source,
-            "observed_at": codex.observed_at,
-            "primary": codex.primary and codex.primary.__dict__,
-            "secondary": codex.secondary and codex.secondary.__dict__,
-        },
+        "provider_notes": _provider_notes(config, now),
+        "pools": [p.public() for p in pool.pools()],
         "sessions": len(sessions),
         "notices": list(state.NOTICES),
     }
+
+
+def _provider_notes(config: cfg.Config, now: float) -> dict[str, list[str]]:
+    """What each enabled provider says of itself (Codex's plan usage, Ollama's models)."""
+    from omcm import proc
+    from omcm.providers import PROVIDERS
+
+    env = proc.child_env()
+    notes = {}
+    for name, provider in PROVIDERS.items():
+        settings = config.providers[name]
+        if settings.enabled:
+            said = provider.report(settings, env, now)
+            if said:
+                notes[name] = said
+    return notes
 
 
 def _ago(then: float | None, now: float) -> str:
@@ -115,17 +124,14 @@ def render(report: dict[str, Any]) -> str:
             + ("; ".join(notes) or "healthy")
             + (f"; last answer {_ago(health['last_ok_at'], now)}" if health["last_ok_at"] else "")
         )
-    codex = report["codex_own_limits"]
-    if codex:
-        parts = [
-            f"{label} {w['used_percent']:.0f}%"
-            for label, w in (("5-hour", codex["primary"]), ("weekly", codex["secondary"]))
-            if w
-        ]
-        lines.append(
-            f"codex plan: {', '.join(parts)} — from {codex['source']} "
-            f"({_ago(codex['observed_at'], now)})"
-        )
+    for name, notes in report["provider_notes"].items():
+        lines += [f"{name + ':':10} {note}" for note in notes]
+    if report["pools"]:
+        from omcm.pool import PoolState
+        from omcm.pool_cli import render as render_pools
+
+        shown = render_pools([PoolState.parse(p, "pool") for p in report["pools"]], now)
+        lines += ["warm pools:", *("  " + line for line in shown.splitlines())]
     lines.extend(report["notices"])
     return "\n".join(lines)
 

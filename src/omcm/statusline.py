@@ -87,6 +87,7 @@ def render_line(raw: bytes, now: float) -> str:
         now,
         mode=mode,
         jobs=_job_counts(),
+        pools=_pools(data),
         warn_at=conf.routing.usage_threshold if conf else 70,
         alert_at=threshold,
     )
@@ -103,6 +104,30 @@ def _job_counts() -> tuple[int, int]:
     from omcm import jobs
 
     return jobs.counts()
+
+
+def _pools(data: dict[str, Any]) -> list[tuple[str, int, int, float]]:
+    """The warm pools of the session's project; nothing imported when there are none."""
+    where = paths.state_dir() + "/pools"
+    if not os.path.isdir(where):
+        return []
+    from omcm import pool
+
+    workspace = data.get("workspace")
+    cwd = (workspace.get("current_dir") if isinstance(workspace, dict) else None) or data.get("cwd")
+    if not isinstance(cwd, str) or not cwd:
+        return []
+    project, now = os.path.realpath(cwd), time.time()
+    return [
+        (
+            p.mark or p.provider,
+            sum(s.state == "busy" for s in p.servers),
+            len(p.servers),
+            p.idle_left(now),
+        )
+        for p in pool.pools(clean=False)
+        if p.project == project
+    ]
 
 
 def _claude_tokens(session_id: str, transcript_path: object) -> tuple[int, int] | None:

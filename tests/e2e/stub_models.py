@@ -140,9 +140,23 @@ _OPENAI_TYPES = {
 
 
 class StubModels:
-    """A stub model server; ``with StubModels() as stub: ... stub.url``."""
+    """A stub model server; ``with StubModels() as stub: ... stub.url``.
 
-    def __init__(self, default: Reply | None = None) -> None:
+    With ``ollama`` (the models it has), it is also an Ollama server: ``GET /api/tags``
+    lists them, ``GET /api/version`` says ``ollama_version`` and ``GET /v1/models``
+    answers, as ``codex --oss`` checks; ``POST /api/pull`` is recorded and refused
+    (OMCM must never cause one).
+    """
+
+    def __init__(
+        self,
+        default: Reply | None = None,
+        *,
+        ollama: tuple[str, ...] | None = None,
+        ollama_version: str = "0.13.5",
+    ) -> None:
+        self.ollama = ollama
+        self.ollama_version = ollama_version
         self.default = default or Reply()
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -269,6 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         index = stub._begin(record)
         try:
+            if dialect == "other" and stub.ollama is not None:
+                self._send_ollama(parts.path)
+                return
             if dialect == "other":
                 self._send_json(404, {"error": {"message": f"stub: no route {parts.path}"}})
                 return
@@ -287,6 +304,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             stub._end(index)
+
+    def _send_ollama(self, path: str) -> None:
+        stub = self.server.stub
+        if self.command == "GET" and path == "/api/tags":
+            models = [{"name": m, "model": m, "size": 1} for m in stub.ollama or ()]
+            self._send_json(200, {"models": models})
+        elif self.command == "GET" and path == "/api/version":
+            self._send_json(200, {"version": stub.ollama_version})
+        elif self.command == "GET" and path == "/v1/models":
+            data = [{"id": m, "object": "model"} for m in stub.ollama or ()]
+            self._send_json(200, {"object": "list", "data": data})
+        elif path == "/api/pull":
+            self._send_json(500, {"error": "stub: a pull was asked for"})
+        else:
+            self._send_json(404, {"error": f"stub: no route {path}"})
 
     # -- responses ----------------------------------------------------------
     def _send_json(

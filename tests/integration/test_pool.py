@@ -413,3 +413,54 @@ def test_a_pool_that_cannot_serve_runs_the_call_cold_and_says_why(
     assert (attempt.outcome, attempt.warm) == ("ok", "")
     assert attempt.warm_error.startswith("a warm server failed to start")
     assert "boom" in attempt.warm_error
+
+
+def test_a_session_start_starts_the_pool_of_a_warm_provider(fake: Fake, project: Path) -> None:
+    configure(fake)
+    payload = {
+        "session_id": "s-start",
+        "transcript_path": "",
+        "cwd": str(project),
+        "hook_event_name": "SessionStart",
+        "source": "startup",
+    }
+    began = time.monotonic()
+    run_hook("session-start", payload, env={"FAKE_LOG": str(fake.log)})
+    assert time.monotonic() - began < 5  # the hook does not wait for the servers
+    live = wait_for(lambda: pool.pools())
+    assert [(p.provider, p.project) for p in live] == [("codex", str(project))]
+    wait_for(lambda: only_pool().servers and only_pool().servers[0].state == "idle")
+
+
+def test_status_the_pool_command_and_the_status_line_show_the_pool(
+    fake: Fake, project: Path
+) -> None:
+    from omcm import status, statusline
+
+    call(fake, fake.settings(), request(project))
+    shown = subprocess.run(
+        [sys.executable, "-m", "omcm", "pool", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"FAKE_LOG": str(fake.log)},
+    )
+    [listed] = json.loads(shown.stdout)
+    assert "token" not in listed and listed["provider"] == "codex"
+    assert listed["servers"][0]["state"] == "idle" and listed["servers"][0]["rss_kib"] > 0
+    report = status.collect()
+    assert [p["project"] for p in report["pools"]] == [str(project)]
+    text = status.render(report)
+    assert "warm pools:" in text and "server 1: pid" in text
+    line = statusline.render_line(json.dumps({"cwd": str(project)}).encode(), time.time())
+    assert "♨O 0/1 9m" in line
+    elsewhere = statusline.render_line(json.dumps({"cwd": "/"}).encode(), time.time())
+    assert "♨" not in elsewhere
+    stopped = subprocess.run(
+        [sys.executable, "-m", "omcm", "pool", "stop"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert stopped.stdout.startswith(f"stopped codex in {project} (1 server)")
+    assert pool.pools() == []

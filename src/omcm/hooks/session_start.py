@@ -4,7 +4,7 @@ Claude Code 2.1.329+ hands Claude a denied call's reason as ``PreToolUse:Agent h
 error: …``, flagged as an error; :data:`RESULT_NOTE` (additional context, once per
 session) tells Claude that a result starting with ``[OMCM]`` is a finished subagent
 answer all the same, so it does not redo the work. A resumed session also hears its
-mode again.
+mode again. Providers in warm mode get their pools started for the session's project.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
             fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
             usage = routing.claude_usage(limits, time.time())
             context.append(modes.describe(mode, usage, conf, fallback=fallback.active))
+    if conf.routing.enabled and payload.cwd:
+        _prewarm(conf, payload.cwd)
     from omcm import delivery
 
     offered = delivery.offer_for_project(payload.cwd, conf, payload.session_id)
@@ -60,3 +62,25 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
     if notice:
         answer["systemMessage"] = notice
     return answer or None
+
+
+def _prewarm(conf: config.Config, project: str) -> None:
+    """Start the warm pools (``warm = true``, ``pool.min`` > 0) so the first call is warm.
+
+    The pools start detached and this hook does not wait for their servers; a failure
+    is logged and costs only the warm start (calls run cold).
+    """
+    import os
+
+    if not os.path.isdir(project):
+        return
+    try:
+        from omcm import pool
+
+        pool.prewarm(conf, project)
+    except Exception:
+        import traceback
+
+        from omcm import state
+
+        state.log_error("the session start could not start the warm pools", traceback.format_exc())

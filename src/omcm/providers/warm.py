@@ -40,6 +40,7 @@ class Process:
         self._tail: list[str] = []
         self._tail_size = 0
         self._guard: Any = None
+        self._stderr_reader: threading.Thread | None = None
 
     def start(self, *, stdin: bool, on_stdout: Callable[[str], None] | None = None) -> None:
         """Start it; ``on_stdout`` hears each stdout line (else stdout is discarded)."""
@@ -64,7 +65,8 @@ class Process:
             raise WarmError(f"cannot start {self.argv[0]}: {what}") from None
         self._guard = proc._Watchdog()
         self._guard.watch(self.child.pid, "")
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
         if on_stdout is not None:
             threading.Thread(target=self._read_stdout, args=(on_stdout,), daemon=True).start()
 
@@ -80,6 +82,13 @@ class Process:
         if self.child is None:
             return "not started"
         code = self.child.poll()
+        if code is None:
+            try:
+                code = self.child.wait(timeout=1)  # its stdout ended: it is on its way out
+            except subprocess.TimeoutExpired:
+                pass
+        if code is not None and self._stderr_reader is not None:
+            self._stderr_reader.join(timeout=1)  # the last lines say why
         tail = self.stderr_tail().strip().splitlines()
         last = tail[-1].strip()[:200] if tail else ""
         how = "is running" if code is None else f"exited with code {code}"
