@@ -427,7 +427,7 @@ def test_a_session_start_starts_the_pool_of_a_warm_provider(fake: Fake, project:
     began = time.monotonic()
     run_hook("session-start", payload, env={"FAKE_LOG": str(fake.log)})
     assert time.monotonic() - began < 5  # the hook does not wait for the servers
-    live = wait_for(lambda: pool.pools())
+    live = wait_for(pool.pools)
     assert [(p.provider, p.project) for p in live] == [("codex", str(project))]
     wait_for(lambda: only_pool().servers and only_pool().servers[0].state == "idle")
 
