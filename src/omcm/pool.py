@@ -62,7 +62,9 @@ SPAWN_WAIT = 15.0
 LOG_BYTES = 1024 * 1024
 #: Variables that differ between shells of one user and do not change what a CLI does.
 _VOLATILE = ("PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "WINDOWID", "TERM_SESSION_ID")
-_VOLATILE_PREFIXES = ("TMUX", "SSH_", "OMCM_DEBUG", "PYTEST_", "COV_CORE")
+#: ``CLAUDE*``: Claude Code sets some for one hook and not another (``CLAUDE_EFFORT`` in
+#: PreToolUse, not in SessionStart); the CLIs do not read them.
+_VOLATILE_PREFIXES = ("TMUX", "SSH_", "OMCM_DEBUG", "PYTEST_", "COV_CORE", "CLAUDE")
 
 
 class ServerState(Record):

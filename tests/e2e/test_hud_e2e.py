@@ -199,7 +199,7 @@ def codex_config(models: StubModels, sandbox: Sandbox) -> str:
     return (
         '[routing.chains]\nlow = ["codex"]\nmedium = ["codex"]\nhigh = ["codex"]\n\n'
         f"[providers.codex]\ncommand = {json.dumps(str(codex))}\n"
-        f"args = {json.dumps(list(setup.args))}\ntimeout = 120\n\n"
+        f"args = {json.dumps(list(setup.args))}\ntimeout = 120\nwarm = true\n\n"
         '[providers.codex.model]\nlow = "stub-model"\nmedium = "stub-model"\n'
         'high = "stub-model"\n\n'
         "[providers.gemini]\nenabled = false\n\n[providers.opencode]\nenabled = false\n"
@@ -264,6 +264,7 @@ def _run_session(session: HudSession, script: UsageScript) -> None:
     # 2.1.332 starts in auto mode, whose safety check cannot reach a stub API.
     with session.sandbox.interactive("--permission-mode", "default", env=SUBSCRIBER_ENV) as term:
         _step(session, term, "start", hud_shows("5h:?", "MYLINE"))
+        _step(session, term, "warm", hud_shows("♨O 0/1"))  # SessionStart started codex's pool
         _refreshes_on_its_own(session, term)
         script.five_hour = 0.42
         _prompt(term, "hello hud", "ANSWER 1")
@@ -309,6 +310,8 @@ def hud_session(
             sandbox, stub, models, script, before, setup.stdout, json.loads(settings.read_text())
         )
         _run_session(session, script)
+        stopped = sandbox.omcm("pool", "stop")
+        assert stopped.stdout.startswith("stopped codex in "), stopped.stdout
         removed = sandbox.omcm("hud", "setup", "--remove")
         assert removed.returncode == 0, removed.stderr
         session.remove_output = removed.stdout
@@ -320,14 +323,20 @@ def hud_session(
 # --- the HUD on the screen ---------------------------------------------------------------
 
 
+def without_pool(hud: str) -> str:
+    """The line without its warm-pool segment (codex's pool comes up as the session starts)."""
+    return re.sub(r"♨O \d+/\d+ \d+m │ ", "", hud)
+
+
 def test_hud_shows_unknown_usage_before_the_first_response(hud_session: HudSession) -> None:
     step = hud_session.steps["start"]
-    assert step.hud == "5h:? wk:? │ MYLINE", step.screen  # no transcript, no tokens yet
+    assert without_pool(step.hud) == "5h:? wk:? │ MYLINE", step.screen  # no tokens yet
 
 
 def test_hud_refreshes_on_the_timer(hud_session: HudSession) -> None:
-    assert hud_session.steps["cooldown"].hud == "5h:? wk:? │ gemini⏸9m │ MYLINE"
-    assert hud_session.steps["cooldown over"].hud == "5h:? wk:? │ MYLINE"
+    cooldown = hud_session.steps["cooldown"].hud
+    assert without_pool(cooldown) == "5h:? wk:? │ gemini⏸9m │ MYLINE"
+    assert without_pool(hud_session.steps["cooldown over"].hud) == "5h:? wk:? │ MYLINE"
 
 
 def test_hud_shows_the_five_hour_figure_the_stub_sent(hud_session: HudSession) -> None:
@@ -342,9 +351,9 @@ def test_usage_reaches_the_threshold_and_fallback_starts(hud_session: HudSession
     step = hud_session.steps["92"]
     # C: this session's Claude tokens so far (two responses of 10 in, 5 out), not the
     # last response's context that the status-line JSON calls total_input_tokens.
-    assert re.fullmatch(r"5h:92%\(2h\d+m\) wk:29% │ FALLBACK │ C:20↓ 10↑ │ MYLINE", step.hud), (
-        step.screen
-    )
+    assert re.fullmatch(
+        r"5h:92%\(2h\d+m\) wk:29% │ FALLBACK │ C:20↓ 10↑ │ ♨O 0/1 \d+m │ MYLINE", step.hud
+    ), step.screen
     assert step.fallback["active"] is True
     assert step.fallback["reason"] == FALLBACK_REASON
     transitions = [line for line in step.log if line.get("event") == "fallback"]
@@ -383,6 +392,13 @@ def test_explorer_call_under_fallback_is_answered_by_codex(hud_session: HudSessi
         assert entry["job_id"]
     step = hud_session.steps["routed"]
     assert "O:1.2k↓ 56↑" in step.hud and "FALLBACK" in step.hud, step.screen
+    # codex is in warm mode: the session's start had its pool up, so the call ran warm.
+    assert [(a["provider"], a["warm"]) for a in entry["attempts"]] == [("codex", "hit")]
+
+
+def test_hud_shows_the_warm_pool_the_session_started(hud_session: HudSession) -> None:
+    step = hud_session.steps["warm"]
+    assert re.search(r"♨O 0/1 (9|10)m", step.hud), step.screen
 
 
 def test_fallback_holds_between_recovery_and_threshold(hud_session: HudSession) -> None:
@@ -412,7 +428,8 @@ def test_fallback_ends_below_recovery_and_the_next_call_stays_on_claude(
     assert len(hud_session.models.model_requests()) == 1  # codex was not asked again
     # Eight main-conversation responses and the subagent's one, 10 in and 5 out each.
     assert re.fullmatch(
-        rf"5h:80%\(2h\d+m\) wk:29% │ {claude_tokens(hud_session)}\|O:1\.2k↓ 56↑ │ ⇄1/2 │ MYLINE",
+        rf"5h:80%\(2h\d+m\) wk:29% │ {claude_tokens(hud_session)}\|O:1\.2k↓ 56↑ │ ⇄1/2 │ "
+        r"♨O 0/1 \d+m │ MYLINE",
         hud_session.steps["claude"].hud,
     ), hud_session.steps["claude"].screen
 
