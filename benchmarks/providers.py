@@ -33,10 +33,11 @@ CLIS = ("codex", "gemini", "opencode")
 
 
 def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
+    from tests.e2e.stub_models import SETUPS, StubModels, child_env, pinned_bin
+
     from omcm import pool, proc
     from omcm.providers import PROVIDERS
     from omcm.providers.base import PoolSettings, ProviderRequest, WarmSettings
-    from tests.e2e.stub_models import SETUPS, StubModels, child_env, pinned_bin
 
     provider = PROVIDERS[name]
     with StubModels() as stub:
@@ -103,11 +104,12 @@ def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
 
 def measure_ollama(runs: int, root: Path) -> dict[str, Any]:
     """A call to a local model through OpenCode, cold (the model answers at once)."""
+    from tests.e2e.stub_models import StubModels, _home_env, pinned_bin
+
     from omcm import proc
     from omcm.providers import PROVIDERS
     from omcm.providers.base import ProviderRequest
     from omcm.providers.ollama import OllamaSettings
-    from tests.e2e.stub_models import StubModels, _home_env, pinned_bin
 
     provider = PROVIDERS["ollama"]
     with StubModels(ollama=("qwen3:8b",)) as stub:

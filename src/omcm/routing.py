@@ -154,9 +154,9 @@ def add_call(counters: state.Counters, entry: CallEntry) -> None:
         counters.cache_hits += 1
     if entry.outcome == "fell-back" or entry.reason == "no-provider-available":
         counters.fell_back += 1
-    from omcm.providers import PROVIDERS
-
     for attempt in entry.attempts:
+        from omcm.providers import PROVIDERS  # only a routed call has attempts
+
         seen = counters.providers.setdefault(attempt.provider, state.ProviderCounters())
         known = PROVIDERS.get(attempt.provider)
         seen.mark = known.hud if known else seen.mark

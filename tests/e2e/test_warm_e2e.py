@@ -122,6 +122,7 @@ def test_calls_run_on_one_warm_server_each_in_a_session_of_its_own(
     warm = Warm(cli, stub, tmp_path)
     first, served = warm.call("First task: say hi.")
     assert (first.outcome, first.answer) == ("ok", "STUB-ANSWER"), first
+    assert served.fresh  # the pool started its server for this call
     assert first.usage.dump() == WARM_USAGE[cli]
     second, again = warm.call("Second task: say hi again.")
     assert second.outcome == "ok" and not again.fresh

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 
 from omcm import _json
-from omcm.providers.base import Login, Provider, ProviderSettings
+from omcm.providers.base import Login, Provider, ProviderSettings, TierModels
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,6 +43,15 @@ CODEX_MIN_VERSION = (0, 13, 4)
 OPENCODE_ID = "ollama"
 
 
+class OllamaModels(TierModels):
+    DOCS = {
+        "low": "Ollama model for LOW-tier agents (`ollama list` names it); empty: ollama is "
+        "skipped for the tier.",
+        "medium": "Ollama model for MEDIUM-tier agents; empty: skipped.",
+        "high": "Ollama model for HIGH-tier agents; empty: skipped.",
+    }
+
+
 class OllamaSettings(ProviderSettings):
     """``[providers.ollama]``."""
 
@@ -55,6 +64,7 @@ class OllamaSettings(ProviderSettings):
         "(`codex exec --oss --local-provider ollama`).",
     }
     RULES = ProviderSettings.RULES | {"agent": {"choices": ("opencode", "codex")}}
+    model: OllamaModels = OllamaModels()
     host: str = ""
     agent: str = "opencode"
 
