@@ -124,6 +124,10 @@ def _provider(name: str, settings: ProviderSettings) -> Check:
     provider = PROVIDERS[name]
     if not settings.enabled:
         return Check(name, OK, "disabled in config")
+    if provider.needs_model and not settings.model.named():
+        return Check(
+            name, OK, f"off until a model is named (omcm config set providers.{name}.model MODEL)"
+        )
     program = provider.program(settings)
     installed = _program(program, name, provider.install, label=name)
     if installed.status != OK:

@@ -174,3 +174,23 @@ def test_routing_probes_the_model_and_moves_on(
 
 def test_a_local_model_costs_nothing() -> None:
     assert OLLAMA.local and not PROVIDERS["codex"].local
+
+
+def test_the_doctor_reports_the_server_and_the_models(
+    server: StubModels, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omcm import doctor
+
+    fake = tmp_path / "opencode"
+    fake.write_text("#!/bin/sh\necho 1.18.33\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    off = doctor._provider("ollama", settings())
+    assert (off.status, off.detail) == (
+        doctor.OK,
+        "off until a model is named (omcm config set providers.ollama.model MODEL)",
+    )
+    ready = doctor._provider("ollama", settings(host=server.url, model="qwen3:8b"))
+    assert ready.status == doctor.OK and f"server {server.url} has qwen3:8b" in ready.detail
+    missing = doctor._provider("ollama", settings(host=server.url, model="phi4"))
+    assert (missing.status, missing.fix) == (doctor.WARN, "ollama pull phi4")
