@@ -96,6 +96,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         "CLAUDE_PLUGIN_DATA",
         "CLAUDE_PLUGIN_ROOT",
         "CLAUDE_PROJECT_DIR",
+        "CLAUDE_PID",
         "OMCM_PYTHON",
         "OMCM_DEBUG_PAYLOADS",
         "CLAUDECODE",

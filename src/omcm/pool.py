@@ -607,6 +607,12 @@ class Supervisor:
         """A server for one call, and whether it was started for it; raises :class:`Unavailable`."""
         with self.lock:
             self.last_use = time.time()
+            # A server in its health check (a fraction of a second) is as good as idle.
+            while any(s.state == "checking" for s in self.slots) and not any(
+                s.state == "idle" for s in self.slots
+            ):
+                if time.monotonic() >= deadline or not self.lock.wait(1.0):
+                    break
             for slot in self.slots:
                 if slot.state == "idle":
                     slot.state = "busy"

@@ -101,26 +101,79 @@ def _dir(session_id: str) -> str:
     return paths.session_dir(session_id)
 
 
+#: How far back :func:`claude_version` looks: 2.1.332 writes each API request's
+#: shape and body into the transcript, tens of KB per line without a version.
+VERSION_SCAN = 4 * 1024 * 1024
+
+
 def claude_version(transcript_path: str) -> tuple[int, ...] | None:
-    """The Claude Code version the session's transcript records (each line carries it)."""
+    """The Claude Code version the session's transcript records (its entries carry it).
+
+    Read backwards in 64 KB steps; the newest ``"version":"X.Y.Z"`` wins.
+    """
+    import re
+
     if not transcript_path:
         return None
+    found = None
     try:
         with open(transcript_path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(handle.tell() - 65536, 0))
-            tail = handle.read()
+            end = handle.seek(0, os.SEEK_END)
+            start, carry = end, b""
+            while found is None and start > 0 and end - start < VERSION_SCAN:
+                step = min(65536, start)
+                start -= step
+                handle.seek(start)
+                chunk = handle.read(step) + carry
+                matches = list(re.finditer(rb'"version":\s*"(\d+(?:\.\d+)+)"', chunk))
+                if matches:
+                    found = matches[-1].group(1)
+                carry = chunk[:64]  # a match cut at the chunk's start
+    except OSError:
+        found = None
+    if found:
+        return tuple(int(part) for part in found.split(b"."))
+    return running_version()
+
+
+def running_version(env: dict[str, str] | None = None) -> tuple[int, ...] | None:
+    """The version of the Claude Code process that runs this hook (``$CLAUDE_PID``, 2.1.2xx+).
+
+    Interactive 2.1.332 writes its transcript in batches, so a hook early in a session
+    can find no version there yet. The program's own files say it: the npm package's
+    ``package.json`` beside the executable, or the native installer's ``versions/X.Y.Z``.
+    """
+    import json
+    import re
+
+    pid = (os.environ if env is None else env).get("CLAUDE_PID", "")
+    if not pid.isdigit():
+        return None
+    candidates = []
+    try:
+        candidates.append(os.path.realpath(f"/proc/{pid}/exe"))
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().split(b"\0")
+        candidates += [os.path.realpath(a.decode(errors="replace")) for a in args[:2] if a]
     except OSError:
         return None
-    at = tail.rfind(b'"version":')
-    if at < 0:
-        return None
-    value = tail[at + 10 : at + 60].lstrip(b' "')
-    digits = value[: value.find(b'"')] if b'"' in value else b""
-    try:
-        return tuple(int(part) for part in digits.split(b"."))
-    except ValueError:
-        return None
+    for path in candidates:
+        for part in reversed(path.split(os.sep)):
+            if re.fullmatch(r"\d+\.\d+\.\d+", part):
+                return tuple(int(n) for n in part.split("."))
+        folder = os.path.dirname(path)
+        for _ in range(3):
+            try:
+                with open(os.path.join(folder, "package.json"), encoding="utf-8") as handle:
+                    package = json.load(handle)
+            except (OSError, ValueError):
+                folder = os.path.dirname(folder)
+                continue
+            version = str(package.get("version") or "")
+            if "claude-code" in str(package.get("name")) and re.fullmatch(r"\d+(\.\d+)+", version):
+                return tuple(int(n) for n in version.split("."))
+            folder = os.path.dirname(folder)
+    return None
 
 
 def is_task_notification(prompt: str) -> bool:

@@ -131,6 +131,10 @@ def test_the_stub_measures_concurrency_and_records_requests(stub: StubModels) ->
     with ThreadPoolExecutor(max_workers=3) as pool:
         assert list(pool.map(call, range(6))) == [200] * 6
     assert stub.max_in_flight == 3
+    # A handler thread ends just after its reply reached the client.
+    deadline = time.monotonic() + 5
+    while stub.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert stub.in_flight == 0
     assert [r.body for r in stub.model_requests()] == [{"model": "m", "stream": False}] * 6
 

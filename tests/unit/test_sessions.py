@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,54 @@ def test_cli_guesses_the_session_only_inside_claude_code(
     assert cli.session_of(args) == "abc"
     monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", "given")
     assert cli.session_of(args) == "given"
+
+
+def test_the_version_is_found_behind_large_request_lines(tmp_path: Path) -> None:
+    """2.1.332 writes each API request's shape and body (tens of KB, no version) into the
+    transcript: the version is found further back than those lines."""
+    from omcm import sessions
+
+    transcript = tmp_path / "session.jsonl"
+    lines = [
+        {"type": "user", "version": "2.1.332", "message": {"content": "hi"}},
+        {"type": "api-request-shape", "tools": [{"name": "x" * 60_000}]},
+        {"type": "api-request-blob", "body": {"tool": {"version": "not a version"}}},
+        {"type": "api-request-blob", "body": "y" * 70_000},
+    ]
+    transcript.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert sessions.claude_version(str(transcript)) == (2, 1, 332)
+    assert sessions.claude_version(str(tmp_path / "missing.jsonl")) is None
+    (tmp_path / "none.jsonl").write_text('{"type": "mode"}\n')
+    assert sessions.claude_version(str(tmp_path / "none.jsonl")) is None
+
+
+@pytest.mark.parametrize("layout", ["npm", "native"])
+def test_the_running_claude_code_says_its_version(tmp_path: Path, layout: str) -> None:
+    """Interactive 2.1.332 writes its transcript in batches: early hooks ask the process
+    ($CLAUDE_PID) which release it is, from its npm package or its installer's folder."""
+    import subprocess
+
+    from omcm import sessions
+
+    if layout == "npm":
+        package = tmp_path / "node_modules" / "@anthropic-ai" / "claude-code"
+        program = package / "bin" / "claude.exe"
+        program.parent.mkdir(parents=True)
+        (package / "package.json").write_text(
+            json.dumps({"name": "@anthropic-ai/claude-code", "version": "2.1.332"})
+        )
+        wanted = (2, 1, 332)
+    else:
+        program = tmp_path / ".local" / "share" / "claude" / "versions" / "2.1.400" / "claude"
+        program.parent.mkdir(parents=True)
+        wanted = (2, 1, 400)
+    program.write_text("#!/bin/sh\nsleep 30\n")
+    program.chmod(0o755)
+    claude = subprocess.Popen([str(program)])
+    try:
+        assert sessions.running_version({"CLAUDE_PID": str(claude.pid)}) == wanted
+        assert sessions.claude_version(str(tmp_path / "empty.jsonl")) is None  # no CLAUDE_PID
+    finally:
+        claude.kill()
+        claude.wait()
+    assert sessions.running_version({}) is None
