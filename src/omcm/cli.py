@@ -148,9 +148,11 @@ def _add_jobs(sub: Any) -> None:
 
     from omcm.batch_cli import add_parser
     from omcm.pool_cli import add_parser as add_pool
+    from omcm.stats_cli import add_parsers as add_stats
 
     add_parser(sub)
     add_pool(sub)
+    add_stats(sub)
 
 
 def _add_session(sub: Any) -> None:

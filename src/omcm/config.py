@@ -261,6 +261,20 @@ def _plain(value: object) -> object:
     return value.dump() if isinstance(value, Record) else value
 
 
+class PriceOverride(Section):
+    DOCS = {
+        "input": "USD per million input tokens.",
+        "cached_input": "USD per million cached input tokens (default: the input price).",
+        "output": "USD per million output tokens (reasoning included).",
+        "source": "Where the figures come from (a URL or a note): shown with every cost.",
+    }
+    RULES = {"input": {"ge": 0}, "cached_input": {"ge": 0}, "output": {"ge": 0}}
+    input: float
+    cached_input: float | None = None
+    output: float
+    source: str
+
+
 class Config(Section):
     DOCS = {
         "fusion_default": "Route MEDIUM and LOW agents to providers in every session.",
@@ -278,6 +292,9 @@ class Config(Section):
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
         "autopilot": "How autopilot keeps a session going.",
         "jobs": "Background jobs: routed subagent calls that run on after the hook.",
+        "prices": 'Prices for models genai-prices lacks: `[prices."codex/my-model"] input = '
+        '1.25`, `output = 10.0`, `source = "…"` (USD per million tokens; `claude/MODEL` for '
+        "Claude).",
     }
     RULES = {"threshold": {"ge": 1, "le": 100}, "recovery_threshold": {"ge": 0, "le": 100}}
     fusion_default: bool = False
@@ -294,6 +311,7 @@ class Config(Section):
     delegation: DelegationConfig = DelegationConfig()
     autopilot: AutopilotConfig = AutopilotConfig()
     jobs: JobsConfig = JobsConfig()
+    prices: dict[str, PriceOverride] = {}
 
 
 def _cache_path() -> str:

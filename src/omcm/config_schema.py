@@ -38,7 +38,7 @@ def model_for(section: type[Section]) -> type[BaseModel]:
             literal: Any = Literal[tuple(choices)]
             is_list = typing.get_origin(annotation) is list
             annotation = list.__class_getitem__(literal) if is_list else literal
-        default = spec.default
+        default = ... if spec.default is _MISSING else spec.default  # no default: required
         if isinstance(default, Section):
             default = model_for(type(default)).model_validate(default.dump())
         fields[spec.name] = (
@@ -153,6 +153,8 @@ def _describe(error: Any) -> str:
         hint = difflib.get_close_matches(loc[-1], known, n=1)
         suggestion = f" (did you mean '{'.'.join([*loc[:-1], hint[0]])}'?)" if hint else ""
         return f"unknown key '{key}'{suggestion}"
+    if error["type"] == "missing":
+        return f"key '{key}' is required"
     got = error.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a table"
     return f"key '{key}': {error['msg'].lower()} (got {shown})"

@@ -46,7 +46,7 @@ def _python() -> Check:
 
 def _packages() -> Check:
     found, missing = [f"omcm {__version__}"], []
-    for name in ("pydantic", "platformdirs", "tomli-w", "jsonlines", "rich"):
+    for name in ("pydantic", "platformdirs", "tomli-w", "jsonlines", "rich", "genai-prices"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:

@@ -11,7 +11,9 @@ the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
 session, ``↓`` in and ``↑`` out, for Claude (``C``, summed from the session's
 transcripts by :mod:`omcm.claude_tokens`) and each provider
 that was used (each provider's own mark: ``O`` codex/OpenAI, ``G`` gemini, ``OC``
-opencode, ``L`` ollama); calls routed out of all subagent calls; the project's warm
+opencode, ``L`` ollama); calls routed out of all subagent calls; the session's Claude
+tokens avoided (``saved ~412k``, estimated from subagents observed on Claude; ``+2?``:
+routed calls with no estimate yet); the project's warm
 pools (``♨OC 1/2 9m``: one of two warm servers busy, the pool stops in 9 minutes
 without a call); whoever is cooling down after a rate limit (Claude itself while it
 rejects requests) with the time left. Empty segments are left
@@ -56,6 +58,7 @@ class HudView:
         "mode",
         "pools",
         "routed",
+        "saved",
         "tokens",
         "warn_at",
         "windows",
@@ -73,6 +76,7 @@ class HudView:
         cooldowns: list[tuple[str, float]] | None = None,
         jobs: tuple[int, int] = (0, 0),
         pools: list[tuple[str, int, int, float]] | None = None,
+        saved: tuple[int, int] = (0, 0),
         warn_at: float = 70,
         alert_at: float = 90,
     ) -> None:
@@ -90,6 +94,8 @@ class HudView:
         self.jobs = jobs
         #: warm pools of this project: ``(mark, servers busy, servers up, seconds to idle stop)``
         self.pools = pools if pools is not None else []
+        #: this session's Claude tokens avoided (estimated) and routed calls with no estimate
+        self.saved = saved
         self.warn_at = warn_at
         self.alert_at = alert_at
 
@@ -183,6 +189,7 @@ def build_view(
         tokens=tokens,
         routed=counters.routed if counters else 0,
         calls=counters.calls if counters else 0,
+        saved=(counters.avoided, counters.avoided_unknown) if counters else (0, 0),
         cooldowns=_cooldowns(limits, now),
         jobs=jobs,
         pools=pools,
@@ -252,6 +259,11 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
         segments.append(_tokens(view))
     if level != SMALL:
         segments.append(f"⇄{view.routed}/{view.calls}" if view.calls else "")
+        tokens, unknown = view.saved
+        saved = [f"~{abbreviate(tokens)}"] if tokens else []
+        if unknown:
+            saved.append(f"+{unknown}?")
+        segments.append("saved " + " ".join(saved) if saved else "")
         running, unread = view.jobs
         jobs = [f"⚙{running}" if running else "", f"✓{unread}" if unread else ""]
         segments.append(" ".join(j for j in jobs if j))

@@ -132,10 +132,21 @@ def minutes(until: float, now: float) -> str:
 def count(session_id: str, now: float, entry: CallEntry) -> None:
     """Add one call's log line to the totals and to the session's counters."""
 
+    avoided = None
+    if entry.outcome in ("routed", "cache"):
+        from omcm import ledger
+
+        found = ledger.estimate(ledger.load(), entry.agent, entry.tier)
+        avoided = found.tokens if found else -1
+
     def mutate(fusion: state.FusionState) -> None:
         session = fusion.sessions.setdefault(session_id, state.Counters())
         for counters in (fusion.total, session):
             add_call(counters, entry)
+            if avoided is not None and avoided >= 0:
+                counters.avoided += avoided
+            elif avoided is not None:
+                counters.avoided_unknown += 1
             counters.updated_at = now
         if len(fusion.sessions) > 200:  # keep the file small: drop the oldest sessions
             oldest = sorted(fusion.sessions, key=lambda s: fusion.sessions[s].updated_at)

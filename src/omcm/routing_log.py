@@ -1,16 +1,20 @@
 """The routing log: one JSON line per event, in ``routing-log.jsonl``.
 
-Three kinds of line, each declared once below as a record with its builder:
+Four kinds of line, each declared once below as a record with its builder:
 ``call`` (a subagent call: the decision and, for a routed call, what every
-provider attempt did), ``fallback`` (usage fallback switched on or off) and
-``limit`` (Claude rejected a request for its usage limit). Lines written before
-the ``event`` field existed are calls.
+provider attempt did), ``subagent`` (a subagent that ran on Claude, with what it
+cost Claude), ``fallback`` (usage fallback switched on or off) and ``limit``
+(Claude rejected a request for its usage limit). Lines written before the
+``event`` field existed are calls.
 
-Lines are appended under the state lock, so parallel hooks never interleave,
-and the file rotates by size (``.1`` … ``.N``). Writing uses the hot path's JSON
-encoder (a hook that keeps a call on Claude must not pay for importing more);
-reading (``omcm log``, stats) goes through the jsonlines library, which also
-tolerates a damaged line.
+Lines are appended under the state lock, so parallel hooks never interleave.
+The file rotates by size into ``routing-log.jsonl.<UTC time>``, and rotated
+files are kept (nothing is dropped: a year of heavy use is a few hundred MB);
+a detached indexer then writes the rotated file's compact rows for ``omcm
+stats`` (:mod:`omcm.stats_index`). Writing uses the hot path's JSON encoder (a
+hook that keeps a call on Claude must not pay for importing more); reading
+(``omcm log``) goes through the jsonlines library, which also tolerates a
+damaged line.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar
 
 MAX_BYTES = 10 * 1024 * 1024
-KEEP = 3
+#: Rotated files of releases before 0.2 (``.1`` newest … ``.3``), still read.
+LEGACY_KEEP = 3
 
 #: How a subagent call ended, for ``omcm log --outcome`` and the README.
 OUTCOMES: dict[str, str] = {
@@ -111,6 +116,37 @@ class CallEntry(Entry):
     error: str = ""
     job_id: str = ""  # a background job ran the call
     batch_id: str = ""  # … as a task of this batch
+    mode: str = ""  # the session's mode when the call was decided (hulw, ulw, …)
+
+
+class SubagentEntry(Entry):
+    """A subagent that ran on Claude, and what it cost Claude (the basis of "tokens avoided").
+
+    Summed over every model request the subagent made (its own transcript), found
+    by the PostToolUse hook for a foreground subagent and by its task notification
+    for a background one; ``input`` excludes the cache, ``total`` is input + cache +
+    output. ``requests`` 0: only a total was known (the notification's).
+    """
+
+    KIND = "subagent"
+    event: str = "subagent"
+    session_id: str = ""
+    tool_use_id: str = ""
+    agent_raw: str = ""
+    agent: str = ""
+    tier: str = ""
+    mode: str = ""
+    model: str = ""
+    background: bool = False
+    input: int = 0
+    cache_creation: int = 0
+    cache_read: int = 0
+    output: int = 0
+    total: int = 0
+    requests: int = 0  # model requests the subagent made (0: not known)
+    tool_uses: int = 0
+    duration_ms: int = 0
+    source: str = ""  # post-tool-use | task-notification
 
 
 class FallbackEntry(Entry):
@@ -135,17 +171,20 @@ class LimitEntry(Entry):
     source: str = ""  # the hook that saw it: StopFailure or SessionEnd
 
 
-KINDS: dict[str, type[Entry]] = {k.KIND: k for k in (CallEntry, FallbackEntry, LimitEntry)}
+KINDS: dict[str, type[Entry]] = {
+    k.KIND: k for k in (CallEntry, SubagentEntry, FallbackEntry, LimitEntry)
+}
 
 
 def append(entry: Entry, path: str | None = None) -> None:
     """Append one line; rotate first if the log has grown past :data:`MAX_BYTES`."""
     path = path or paths.routing_log()
     line = (_json.dumps(_compact(entry)) + "\n").encode("utf-8")
+    rotated = ""
     with FileLock(path):
         try:
             if os.path.getsize(path) + len(line) > MAX_BYTES:
-                _rotate(path)
+                rotated = _rotate(path)
         except FileNotFoundError:
             pass
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -153,6 +192,8 @@ def append(entry: Entry, path: str | None = None) -> None:
             os.write(fd, line)
         finally:
             os.close(fd)
+    if rotated:
+        _index_later(rotated)
 
 
 def _compact(entry: Entry) -> dict[str, Any]:
@@ -175,12 +216,54 @@ def _empty(kind: type[Entry]) -> dict[str, Any]:
 _EMPTY: dict[type[Entry], dict[str, Any]] = {}
 
 
-def _rotate(path: str) -> None:
-    for index in range(KEEP - 1, 0, -1):
-        older = f"{path}.{index}"
-        if os.path.exists(older):
-            os.replace(older, f"{path}.{index + 1}")
-    os.replace(path, f"{path}.1")
+def _rotate(path: str) -> str:
+    """Move the full log aside under a name that sorts by time; its new name."""
+    import time
+
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}"
+    rotated, n = f"{path}.{stamp}", 0
+    while os.path.exists(rotated):  # two rotations in one microsecond
+        n += 1
+        rotated = f"{path}.{stamp}-{n}"
+    os.replace(path, rotated)
+    return rotated
+
+
+def _index_later(rotated: str) -> None:
+    """Have a detached process write the rotated file's stats rows (not this hook's time)."""
+    import sys
+
+    from omcm import proc
+
+    try:
+        proc.spawn_detached(
+            [sys.executable, "-c", "from omcm.stats_index import main; main()", rotated],
+            os.devnull,
+            dict(os.environ),
+        )
+    except OSError:
+        pass  # omcm stats indexes it itself then
+
+
+def files(path: str | None = None) -> list[str]:
+    """The log's files, oldest first: rotated ones (older layouts too), then the live one."""
+    path = path or paths.routing_log()
+    folder, base = os.path.split(path)
+    legacy = [f"{path}.{i}" for i in range(LEGACY_KEEP, 0, -1) if os.path.exists(f"{path}.{i}")]
+    try:
+        names = os.listdir(folder or ".")
+    except FileNotFoundError:
+        names = []
+    stamped = sorted(
+        os.path.join(folder, n)
+        for n in names
+        if n.startswith(base + ".")
+        and n[len(base) + 1 : len(base) + 2].isdigit()
+        and "T" in n[len(base) + 1 :]
+        and not n.endswith((".lock", ".rows"))
+    )
+    return [*legacy, *stamped, *([path] if os.path.exists(path) else [])]
 
 
 def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict[str, Any]]:
@@ -188,8 +271,8 @@ def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict
     import jsonlines
 
     path = path or paths.routing_log()
-    files = [f"{path}.{i}" for i in range(KEEP, 0, -1)] if include_rotated else []
-    for name in [*files, path]:
+    chosen = files(path) if include_rotated else [path]
+    for name in chosen:
         if not os.path.exists(name):
             continue
         with jsonlines.open(name) as reader:

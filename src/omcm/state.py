@@ -59,12 +59,17 @@ class FileLock:
 
 def atomic_write(path: str, text: str) -> None:
     """Replace ``path`` with ``text`` so readers see the old or the new file, never a mix."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """:func:`atomic_write` for bytes."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -168,6 +173,9 @@ class Counters(Record):
     cache_hits: int = 0
     fell_back: int = 0
     providers: dict[str, ProviderCounters] = {}
+    #: Claude tokens routed calls avoided, estimated when each was counted (omcm.ledger)
+    avoided: int = 0
+    avoided_unknown: int = 0  # routed calls with no observation to estimate from
     updated_at: float = 0.0
 
 

@@ -232,7 +232,7 @@ def test_unknown_event_name(argv_event: str | None, launcher_env: dict[str, str]
     called = [argv_event or ""]  # the launcher always passes its first argument on
     assert message.startswith(
         f"OMCM: the hook launcher was called with {called!r}; expected "
-        "one of: session-start, user-prompt-submit, pre-tool-use, pre-tool-use-wait, stop"
+        "one of: session-start, user-prompt-submit, pre-tool-use, pre-tool-use-wait, post-tool-use, stop"
     )
     assert message.endswith("Reinstall the plugin (hooks/hooks.json).")
 

@@ -192,6 +192,8 @@ def _other_value(key: str, default: Any) -> Any:
         return {"codex": 9.5}
     if key == "agents":
         return {"explore": {"provider": "codex"}}
+    if key == "prices":
+        return {"codex/my-model": {"input": 1.25, "output": 10.0, "source": "my contract"}}
     raise AssertionError(f"no other value for {key}={default!r}")
 
 
@@ -233,6 +235,8 @@ def test_a_partial_table_keeps_every_other_default(key: str) -> None:
         node[leaf] = node[leaf] | value  # a table, so its other keys keep their defaults too
     elif key == "agents":
         node[leaf] = {"explore": config.AgentOverride(provider="codex").dump()}
+    elif key == "prices":
+        node[leaf] = {"codex/my-model": value["codex/my-model"] | {"cached_input": None}}
     else:
         node[leaf] = value
     assert loaded == expected

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -35,23 +36,48 @@ def test_damaged_line_is_skipped_on_read() -> None:
 
 def test_rotation_by_size_keeps_every_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(routing_log, "MAX_BYTES", 300)
+    monkeypatch.setattr(routing_log, "_index_later", lambda path: None)
     for n in range(20):
         routing_log.append(call(n, pad="x" * 40))
-    files = sorted(
+    rotated = [
         p
         for p in os.listdir(paths.state_dir())
-        if p.startswith("routing-log.jsonl") and not p.endswith(".lock")
-    )
-    assert files == [
-        "routing-log.jsonl",
-        "routing-log.jsonl.1",
-        "routing-log.jsonl.2",
-        "routing-log.jsonl.3",
+        if p.startswith("routing-log.jsonl.") and not p.endswith((".lock", ".rows"))
     ]
+    assert len(rotated) >= 6  # no file is ever dropped
     assert Path(paths.routing_log()).stat().st_size <= 300
-    found = numbers()
-    assert found == sorted(found)
-    assert found[-1] == 19
+    assert numbers() == list(range(20))  # every line, in order
+    assert routing_log.files()[-1] == paths.routing_log()
+
+
+def test_rotated_files_of_older_releases_are_read_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routing_log, "_index_later", lambda path: None)
+    log = Path(paths.routing_log())
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, n in ((".3", 0), (".2", 1), (".1", 2)):
+        Path(f"{log}{suffix}").write_text(json.dumps(call(n).dump()) + "\n")
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 1)  # every append rotates
+    routing_log.append(call(3))
+    routing_log.append(call(4))
+    assert numbers() == [0, 1, 2, 3, 4]
+
+
+def test_a_rotated_file_is_indexed_for_stats_by_a_detached_process(tmp_path: Path) -> None:
+    """The hook that rotates the log does not parse it: a detached indexer writes its rows."""
+    import time
+
+    routing_log.MAX_BYTES, saved = 600, routing_log.MAX_BYTES
+    try:
+        for n in range(8):
+            routing_log.append(call(n, pad="x" * 40))
+    finally:
+        routing_log.MAX_BYTES = saved
+    rotated = routing_log.files()[:-1]
+    assert rotated
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(Path(f + ".rows").exists() for f in rotated):
+        time.sleep(0.05)
+    assert all(Path(f + ".rows").exists() for f in rotated)
 
 
 def test_each_kind_reads_back_as_its_record() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -87,10 +88,13 @@ def test_the_running_claude_code_says_its_version(tmp_path: Path, layout: str) -
         program = tmp_path / ".local" / "share" / "claude" / "versions" / "2.1.400" / "claude"
         program.parent.mkdir(parents=True)
         wanted = (2, 1, 400)
-    program.write_text("#!/bin/sh\nsleep 30\n")
+    program.write_text("#!/bin/sh\nsleep 30\nexit 0\n")  # sh stays (no exec of sleep)
     program.chmod(0o755)
     claude = subprocess.Popen([str(program)])
     try:
+        deadline = time.monotonic() + 5  # a Claude Code that hooks run under is well started
+        while not Path(f"/proc/{claude.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert sessions.running_version({"CLAUDE_PID": str(claude.pid)}) == wanted
         assert sessions.claude_version(str(tmp_path / "empty.jsonl")) is None  # no CLAUDE_PID
     finally:

@@ -47,6 +47,13 @@ class PreToolUsePayload(HookPayload):
     tool_use_id: str = ""
 
 
+class PostToolUsePayload(HookPayload):
+    tool_name: str
+    tool_input: dict[str, Any]
+    tool_response: Any = None
+    tool_use_id: str = ""
+
+
 class StopPayload(HookPayload):
     stop_hook_active: bool = False
     last_assistant_message: str = ""

@@ -28,6 +28,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "user-prompt-submit": ("UserPromptSubmit", "omcm.hooks.user_prompt_submit"),
     "pre-tool-use": ("PreToolUse", "omcm.hooks.pre_tool_use"),
     "pre-tool-use-wait": ("PreToolUse", "omcm.hooks.pre_tool_use_wait"),
+    "post-tool-use": ("PostToolUse", "omcm.hooks.post_tool_use"),
     "stop": ("Stop", "omcm.hooks.stop"),
     "stop-failure": ("StopFailure", "omcm.hooks.stop_failure"),
     "session-end": ("SessionEnd", "omcm.hooks.session_end"),

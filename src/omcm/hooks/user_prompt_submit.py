@@ -27,7 +27,9 @@ def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
     if sessions.is_task_notification(payload.prompt):
         # Claude Code 2.1.198+ hands a finished background task back as a prompt: it is
         # not the user's, so it neither sets a mode nor becomes the handoff's last prompt.
+        # A background subagent that ran on Claude says here what it cost.
         sessions.record_event(payload)
+        _background_subagent_done(payload)
         return None
     notice = sessions.record_event(payload, take_notice=True, prompt=payload.prompt).pending_notice
     answer = _respond(payload, conf)
@@ -137,3 +139,38 @@ def _context(text: str, note: str | None) -> dict[str, Any]:
     if note:
         answer["systemMessage"] = note
     return answer
+
+
+def _background_subagent_done(payload: UserPromptSubmitPayload) -> None:
+    """Log what a background subagent that ran on Claude cost (PostToolUse left a note)."""
+    import os
+
+    from omcm import _json, ledger
+    from omcm.routing_log import SubagentEntry
+
+    fields = ledger.notification_fields(payload.prompt)
+    agent_id = fields.get("task-id", "")
+    if not agent_id:
+        return
+    note = ledger.pending_file(payload.session_id, agent_id)
+    try:
+        with open(note, "rb") as handle:
+            entry = SubagentEntry.parse(_json.loads(handle.read()), note)
+    except (OSError, ValueError):
+        return  # not a subagent that ran on Claude (or one OMCM did not see start)
+    spent = ledger.subagent_usage(payload.transcript_path, agent_id, wait=3.0)
+    if spent is not None:
+        for name, value in spent.counts().items():
+            setattr(entry, name, value)
+        entry.total, entry.requests = spent.total, spent.requests
+        entry.model = entry.model or spent.model
+    elif fields.get("subagent_tokens", "").isdigit():
+        entry.total = int(fields["subagent_tokens"])
+    else:
+        return
+    entry.time = time.time()
+    entry.source = "task-notification"
+    entry.tool_uses = int(fields.get("tool_uses") or 0)
+    entry.duration_ms = int(fields.get("duration_ms") or 0)
+    ledger.record(entry)
+    os.unlink(note)

@@ -1,0 +1,87 @@
+"""The PostToolUse hook (matcher ``Agent|Task``): what a subagent that ran on Claude cost.
+
+A routed call never gets here (OMCM answered it in PreToolUse, so the tool did
+not run); a call that stayed on Claude does, and its ``tool_response`` carries
+the subagent's ``agentId``, ``usage``, ``totalDurationMs`` and ``resolvedModel``.
+``usage`` is the last model response's only, so the cost is summed over every
+response in the subagent's own transcript (``<session>/subagents/agent-<id>.jsonl``);
+``usage`` counts only when that file is missing. That becomes a ``subagent`` line
+in the routing log and the observed cost of its agent and tier (:mod:`omcm.ledger`).
+A background subagent (``isAsync``) has no usage yet: a note keeps its agent and tier
+until its task notification arrives (see the UserPromptSubmit hook). Prints nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, PostToolUsePayload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PAYLOAD = PostToolUsePayload
+#: Seconds to wait at most for the subagent's transcript to hold its last response
+#: (2.1.332 writes it about 0.1 s after the tool result; Claude waits for this hook).
+SETTLE = 5.0
+
+
+def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
+    if payload.tool_name not in SUBAGENT_TOOLS or not isinstance(payload.tool_response, dict):
+        return None
+    from omcm import agents, ledger, modes
+    from omcm.routing_log import SubagentEntry
+
+    task = AgentInput.parse(payload.tool_input, f"PostToolUse tool_input of {payload.tool_name}")
+    response: dict[str, Any] = payload.tool_response
+    agent = agents.normalise(task.subagent_type)
+    tier, _how = agents.tier_of(agent, task.model)
+    entry = SubagentEntry(
+        time=time.time(),
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        agent_raw=task.subagent_type,
+        agent=agent,
+        tier=tier,
+        mode=modes.current(payload.session_id).mode,
+        model=str(response.get("resolvedModel") or task.model or ""),
+        source="post-tool-use",
+    )
+    if response.get("isAsync") or response.get("status") == "async_launched":
+        agent_id = str(response.get("agentId") or "")
+        if agent_id:
+            from omcm import state
+
+            entry.background = True
+            state.atomic_write(ledger.pending_file(payload.session_id, agent_id), _dumps(entry))
+        return None
+    # Every request the subagent made, from its own transcript (tool_response's usage is
+    # its last response's only); 2.1.332 may not have written that last one yet.
+    usage = response.get("usage")
+    final = ledger.from_usage(usage) if isinstance(usage, dict) else None
+    spent = ledger.subagent_usage(
+        payload.transcript_path, str(response.get("agentId") or ""), final, wait=SETTLE
+    )
+    if spent is not None:
+        counts, entry.requests = spent.counts(), spent.requests
+        entry.model = entry.model or spent.model
+    elif final is not None:
+        counts = final
+    else:
+        return None  # a version that says nothing: nothing is guessed
+    for name, value in counts.items():
+        setattr(entry, name, value)
+    entry.total = entry.input + entry.cache_creation + entry.cache_read + entry.output
+    duration = response.get("totalDurationMs")
+    entry.duration_ms = duration if isinstance(duration, int) else 0
+    tools = response.get("totalToolUseCount")
+    entry.tool_uses = tools if isinstance(tools, int) else 0
+    ledger.record(entry)
+    return None
+
+
+def _dumps(entry: Any) -> str:
+    from omcm import _json
+
+    return _json.dumps(entry.dump())

@@ -1,0 +1,216 @@
+"""The routing log as compact rows, for ``omcm stats`` and ``omcm savings``.
+
+Parsing JSON is most of what a report over a year of calls costs (half a million
+lines, several seconds), and a rotated log file never changes. So each rotated
+file gets its rows written once, beside it (``<file>.rows``, :mod:`marshal`), by a
+detached process started when the log rotates (:func:`omcm.routing_log.append`),
+or by the first report that finds them missing or stale (they name the file's
+size and modification time). The live file is parsed on every report.
+
+A row is a tuple of plain values (strings interned):
+
+- a call: ``(CALL, time, session, agent, tier, mode, outcome, reason, provider,
+  model, duration, cache_hit, job, attempts)``, each attempt ``(provider, model,
+  outcome, input, cached, output, reasoning, duration, warm)``;
+- a subagent on Claude: ``(SUBAGENT, time, session, agent, tier, mode, model,
+  input, cache_creation, cache_read, output, total, duration_ms, background)``.
+
+Lines of other kinds are left out; a damaged line (not JSON, or a field of the
+wrong type) is counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Row = tuple[Any, ...]
+
+VERSION = 1
+CALL, SUBAGENT = 0, 1
+_KINDS = {"call": CALL, "subagent": SUBAGENT, "": CALL}
+
+
+class Rows:
+    """The rows of one file, and how many of its lines were damaged."""
+
+    __slots__ = ("damaged", "lines", "rows")
+
+    def __init__(self, rows: list[Row], damaged: int, lines: int) -> None:
+        self.rows = rows
+        self.damaged = damaged
+        self.lines = lines
+
+
+def parse(path: str) -> Rows:
+    """Every line of ``path`` as rows (a missing file has none)."""
+    from omcm import _json
+
+    rows: list[Row] = []
+    damaged = lines = 0
+    intern = sys.intern
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return Rows([], 0, 0)
+    with handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
+            lines += 1
+            try:
+                data = _json.loads(raw.decode("utf-8"))
+                row = _row(data, intern) if isinstance(data, dict) else None
+            except (ValueError, TypeError, KeyError, AttributeError):
+                damaged += 1
+                continue
+            if row is _DAMAGED:
+                damaged += 1
+            elif row is not None:
+                rows.append(row)
+    return Rows(rows, damaged, lines)
+
+
+_DAMAGED: Row = ()
+
+
+def _num(value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if value is None:
+        return 0
+    raise TypeError("not a number")
+
+
+def _str(value: object, intern: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return intern(value) if len(value) < 64 else value
+
+
+def _tokens(value: object) -> tuple[int, int, int, int]:
+    if not isinstance(value, dict):
+        return 0, 0, 0, 0
+    return (
+        int(_num(value.get("input"))),
+        int(_num(value.get("cached"))),
+        int(_num(value.get("output"))),
+        int(_num(value.get("reasoning"))),
+    )
+
+
+def _row(data: dict[str, Any], intern: Any) -> Row | None:
+    kind = _KINDS.get(data.get("event") or "")
+    if kind is None:
+        return None  # fallback and limit lines
+    if not isinstance(data.get("time"), (int, float)):
+        return _DAMAGED
+    when = float(data["time"])
+    session = _str(data.get("session_id"), intern)
+    agent = _str(data.get("agent"), intern)
+    tier = _str(data.get("tier"), intern)
+    mode = _str(data.get("mode"), intern)
+    if kind == SUBAGENT:
+        return (
+            SUBAGENT,
+            when,
+            session,
+            agent,
+            tier,
+            mode,
+            _str(data.get("model"), intern),
+            int(_num(data.get("input"))),
+            int(_num(data.get("cache_creation"))),
+            int(_num(data.get("cache_read"))),
+            int(_num(data.get("output"))),
+            int(_num(data.get("total"))),
+            int(_num(data.get("duration_ms"))),
+            bool(data.get("background")),
+        )
+    attempts = []
+    for attempt in data.get("attempts") or ():
+        if not isinstance(attempt, dict):
+            return _DAMAGED
+        attempts.append(
+            (
+                _str(attempt.get("provider"), intern),
+                _str(attempt.get("model"), intern),
+                _str(attempt.get("outcome"), intern),
+                *_tokens(attempt.get("tokens")),
+                float(_num(attempt.get("duration"))),
+                _str(attempt.get("warm"), intern),
+            )
+        )
+    return (
+        CALL,
+        when,
+        session,
+        agent,
+        tier,
+        mode,
+        _str(data.get("outcome") or "claude", intern),
+        _str(data.get("reason"), intern),
+        _str(data.get("provider"), intern),
+        _str(data.get("model"), intern),
+        float(_num(data.get("duration"))),
+        bool(data.get("cache_hit")),
+        bool(data.get("job_id")),
+        tuple(attempts),
+    )
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def cached(path: str) -> Rows:
+    """The rows of a rotated file: from its ``.rows`` when current, else parsed and saved."""
+    import marshal
+
+    stamp = _stamp(path)
+    if stamp is None:
+        return Rows([], 0, 0)
+    try:
+        with open(path + ".rows", "rb") as handle:
+            saved = marshal.loads(handle.read())
+        if saved["version"] == VERSION and tuple(saved["stamp"]) == stamp:
+            return Rows(saved["rows"], saved["damaged"], saved["lines"])
+    except (OSError, ValueError, EOFError, TypeError, KeyError):
+        pass
+    found = parse(path)
+    write(path, stamp, found)
+    return found
+
+
+def write(path: str, stamp: tuple[int, int], found: Rows) -> None:
+    import marshal
+
+    from omcm.state import atomic_write_bytes
+
+    data = {
+        "version": VERSION,
+        "stamp": stamp,
+        "rows": found.rows,
+        "damaged": found.damaged,
+        "lines": found.lines,
+    }
+    try:
+        atomic_write_bytes(path + ".rows", marshal.dumps(data))
+    except OSError:
+        pass  # a read-only state dir only costs speed
+
+
+def main() -> None:
+    """``python -c "from omcm.stats_index import main; main()" FILE``: index a rotated file."""
+    if len(sys.argv) == 2:
+        cached(sys.argv[1])

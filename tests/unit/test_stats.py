@@ -1,0 +1,270 @@
+"""``omcm stats`` and ``omcm savings`` over generated routing logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omcm import paths, routing_log, stats, stats_html, stats_index
+from omcm.config import Config
+from omcm.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
+
+PROVIDERS = ("codex", "gemini", "opencode", "ollama")
+MODELS = {
+    "codex": "gpt-5.1-codex-mini",
+    "gemini": "gemini-2.5-flash",
+    "opencode": "openrouter/qwen/qwen3-coder",
+    "ollama": "qwen3:8b",
+}
+
+
+def routed(
+    when: float, provider: str, *, agent: str = "explore", tier: str = "low", **kw: Any
+) -> CallEntry:
+    tokens = Tokens(input=1000, cached=100, output=50, reasoning=5)
+    attempt = AttemptEntry(
+        provider=provider, model=MODELS[provider], outcome="ok", duration=2.0, tokens=tokens
+    )
+    values: dict[str, Any] = {
+        "time": when,
+        "session_id": "s-1",
+        "agent": agent,
+        "tier": tier,
+        "decision": "providers",
+        "outcome": "routed",
+        "provider": provider,
+        "model": MODELS[provider],
+        "duration": 2.5,
+        "attempts": [attempt],
+        "tokens": tokens,
+        "mode": "hulw",
+    }
+    return CallEntry(**(values | kw))
+
+
+def stayed(when: float, agent: str = "executor", tier: str = "medium") -> CallEntry:
+    return CallEntry(time=when, session_id="s-1", agent=agent, tier=tier, duration=0.01)
+
+
+def on_claude(when: float, agent: str, tier: str, total: int) -> SubagentEntry:
+    return SubagentEntry(
+        time=when,
+        session_id="s-1",
+        agent=agent,
+        tier=tier,
+        model="claude-opus-5-5",
+        input=total // 10,
+        cache_read=total - total // 10 - 100,
+        output=100,
+        total=total,
+    )
+
+
+def report(by: str = "day", **filters: Any) -> dict[str, Any]:
+    rows, damaged, lines, files = stats.Log().read()
+    return stats.report(
+        rows,
+        Config(),
+        by=by,
+        filters=stats.Filters(**filters),
+        damaged=damaged,
+        lines=lines,
+        files=files,
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_indexer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are written by the report in these tests, not by detached indexers."""
+    monkeypatch.setattr(routing_log, "_index_later", lambda path: None)
+
+
+def test_totals_equal_the_log_across_rotation_and_damaged_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen = random.Random(7)
+    now = time.time()
+    log = Path(paths.routing_log())
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # a file of an older release (.1) and many rotations of this one
+    old = [routed(now - 90000 + i, "codex") for i in range(5)]
+    Path(f"{log}.1").write_text("".join(json.dumps(e.dump()) + "\n" for e in old))
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 20_000)
+    written = list(old)
+    for i in range(600):
+        entry = (
+            routed(now - 80000 + i * 100, chosen.choice(PROVIDERS))
+            if i % 3
+            else stayed(now - 80000 + i * 100)
+        )
+        routing_log.append(entry)
+        written.append(entry)
+        if i % 97 == 0:
+            with open(log, "a") as handle:
+                handle.write('{"event": "call", "time": "not a number"}\n{broken\n')
+    assert len(routing_log.files()) > 5
+    found = report(since=None)
+    total = found["total"]
+    calls = [e for e in written if isinstance(e, CallEntry)]
+    assert total["calls"] == len(calls)
+    assert total["routed"] == sum(e.outcome == "routed" for e in calls)
+    assert found["damaged_lines"] == 2 * len(range(0, 600, 97))
+    for provider in PROVIDERS:
+        runs = [a for e in calls for a in e.attempts if a.provider == provider]
+        assert total["providers"][provider]["runs"] == len(runs)
+        assert total["providers"][provider]["tokens"]["input"] == sum(a.tokens.input for a in runs)
+        assert total["providers"][provider]["tokens"]["output"] == sum(
+            a.tokens.output for a in runs
+        )
+    # a second read takes the rotated files' saved rows: their JSON is not parsed again
+    monkeypatch.setattr(stats_index, "parse", lambda path: pytest.fail(f"{path} parsed again"))
+    again = stats.Log().read()[0]
+    assert sum(r[0] == stats_index.CALL for r in again) == len(calls)
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    """Local time in New York, where daylight saving time ends on 1 November 2026 at 2:00."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_periods_are_local_across_midnight_and_the_end_of_dst(new_york: None) -> None:
+    midnight = time.mktime((2026, 11, 1, 0, 0, 0, 0, 0, -1))
+    first_one_am = midnight + 3600  # 01:00 EDT (UTC-4)
+    second_one_am = first_one_am + 3600  # 01:00 EST (UTC-5): the hour repeats
+    for when in (midnight - 60, midnight + 60, first_one_am + 600, second_one_am + 600):
+        routing_log.append(routed(when, "codex"))
+    routing_log.append(routed(midnight + 86400 + 3600 + 60, "codex"))  # 2 Nov, 25 h later
+    days = report(by="day", since=None)
+    assert [(p["period"], p["calls"]) for p in days["periods"]] == [
+        ("2026-10-31", 1),
+        ("2026-11-01", 3),
+        ("2026-11-02", 1),
+    ]
+    hours = report(by="hour", since=None)
+    assert [p["period"] for p in hours["periods"]] == [
+        "2026-10-31 23:00-0400",
+        "2026-11-01 00:00-0400",
+        "2026-11-01 01:00-0400",
+        "2026-11-01 01:00-0500",
+        "2026-11-02 00:00-0500",
+    ]
+    weeks = report(by="week", since=None)
+    assert [p["period"] for p in weeks["periods"]] == ["2026-W44", "2026-W45"]
+    assert sum(p["calls"] for p in report(by="minute", since=None)["periods"]) == 5
+
+
+def test_cost_for_known_unknown_local_and_configured_models() -> None:
+    now = time.time()
+    routing_log.append(routed(now, "codex"))
+    routing_log.append(routed(now, "ollama"))
+    unknown = routed(now, "gemini")
+    unknown.attempts[0].model = "gemini-from-the-future"
+    routing_log.append(unknown)
+    found = report()["total"]["providers"]
+    assert found["codex"]["cost_usd"] > 0
+    assert found["codex"]["prices"]["gpt-5.1-codex-mini"].startswith("genai-prices ")
+    assert (found["ollama"]["cost_usd"], found["ollama"]["prices"]["qwen3:8b"]) == (0.0, "local")
+    assert found["gemini"]["cost_usd"] == 0.0
+    assert found["gemini"]["unpriced_tokens"] == 1050
+    assert found["gemini"]["prices"]["gemini-from-the-future"].startswith("no price")
+    config = Config.parse(
+        {
+            "prices": {
+                "gemini/gemini-from-the-future": {
+                    "input": 2.0,
+                    "output": 8.0,
+                    "source": "our contract, 2026",
+                }
+            }
+        },
+        "config",
+    )
+    rows = stats.Log().read()[0]
+    priced = stats.report(rows, config)["total"]["providers"]["gemini"]
+    assert priced["cost_usd"] == pytest.approx((900 * 2.0 + 100 * 2.0 + 50 * 8.0) / 1e6)
+    assert priced["prices"]["gemini-from-the-future"] == "config: our contract, 2026"
+
+
+def test_avoided_tokens_come_from_what_claude_was_seen_to_cost() -> None:
+    now = time.time()
+    for total in (30_000, 50_000):
+        routing_log.append(on_claude(now - 500, "explore", "low", total))
+    routing_log.append(on_claude(now - 400, "writer", "low", 10_000))
+    routing_log.append(routed(now, "codex", agent="explore", tier="low"))  # its own mean: 40k
+    routing_log.append(routed(now, "codex", agent="doc-reader", tier="low"))  # its tier's: 30k
+    routing_log.append(routed(now, "codex", agent="executor", tier="medium"))  # nothing seen
+    total = report()["total"]
+    assert total["claude_tokens_avoided"] == 40_000 + 30_000
+    assert (total["avoided_estimated_calls"], total["avoided_unknown_calls"]) == (2, 1)
+    assert total["claude_subagents"] == 3
+    rows = stats.Log().read()[0]
+    saved = stats.savings(rows, Config())
+    assert saved["agents"]["explore"]["basis"] == "mean of 2 observed on Claude (agent explore)"
+    assert saved["agents"]["doc-reader"]["basis"] == "mean of 3 observed on Claude (tier low)"
+    assert saved["agents"]["executor"]["per_call"] is None
+    assert saved["claude_cost_avoided_usd"] > 0
+    assert "unknown for 1" in stats.render_savings(saved)
+
+
+def test_filters_and_windows() -> None:
+    now = time.time()
+    routing_log.append(routed(now - 3 * 3600, "codex", session_id="a", mode="ulw"))
+    routing_log.append(routed(now - 600, "gemini", session_id="b", agent="writer"))
+    routing_log.append(stayed(now - 60))
+    assert report(since=now - 3600)["total"]["calls"] == 2
+    assert report(session="a")["total"]["calls"] == 1
+    assert report(provider="gemini")["total"]["calls"] == 1
+    assert report(agent="writer")["total"]["calls"] == 1
+    assert report(mode="ulw")["total"]["calls"] == 1
+    assert report(mode="none")["total"]["calls"] == 1
+    assert stats.parse_when("2h", now) == now - 7200
+    assert stats.parse_when("2026-11-29", now, end=True) - stats.parse_when("2026-11-29", now) in (
+        82800,
+        86400,
+        90000,
+    )
+    with pytest.raises(Exception, match="not a duration"):
+        stats.parse_when("yesterday", now)
+
+
+def test_the_text_report_shows_periods_providers_agents_and_savings() -> None:
+    now = time.time()
+    routing_log.append(on_claude(now - 100, "explore", "low", 20_000))
+    routing_log.append(routed(now, "codex"))
+    text = stats.render(report())
+    assert "total" in text and "providers:" in text and "agents:" in text
+    assert "Claude tokens avoided: ~20k over 1 routed calls" in text
+    assert "subagents on Claude: 1" in text
+
+
+def test_the_html_page_is_self_contained_with_its_charts() -> None:
+    now = time.time()
+    for i in range(12):
+        routing_log.append(routed(now - i * 3600, PROVIDERS[i % 4]))
+        routing_log.append(stayed(now - i * 3600 - 60))
+    routing_log.append(on_claude(now - 99_999, "explore", "low", 20_000))
+    page = stats_html.page(report(by="hour", since=None))
+    assert page.startswith("<!doctype html>")
+    assert page.count("<svg") == 4
+    assert page.count("class='bar'") >= 24 + 4
+    assert "class='point'" in page and "<table class='sortable'>" in page
+    for external in ("src=", "href=", "@import", "url("):
+        assert external not in page
