@@ -607,12 +607,15 @@ class Supervisor:
         """A server for one call, and whether it was started for it; raises :class:`Unavailable`."""
         with self.lock:
             self.last_use = time.time()
-            # A server in its health check (a fraction of a second) is as good as idle.
+            # A server in its health check (a fraction of a second, more on a loaded
+            # machine) is as good as idle: wait for it rather than start another.
             while any(s.state == "checking" for s in self.slots) and not any(
                 s.state == "idle" for s in self.slots
             ):
-                if time.monotonic() >= deadline or not self.lock.wait(1.0):
+                left = deadline - time.monotonic()
+                if left <= 0:
                     break
+                self.lock.wait(min(left, 1.0))
             for slot in self.slots:
                 if slot.state == "idle":
                     slot.state = "busy"

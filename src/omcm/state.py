@@ -243,6 +243,7 @@ class SessionInfo(StateRecord):
     last_event_at: float | None = None
     events: dict[str, int] = {}
     pending_notice: str = ""  # shown to the user by the next hook that can show it
+    limit_told_at: float | None = None  # when OMCM told this session Claude hit its limit
     last_prompt: str = ""  # as UserPromptSubmit saw it (the transcript may lag behind)
 
 

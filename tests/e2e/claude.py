@@ -112,7 +112,14 @@ _COPY_IGNORE = shutil.ignore_patterns(
 
 #: The hooks one scripted `claude -p` run fires, in order (hooks/hooks.json; StopFailure,
 #: in hooks/newer-events.json, fires only when Claude itself fails).
-HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "PreToolUse", "Stop", "SessionEnd"]
+HOOK_EVENTS = [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "Stop",
+    "SessionEnd",
+]
 
 
 def claude_subagent_events(version: str) -> list[str]:
@@ -120,11 +127,22 @@ def claude_subagent_events(version: str) -> list[str]:
 
     Since 2.1.198 the subagent runs in the background: the turn stops while it
     runs, and its end comes back as a new prompt (``<task-notification>…``) with
-    its own UserPromptSubmit and Stop.
+    its own UserPromptSubmit and Stop. PostToolUse (OMCM's, for the subagent's usage)
+    follows the call's end: in the background, its launch.
     """
     if background_by_default(version):
-        return [*HOOK_EVENTS[:4], "UserPromptSubmit", "Stop", "SessionEnd"]
+        return [*HOOK_EVENTS[:5], "UserPromptSubmit", "Stop", "SessionEnd"]
     return list(HOOK_EVENTS)
+
+
+def subagent_delay(version: str) -> float:
+    """How long a scripted subagent takes, so that its hooks fire in one order.
+
+    A background subagent that ends before its launch's tool result went out (the
+    PostToolUse hook runs in between) is reported in that same request, and the turn
+    between (its Stop) does not happen. Two seconds keep the launch's turn first.
+    """
+    return 2.0 if background_by_default(version) else 0.0
 
 
 INPUT_PROMPT = "\u276f"
@@ -451,12 +469,14 @@ class Sandbox:
             height=height,
         )
 
-    def routing_log(self) -> list[dict[str, Any]]:
-        """OMCM's ``routing-log.jsonl``: one line per subagent decision."""
+    def routing_log(self, event: str | None = "call") -> list[dict[str, Any]]:
+        """OMCM's ``routing-log.jsonl``: its ``event`` lines (default: one per subagent
+        decision; ``subagent``: a subagent's usage on Claude; None: every line)."""
         log = self.state_dir / "routing-log.jsonl"
         if not log.exists():
             return []
-        return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        return [x for x in lines if event is None or x.get("event", "call") == event]
 
 
 def run_process(

@@ -160,17 +160,30 @@ def issued(request: Request, tool_use_id: str) -> bool:
     )
 
 
+def since_last_answer(request: Request) -> list[dict[str, Any]]:
+    """The blocks of the messages after the model last spoke, in order: user turns, and
+    the ``system`` entries Claude Code puts in ``messages`` (a notification lands there)."""
+    blocks: list[dict[str, Any]] = []
+    for message in reversed(request.messages):
+        if message.get("role") == "assistant":
+            break
+        blocks[:0] = as_blocks(message.get("content"))
+    return blocks
+
+
 def task_notifications(request: Request) -> list[dict[str, str]]:
-    """The ``<task-notification>`` blocks of the last user message, field by field.
+    """The ``<task-notification>`` blocks since the model last spoke, field by field.
 
     Claude Code 2.1.332 delivers a background subagent's end as a user message:
     ``<task-notification><task-id>…</task-id><tool-use-id>…</tool-use-id>
     <status>completed</status>…<result>…</result><usage>…</usage></task-notification>``.
+    A subagent that ends before its launch's tool result is sent (while a PostToolUse
+    hook runs) comes in the same request, as a ``system`` message after the tool result.
     """
     import re
 
     found = []
-    for block in last_user_content(request):
+    for block in since_last_answer(request):
         text = block.get("text", "") if block.get("type") == "text" else ""
         for body in re.findall(r"<task-notification>(.*?)</task-notification>", text, re.S):
             fields = dict(re.findall(r"<([a-z-]+)>(.*?)</\1>", body, re.S))
@@ -370,8 +383,10 @@ def sse_body(reply: Reply, model: str) -> str:
                     "usage": {
                         "input_tokens": reply.usage["input_tokens"],
                         "output_tokens": 1,
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
+                        "cache_creation_input_tokens": reply.usage.get(
+                            "cache_creation_input_tokens", 0
+                        ),
+                        "cache_read_input_tokens": reply.usage.get("cache_read_input_tokens", 0),
                     },
                 },
             },
@@ -443,7 +458,7 @@ class AgentScript:
     * main conversation, no call yet → ``tool_use`` of ``tool_name`` with ``tool_input``;
     * main conversation carrying the result (the tool_result, or a background call's task
       notification) → text ``DONE: <result>``; after a background launch → ``WAITING``;
-    * a subagent's request → text ``SUBAGENT-RAN``;
+    * a subagent's request → text ``SUBAGENT-RAN`` (after ``subagent_delay`` seconds);
     * anything else (quota probe, topic detection, …) → short text ``ok``.
     """
 
@@ -453,15 +468,17 @@ class AgentScript:
         tool_name: str = "Agent",
         tool_use_id: str = "toolu_e2e_agent_0001",
         headers: dict[str, str] | None = None,
+        subagent_delay: float = 0.0,
     ) -> None:
         self.tool_input = tool_input
         self.tool_name = tool_name
         self.tool_use_id = tool_use_id
         self.headers = dict(headers or {})
+        self.subagent_delay = subagent_delay
 
     def __call__(self, request: Request) -> Reply:
         if is_subagent(request):
-            return Reply.text("SUBAGENT-RAN", self.headers)
+            return Reply.text("SUBAGENT-RAN", self.headers, delay=self.subagent_delay)
         if not is_main_conversation(request):
             return Reply.text("ok", self.headers)
         result = subagent_result(request, self.tool_use_id)

@@ -29,6 +29,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -142,6 +143,10 @@ _OPENAI_TYPES = {
 class StubModels:
     """A stub model server; ``with StubModels() as stub: ... stub.url``.
 
+    ``responder`` decides each model request's reply from the request itself (for a
+    scripted multi-turn agent); without one, replies come from :meth:`script`, then
+    ``default``.
+
     With ``ollama`` (the models it has), it is also an Ollama server: ``GET /api/tags``
     lists them, ``GET /api/version`` says ``ollama_version`` and ``GET /v1/models``
     answers, as ``codex --oss`` checks; ``POST /api/pull`` is recorded and refused
@@ -154,8 +159,10 @@ class StubModels:
         *,
         ollama: tuple[str, ...] | None = None,
         ollama_version: str = "0.13.5",
+        responder: Callable[[Recorded], Reply] | None = None,
     ) -> None:
         self.ollama = ollama
+        self.responder = responder
         self.ollama_version = ollama_version
         self.default = default or Reply()
         self._queue: deque[Reply] = deque()
@@ -289,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
             if dialect == "other":
                 self._send_json(404, {"error": {"message": f"stub: no route {parts.path}"}})
                 return
-            reply = stub.next_reply()
+            reply = stub.responder(record) if stub.responder else stub.next_reply()
             if reply.hang:
                 stub.closing.wait()
                 self.close_connection = True

@@ -28,6 +28,7 @@ from tests.e2e.claude import (
     Sandbox,
     background_by_default,
     claude_subagent_events,
+    subagent_delay,
 )
 from tests.e2e.stub_anthropic import (
     AGENT_ID_HEADER,
@@ -65,6 +66,7 @@ def scripted_run(root: Path, version: str, config_toml: str | None = None) -> Sc
         AGENT_INPUT,
         tool_name=SUBAGENT_TOOL[version],
         tool_use_id=f"toolu_e2e_{version.replace('.', '_')}",
+        subagent_delay=subagent_delay(version),
     )
     with StubAnthropic(script) as stub:
         sandbox = Sandbox(root, version, stub.url)
@@ -190,7 +192,8 @@ def test_claude_code_sends_only_the_conversation(agent_run: ScriptedRun) -> None
 
 def test_session_json_counts_the_events(agent_run: ScriptedRun) -> None:
     info = agent_run.run.session_info()
-    events = claude_subagent_events(agent_run.version)
+    # PostToolUse only records the subagent's usage; it does not touch session.json.
+    events = [e for e in claude_subagent_events(agent_run.version) if e != "PostToolUse"]
     assert info["events"] == {event: events.count(event) for event in events}
     assert info["last_event"] == events[-1]
     assert info["source"] == "startup"
@@ -226,8 +229,13 @@ def test_invalid_config_is_named_in_a_system_message(bad_config_run: ScriptedRun
     config_file = run.sandbox.config_dir / "config.toml"
     log = run.sandbox.state_dir / "logs" / "errors.log"
     messages = run.system_messages()
-    # SessionEnd only looks at the transcript when Claude hit its limit: no config read.
-    told = [e for e in claude_subagent_events(bad_config_run.version) if e != "SessionEnd"]
+    # SessionEnd only looks at the transcript when Claude hit its limit, and PostToolUse
+    # only records the subagent's usage: neither reads the config.
+    told = [
+        e
+        for e in claude_subagent_events(bad_config_run.version)
+        if e not in ("SessionEnd", "PostToolUse")
+    ]
     assert len(messages) == len(told), run.describe()
     for event, message in zip(told, messages, strict=True):
         assert f"({event} hook)" in message
@@ -250,7 +258,9 @@ def test_system_message_reaches_the_transcript(bad_config_run: ScriptedRun) -> N
         assert shown == []
         return
     events = claude_subagent_events(bad_config_run.version)
-    assert [item["hookEvent"] for item in shown] == [e for e in events if e != "SessionEnd"]
+    assert [item["hookEvent"] for item in shown] == [
+        e for e in events if e not in ("SessionEnd", "PostToolUse")
+    ]
     assert [item["content"] for item in shown] == run.system_messages()
 
 

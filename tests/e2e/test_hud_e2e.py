@@ -47,6 +47,7 @@ from tests.e2e.claude import (
     ClaudeRun,
     Sandbox,
     background_by_default,
+    subagent_delay,
 )
 from tests.e2e.stub_anthropic import (
     OMCM_DELIVERY,
@@ -93,7 +94,8 @@ class UsageScript:
     side requests ``ok``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, subagent_delay: float = 0.0) -> None:
+        self.subagent_delay = subagent_delay
         now = int(time.time())
         self.five_hour_reset = now + 2 * 3600 + 600
         self.seven_day_reset = now + 3 * 86400
@@ -114,7 +116,7 @@ class UsageScript:
     def __call__(self, request: Request) -> Reply:
         headers = self.headers()
         if is_subagent(request):
-            return Reply.text("SUBAGENT-RAN", headers)
+            return Reply.text("SUBAGENT-RAN", headers, delay=self.subagent_delay)
         if not is_main_conversation(request):
             return Reply.text("ok", headers)
         if self.rejecting:
@@ -230,7 +232,7 @@ def _step(session: HudSession, term: Tmux, name: str, wanted: Callable[[str], bo
         hud=hud_line(screen),
         limits=sandbox.state_json("provider-limits.json"),
         fallback=sandbox.state_json("fallback-state.json"),
-        log=sandbox.routing_log(),
+        log=sandbox.routing_log(None),
     )
 
 
@@ -296,7 +298,7 @@ def hud_session(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> Iterator[HudSession]:
     version = str(request.param)
-    script = UsageScript()
+    script = UsageScript(subagent_delay(version))
     with StubAnthropic(script) as stub, StubModels() as models:
         sandbox = Sandbox(tmp_path_factory.mktemp(f"hud-session-{version}"), version, stub.url)
         settings = sandbox.home / ".claude" / "settings.json"
@@ -428,7 +430,7 @@ def test_fallback_ends_below_recovery_and_the_next_call_stays_on_claude(
     assert len(hud_session.models.model_requests()) == 1  # codex was not asked again
     # Eight main-conversation responses and the subagent's one, 10 in and 5 out each.
     assert re.fullmatch(
-        rf"5h:80%\(2h\d+m\) wk:29% │ {claude_tokens(hud_session)}\|O:1\.2k↓ 56↑ │ ⇄1/2 │ "
+        rf"5h:80%\(2h\d+m\) wk:29% │ {claude_tokens(hud_session)}\|O:1\.2k↓ 56↑ │ ⇄1/2 │ saved \+1\? │ "
         r"♨O 0/1 \d+m │ MYLINE",
         hud_session.steps["claude"].hud,
     ), hud_session.steps["claude"].screen
@@ -533,7 +535,7 @@ def test_claude_is_recorded_as_limited_and_fallback_is_on(limit_run: LimitRun) -
     assert limit_run.finished - run.seconds <= rejected_at <= limit_run.finished
     fallback = sandbox.state_json("fallback-state.json")
     assert (fallback["active"], fallback["reason"]) == (True, LIMIT_REASON)
-    transitions = [line for line in sandbox.routing_log() if line.get("event") == "fallback"]
+    transitions = sandbox.routing_log("fallback")
     assert [(line["active"], line["reason"]) for line in transitions] == [(True, LIMIT_REASON)]
 
 

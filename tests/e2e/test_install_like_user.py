@@ -35,6 +35,7 @@ from tests.e2e.claude import (
     Sandbox,
     claude_subagent_events,
     copy_repo,
+    subagent_delay,
 )
 from tests.e2e.stub_anthropic import AgentScript, StubAnthropic
 
@@ -129,7 +130,11 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def agent_prompt(sandbox: Sandbox, **env: str) -> tuple[ClaudeRun, StubAnthropic]:
     """A ``claude -p`` run of the installed plugin (no --plugin-dir) calling the subagent."""
-    script = AgentScript(AGENT_INPUT, tool_name=SUBAGENT_TOOL[sandbox.version])
+    script = AgentScript(
+        AGENT_INPUT,
+        tool_name=SUBAGENT_TOOL[sandbox.version],
+        subagent_delay=subagent_delay(sandbox.version),
+    )
     with StubAnthropic(script) as stub:
         sandbox.api_url = stub.url
         run = sandbox.prompt("go", plugin_dir=None, timeout=BUILD_TIMEOUT, env=env)

@@ -46,8 +46,11 @@ def hanging() -> Iterator[StubModels]:
         yield stub
 
 
-def routed_sandbox(root: Path, version: str, api_url: str, models_url: str) -> Sandbox:
-    """A user whose explore calls go to codex (at the hanging stub) and nowhere else."""
+def routed_sandbox(
+    root: Path, version: str, api_url: str, models_url: str, *, jobs: bool = True
+) -> Sandbox:
+    """A user whose explore calls go to codex (at the hanging stub) and nowhere else
+    (``jobs=False``: with background jobs turned off, so every routed call blocks)."""
     sandbox = Sandbox(root, version, api_url)
     setup = codex_setup(models_url, sandbox.home)
     sandbox.extra_env.update(setup.env | {"OMCM_PYTHON": str(REPO_PYTHON)})
@@ -63,6 +66,7 @@ def routed_sandbox(root: Path, version: str, api_url: str, models_url: str) -> S
                 "delegation": {"retry": False},
                 "routing": {"chains": {"low": ["codex"]}},
                 "providers": {"codex": codex},
+                "jobs": {"background": jobs},
             }
         )
     )
@@ -130,9 +134,12 @@ def test_the_hooks_timeout_stops_the_provider(
 def test_esc_in_an_interactive_session_stops_the_provider(
     hanging: StubModels, tmp_path: Path
 ) -> None:
+    """Interactive 2.1.332 runs every subagent in the background (the call has no
+    ``run_in_background`` to set), so a routed call blocks only with background jobs off;
+    Esc then interrupts the hook. (A background job runs on: ``/omcm:cancel-job``.)"""
     script = AgentScript(EXPLORE, "Agent", TOOL_USE_ID)
     with StubAnthropic(script) as stub:
-        sandbox = routed_sandbox(tmp_path, NEWEST, stub.url, hanging.url)
+        sandbox = routed_sandbox(tmp_path, NEWEST, stub.url, hanging.url, jobs=False)
         with sandbox.interactive("--permission-mode", "default") as term:
             wait_until_ready(term)
             term.send("OMCM e2e: explore it", enter=True)

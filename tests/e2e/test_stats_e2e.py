@@ -90,8 +90,8 @@ def test_a_subagent_on_claude_is_costed_from_its_real_usage(
 ) -> None:
     calls = {"toolu_stats_explore": call("Explore", False if version != LEGACY else None)}
     sandbox = run(tmp_path, version, calls)
-    lines = [x for x in sandbox.routing_log() if x.get("event") == "subagent"]
-    assert len(lines) == 1, sandbox.routing_log()
+    lines = sandbox.routing_log("subagent")
+    assert len(lines) == 1, sandbox.routing_log(None)
     [line] = lines
     assert (line["agent"], line["tier"], line["source"]) == ("explore", "low", "post-tool-use")
     # Every request the subagent made, from its own transcript (2.1.62 has none: there
@@ -110,7 +110,7 @@ def test_a_background_subagent_is_costed_when_it_ends(tmp_path: Path, dev_python
     (a UserPromptSubmit prompt) ends it, and its transcript gives the requests."""
     calls = {"toolu_stats_bg": call("general-purpose", None)}
     sandbox = run(tmp_path, NEWEST, calls)
-    [line] = [x for x in sandbox.routing_log() if x.get("event") == "subagent"]
+    [line] = sandbox.routing_log("subagent")
     assert (line["agent"], line["background"], line["source"]) == (
         "general-purpose",
         True,

@@ -153,6 +153,28 @@ def test_auto_handoff_is_written_from_session_end(tmp_path: Path) -> None:
     assert (tmp_path / ".omcm" / "handoff" / "context.md").exists()
 
 
+def test_session_end_finishes_a_stop_failure_stopped_half_way(tmp_path: Path) -> None:
+    """``claude -p`` exits without waiting for StopFailure (2.1.332): seen stopped after it
+    recorded the limit, before the handoff and the notice. SessionEnd writes those, and
+    records the limit no second time."""
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True)
+    config.write_text("auto_handoff = true\n")
+    limits = Path(paths.state_dir()) / "provider-limits.json"
+    limits.parent.mkdir(parents=True, exist_ok=True)
+    until = time.time() + 3600
+    limits.write_text(json.dumps({"version": 1, "claude_limited_until": until}))
+    result = session_end(transcript(tmp_path, rejection(time.time() - 1)), tmp_path)
+    assert result is not None
+    assert f"Handoff written to {tmp_path}/.omcm/handoff/context.md" in result["systemMessage"]
+    assert (tmp_path / ".omcm" / "handoff" / "context.md").exists()
+    assert state_file("provider-limits.json")["claude_limited_until"] == until
+    session = state_file(f"sessions/{SID}/session.json")
+    assert session["pending_notice"] == result["systemMessage"]
+    assert not (Path(paths.state_dir()) / "routing-log.jsonl").exists()
+    assert session_end(transcript(tmp_path, rejection(time.time() - 1)), tmp_path) is None
+
+
 def test_last_limit_error_reads_the_timestamp_and_skips_sidechains(tmp_path: Path) -> None:
     at = 1_795_241_137.25
     sidechain = dict(answer(at + 5), isSidechain=True)

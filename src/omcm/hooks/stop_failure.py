@@ -43,31 +43,43 @@ def handle(payload: StopFailurePayload) -> dict[str, Any] | None:
 def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = False) -> str:
     """Record that Claude rejected a request for its limit; return what to tell the user.
 
-    With ``only_if_new`` nothing happens (and "" is returned) when Claude is
-    already known to be limited: the SessionEnd back-up after a StopFailure
-    hook that did run.
+    With ``only_if_new`` (the SessionEnd back-up), a limit already recorded is not
+    recorded again; and when this session was already told (a StopFailure hook that
+    ran to its end), nothing happens and "" is returned. A StopFailure hook stopped
+    half-way (``claude -p`` exits without waiting for it) recorded the limit but
+    wrote no handoff and told no one: the back-up does that part.
     """
     from omcm import statusline, usage
 
     now = time.time()
     until: list[float] = []
+    known: list[float] = []
 
     def mutate(limits: state.ProviderLimits) -> state.ProviderLimits:
-        if not (only_if_new and (limits.claude_limited_until or 0.0) > now):
+        if only_if_new and (limits.claude_limited_until or 0.0) > now:
+            known.append(limits.claude_limited_until or now)
+        else:
             until.append(usage.mark_claude_limited(limits, now))
         return limits
 
     limits = state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
-    if not until:
-        return ""
-    from omcm import routing_log
+    if known:
+        info = state.load(state.session_file(payload.session_id, "session.json"), state.SessionInfo)
+        if info.limit_told_at is not None:
+            return ""
+        until = known
+    else:
+        from omcm import routing_log
 
-    routing_log.append(
-        routing_log.LimitEntry(
-            time=now, session_id=payload.session_id, until=until[0], source=payload.hook_event_name
+        routing_log.append(
+            routing_log.LimitEntry(
+                time=now,
+                session_id=payload.session_id,
+                until=until[0],
+                source=payload.hook_event_name,
+            )
         )
-    )
-    statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
+        statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
     when = time.strftime("%H:%M", time.localtime(until[0]))
     message = (
         f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
@@ -102,5 +114,6 @@ def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -
 def _leave_notice(session_id: str, message: str) -> None:
     def mutate(info: state.SessionInfo) -> None:
         info.pending_notice = message
+        info.limit_told_at = time.time()
 
     state.update(state.session_file(session_id, "session.json"), state.SessionInfo, mutate)
