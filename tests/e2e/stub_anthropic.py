@@ -130,10 +130,10 @@ def last_user_text(request: Request) -> str:
 
 
 def tool_results(request: Request, tool_use_id: str | None = None) -> list[dict[str, Any]]:
-    """``tool_result`` blocks of the last user message (only ``tool_use_id``'s, if given)."""
+    """``tool_result`` blocks since the model last spoke (only ``tool_use_id``'s, if given)."""
     return [
         block
-        for block in last_user_content(request)
+        for block in since_last_answer(request)
         if block.get("type") == "tool_result"
         and (tool_use_id is None or block.get("tool_use_id") == tool_use_id)
     ]
