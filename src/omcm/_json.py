@@ -77,6 +77,17 @@ def loads(text: str | bytes) -> Any:
         raise JSONDecodeError("Expecting value", text, stop.value) from None
     except ValueError as exc:  # the scanner's own json.JSONDecodeError
         raise JSONDecodeError(getattr(exc, "msg", str(exc)), text, getattr(exc, "pos", 0)) from None
+    except SystemError:
+        # CPython 3.11's scanner raises most errors as json.decoder.JSONDecodeError, which
+        # it looks up in sys.modules only: not loaded yet (the hot path never loads it), it
+        # fails without an exception. Load it and parse again, for the real message.
+        import sys
+
+        if "json.decoder" in sys.modules:
+            raise JSONDecodeError("Invalid JSON", text, start) from None
+        import json.decoder
+
+        return loads(text)
     rest = text[end:]
     if rest.strip(_WS):
         raise JSONDecodeError("Extra data", text, end + len(rest) - len(rest.lstrip(_WS)))
