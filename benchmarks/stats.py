@@ -129,14 +129,14 @@ def timed(args: list[str], runs: int) -> float:
     for _ in range(runs):
         began = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "omcm", "stats", *args],
+            [sys.executable, "-m", "omcm", *args],
             capture_output=True,
             text=True,
             check=False,
         )
         times.append(time.perf_counter() - began)
         if done.returncode != 0:
-            raise SystemExit(f"omcm stats {' '.join(args)} failed: {done.stderr[-500:]}")
+            raise SystemExit(f"omcm {' '.join(args)} failed: {done.stderr[-500:]}")
     return statistics.median(times)
 
 
@@ -159,17 +159,23 @@ def main() -> None:
             f"the detached indexers were done {indexed:.1f} s later"
         )
         cases = {
-            "year, by day": ["--since", "all", "--by", "day"],
-            "year, by hour": ["--since", "all", "--by", "hour"],
-            "year, by week, --json": ["--since", "all", "--by", "week", "--json"],
-            "last 7 days (default)": [],
+            "year, by day": ["stats", "--since", "all", "--by", "day"],
+            "year, by hour": ["stats", "--since", "all", "--by", "hour"],
+            "year, by week, --json": ["stats", "--since", "all", "--by", "week", "--json"],
+            "last 7 days (default)": ["stats"],
+            "savings, year": ["savings", "--since", "all"],
+            "savings, last 7 days": ["savings"],
         }
         for label, case in cases.items():
             print(f"{label:28} median {timed(case, args.runs):.2f} s")
         for rows in Path(tmp, "state").glob("routing-log.jsonl.*.rows"):
             rows.unlink()
-        cold = timed(["--since", "all", "--by", "day"], 1)
-        print(f"{'year, by day, no saved rows':28} {cold:.2f} s (rebuilt on every core)")
+        Path(tmp, "state", "prices-cache.json").unlink()
+        cold = timed(["stats", "--since", "all", "--by", "day"], 1)
+        print(
+            f"{'year, by day, nothing saved':28} {cold:.2f} s "
+            "(rows rebuilt on every core, prices looked up)"
+        )
 
 
 if __name__ == "__main__":

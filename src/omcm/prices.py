@@ -20,6 +20,8 @@ from omcm.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from omcm.config import Config
 
 #: OMCM's provider → genai-prices' provider id (opencode names the provider in the model).
@@ -46,23 +48,60 @@ class Priced(Record):
     source: str  # "genai-prices 0.2.3: openai gpt-5.2" | "config: <source>" | "local" | why not
 
 
+#: genai-prices' rates as looked up before (``prices-cache.json`` in the state dir): the
+#: package is slow to import and its data is fixed per version, so a report that finds
+#: every rate here does not import it (the cache names the version it was built with).
+CACHE = "prices-cache.json"
+
+
 class Prices:
     """Looks rates up once per provider, model and month."""
 
     def __init__(self, config: Config) -> None:
         self.overrides = config.prices
         self._rates: dict[tuple[str, str, str], Rates | str] = {}
+        self._days: dict[tuple[str, str, int], Rates | str] = {}
+        self._local: dict[str, bool] = {}
+        self._saved: dict[str, Any] | None = None
+        self._dirty = False
+
+    def save(self) -> None:
+        """Keep the rates genai-prices gave for the next report (best effort)."""
+        if not self._dirty or self._saved is None:
+            return
+        from omcm import _json, paths, state
+
+        try:
+            data = {"genai_prices": _package_version(), "rates": self._saved}
+            state.atomic_write(paths.state_file(CACHE), _json.dumps(data))
+            self._dirty = False
+        except OSError:
+            pass  # only speed is lost
 
     def rates(self, provider: str, model: str, at: float) -> Rates | str:
         """The rates, or why there are none."""
-        month = time.strftime("%Y-%m", time.gmtime(at))
-        key = (provider, model, month)
-        found = self._rates.get(key)
+        day = (provider, model, int(at // 86400))
+        found = self._days.get(day)
         if found is None:
-            found = self._rates[key] = self._look_up(provider, model, at)
+            month = time.strftime("%Y-%m", time.gmtime(at))
+            key = (provider, model, month)
+            found = self._rates.get(key)
+            if found is None:
+                found = self._rates[key] = self._look_up(provider, model, at, month)
+            self._days[day] = found
         return found
 
-    def _look_up(self, provider: str, model: str, at: float) -> Rates | str:
+    def local(self, provider: str) -> bool:
+        """Whether the provider runs on this machine (and costs nothing)."""
+        found = self._local.get(provider)
+        if found is None:
+            from omcm.providers import PROVIDERS
+
+            known = PROVIDERS.get(provider)
+            found = self._local[provider] = known is not None and known.local
+        return found
+
+    def _look_up(self, provider: str, model: str, at: float, month: str) -> Rates | str:
         override = self.overrides.get(f"{provider}/{model}")
         if override is not None:
             cached = override.cached_input if override.cached_input is not None else override.input
@@ -81,7 +120,21 @@ class Prices:
             vendor = OPENCODE_IDS.get(vendor, vendor)
         if not vendor:
             return f"no price: genai-prices has no provider for {provider}"
-        return _genai_rates(vendor, ref, at)
+        if self._saved is None:
+            self._saved = _load_saved()
+        key = f"{vendor}/{ref}@{month}"
+        known = self._saved.get(key)
+        if isinstance(known, str):
+            return known
+        if isinstance(known, dict):
+            try:
+                return Rates.parse(known, f"{CACHE} {key}")
+            except ValueError:
+                pass  # looked up again below
+        found = _genai_rates(vendor, ref, at)
+        self._saved[key] = found if isinstance(found, str) else found.dump()
+        self._dirty = True
+        return found
 
     def cost(
         self,
@@ -95,14 +148,20 @@ class Prices:
         output: int,
     ) -> Priced:
         """``input`` includes ``cached`` and ``cache_write`` (the providers' convention)."""
-        from omcm.providers import PROVIDERS
+        usd, source = self.usd(provider, model, at, (input, cached, cache_write, output))
+        return Priced(usd=usd, source=source)
 
-        known = PROVIDERS.get(provider)
-        if known is not None and known.local:
-            return Priced(usd=0.0, source="local")
+    def usd(
+        self, provider: str, model: str, at: float, tokens: tuple[int, int, int, int]
+    ) -> tuple[float | None, str]:
+        """:meth:`cost` of ``tokens`` (input, cached, cache write, output) as a plain (USD or
+        None, source) pair, for reports that price thousands of sums."""
+        input, cached, cache_write, output = tokens
+        if self.local(provider):
+            return 0.0, "local"
         rates = self.rates(provider, model, at)
         if isinstance(rates, str):
-            return Priced(usd=None, source=rates)
+            return None, rates
         plain = max(0, input - cached - cache_write)
         usd = (
             plain * rates.input
@@ -110,7 +169,28 @@ class Prices:
             + cache_write * rates.cache_write
             + output * rates.output
         )
-        return Priced(usd=usd, source=rates.source)
+        return usd, rates.source
+
+
+def _package_version() -> str:
+    from importlib.metadata import version
+
+    return version("genai-prices")
+
+
+def _load_saved() -> dict[str, Any]:
+    """The saved rates, if genai-prices is still the version that gave them."""
+    from omcm import _json, paths
+
+    try:
+        with open(paths.state_file(CACHE), "rb") as handle:
+            data = _json.loads(handle.read())
+        if isinstance(data, dict) and data.get("genai_prices") == _package_version():
+            rates = data.get("rates")
+            return rates if isinstance(rates, dict) else {}
+    except (OSError, ValueError):
+        pass
+    return {}
 
 
 def _genai_rates(vendor: str, model: str, at: float) -> Rates | str:
@@ -133,12 +213,10 @@ def _genai_rates(vendor: str, model: str, at: float) -> Rates | str:
         output, _ = usd(output_tokens=_MILLION)
     except LookupError:
         return f"no price: genai-prices does not know {vendor} {model}"
-    from importlib.metadata import version
-
     return Rates(
         input=plain / _MILLION,
         cached=cached / _MILLION,
         cache_write=write / _MILLION,
         output=output / _MILLION,
-        source=f"genai-prices {version('genai-prices')}: {vendor} {name}",
+        source=f"genai-prices {_package_version()}: {vendor} {name}",
     )

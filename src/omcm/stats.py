@@ -24,7 +24,7 @@ import os
 import time
 
 from omcm import routing_log
-from omcm.stats_index import CALL, SUBAGENT, Rows, cached, parse
+from omcm.stats_index import CALL, SUBAGENT, Rows, cached, observe, parse, saved
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
     from omcm.prices import Prices
-    from omcm.stats_index import Row
+    from omcm.stats_index import Observed, Row
 
 PERIODS = ("minute", "hour", "day", "week")
 ROUTED = ("routed", "cache")
@@ -80,29 +80,193 @@ class Filters:
 
 
 class Log:
-    """Every row of the routing log; rotated files' rows are kept between reads (``--watch``)."""
+    """The routing log's files, for one report.
+
+    A report tallies only the files whose rows can fall in its window (each ``.rows``
+    header names its first and last row), on every core when there are many; the
+    subagents observed on Claude, which every estimate rests on, come from every
+    file's header.
+    """
+
+    #: Files to tally before it pays to start worker processes.
+    PARALLEL_FROM = 4
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
-        self._rotated: dict[str, Rows] = {}
 
-    def read(self) -> tuple[list[Row], int, int, int]:
-        """(rows oldest first, damaged lines, lines, files)."""
+    def files(self) -> tuple[list[str], str | None]:
+        """(rotated files oldest first, the live file)."""
         names = routing_log.files(self.path)
         live = names[-1] if names and not _rotated_name(names[-1]) else None
-        rotated = [n for n in names if n != live]
-        missing = [n for n in rotated if n not in self._rotated]
-        if missing:
-            self._rotated.update(_load_many(missing))
-        parts = [self._rotated[n] for n in rotated]
+        return [n for n in names if n != live], live
+
+    def read(self) -> tuple[list[Row], int, int, int]:
+        """(every row oldest first, damaged lines, lines, files)."""
+        rotated, live = self.files()
+        parts = list(_load_many(rotated).values())
         if live:
             parts.append(parse(live))
         rows: list[Row] = []
         for part in parts:
-            rows += part.rows
+            rows += part.rows or []
         damaged = sum(p.damaged for p in parts)
         lines = sum(p.lines for p in parts)
         return rows, damaged, lines, len(parts)
+
+    def window(self, filters: Filters, seen: Observations) -> list[Row]:
+        """The rows of the files the window needs; every file's observations go into
+        ``seen``."""
+        rotated, live = self.files()
+        heads = {name: saved(name, rows=False) for name in rotated}
+        chosen = [
+            n for n, h in heads.items() if h is None or h.within(filters.since, filters.until)
+        ]
+        loaded = _load_many(chosen)
+        rows: list[Row] = []
+        for name, head in heads.items():
+            found = loaded.get(name) or head
+            if found is not None:
+                seen.merge(found.observed)
+                rows += found.rows or []
+        if live:
+            found = parse(live)
+            seen.merge(found.observed)
+            rows += found.rows or []
+        return rows
+
+    def gather(self, by: str, filters: Filters, seen: Observations) -> Gathered:
+        """The window's periods, tallied; every file's observations go into ``seen``.
+
+        Rotated files go to worker processes in runs of consecutive files, and each
+        worker also writes out its periods but the first and last (a neighbour may
+        have rows of those too), so the slow part of a report runs on every core.
+        """
+        rotated, live = self.files()
+        heads = {name: saved(name, rows=False) for name in rotated}
+        stale = [name for name, head in heads.items() if head is None]
+        if stale:
+            heads.update(zip(stale, _on_every_core(_index, [[n] for n in stale]), strict=True))
+        found = Gathered(files=len(rotated) + bool(live))
+        chosen: list[Rows] = []
+        names = []
+        for name, head in heads.items():
+            assert head is not None
+            found.count(head, seen)
+            if head.within(filters.since, filters.until):
+                chosen.append(head)
+                names.append(name)
+        rows = parse(live) if live else Rows([])
+        found.count(rows, seen)
+        _check_periods(by, filters, [*chosen, rows])
+        workers = min(len(names), os.cpu_count() or 1) if len(names) >= self.PARALLEL_FROM else 1
+        size = -(-len(names) // workers) if names else 0
+        runs = [names[i : i + size] for i in range(0, len(names), size)] if names else []
+        for run in _on_every_core(_tally_run, runs, by, filters, seen):
+            found.add(run)
+        live_periods = tally(rows.rows or [], by, filters)
+        _merge_periods(found.periods, live_periods)
+        return found
+
+
+class Gathered:
+    """What :meth:`Log.gather` found: periods written out by the workers, periods still
+    to write (``periods``: those a run of files shares with its neighbours), the total
+    of the written ones, and the lines read."""
+
+    def __init__(self, files: int) -> None:
+        self.periods: dict[str, Tally] = {}
+        self.dumped: list[dict[str, Any]] = []
+        self.total = Tally()
+        self.damaged = self.lines = 0
+        self.files = files
+
+    def count(self, rows: Rows, seen: Observations) -> None:
+        self.damaged += rows.damaged
+        self.lines += rows.lines
+        seen.merge(rows.observed)
+
+    def add(self, run: Run) -> None:
+        self.dumped += run.dumped
+        self.total.merge(run.total)
+        _merge_periods(self.periods, run.edges)
+
+
+class Run:
+    """A worker's share: the periods it wrote out, their total, and its first and last
+    periods as tallies."""
+
+    def __init__(self) -> None:
+        self.dumped: list[dict[str, Any]] = []
+        self.total = Tally()
+        self.edges: dict[str, Tally] = {}
+
+
+#: More periods than this in one report is a mistake (a year by minute): say so.
+MAX_PERIODS = 20_000
+
+
+def _check_periods(by: str, filters: Filters, parts: list[Rows]) -> None:
+    firsts = [p.first for p in parts if p.first is not None]
+    lasts = [p.last for p in parts if p.last is not None]
+    if not firsts:
+        return
+    begin = max(min(firsts), filters.since or 0.0)
+    end = min(max(lasts), filters.until or float("inf"))
+    length = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}[by]
+    periods = int((end - begin) // length) + 1
+    if periods > MAX_PERIODS:
+        from omcm.errors import OmcmError
+
+        days = (end - begin) / 86400
+        raise OmcmError(
+            f"--by {by} over {days:,.0f} days of log is {periods:,} periods (at most "
+            f"{MAX_PERIODS:,}): narrow the window (--since 2h, --since 7d) or choose a longer "
+            "period (--by hour, --by day)"
+        )
+
+
+def _on_every_core(work: Any, jobs: list[Any], *args: Any) -> list[Any]:
+    """``work(job, *args)`` for each job, in worker processes when there are several."""
+    if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            return list(pool.map(work, jobs, *[[a] * len(jobs) for a in args]))
+    return [work(job, *args) for job in jobs]
+
+
+def _index(names: list[str]) -> Rows:
+    """Parse and save a rotated file's rows; its header (without the rows) goes back."""
+    found = cached(names[0])
+    found.rows = None
+    return found
+
+
+def _tally_run(names: list[str], by: str, filters: Filters, seen: Observations) -> Run:
+    """Tally a run of consecutive files and write out all its periods but the edges."""
+    periods: dict[str, Tally] = {}
+    for name in names:
+        _merge_periods(periods, tally(cached(name).rows or [], by, filters))
+    ordered = sorted(periods.values(), key=lambda t: (t.start, t.label))
+    run = Run()
+    prices = seen.prices
+    assert prices is not None
+    for n, period in enumerate(ordered):
+        if n in (0, len(ordered) - 1):
+            run.edges[period.label] = period
+        else:
+            run.dumped.append(period.dump(prices, seen))
+            run.total.merge(period)
+    return run
+
+
+def _merge_periods(into: dict[str, Tally], more: dict[str, Tally]) -> None:
+    for label, period in more.items():
+        mine = into.get(label)
+        if mine is None:
+            into[label] = period
+        else:
+            mine.merge(period)
 
 
 def _rotated_name(name: str) -> bool:
@@ -111,25 +275,14 @@ def _rotated_name(name: str) -> bool:
 
 def _load_many(names: list[str]) -> dict[str, Rows]:
     """Rows of rotated files; files without current saved rows are parsed on every core."""
-    stale = [n for n in names if not _fresh(n)]
+    found = {n: saved(n) for n in names}
+    stale = [n for n, rows in found.items() if rows is None]
     if len(stale) > 1 and (os.cpu_count() or 1) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(len(stale), os.cpu_count() or 1)) as pool:
-            list(pool.map(cached, stale))  # each worker saves its file's rows
-    return {n: cached(n) for n in names}
-
-
-def _fresh(name: str) -> bool:
-    import marshal
-
-    try:
-        st = os.stat(name)
-        with open(name + ".rows", "rb") as handle:
-            head = marshal.loads(handle.read())
-        return bool(tuple(head["stamp"]) == (st.st_size, st.st_mtime_ns))
-    except (OSError, ValueError, EOFError, TypeError, KeyError):
-        return False
+            found.update(zip(stale, pool.map(cached, stale), strict=True))
+    return {n: rows if rows is not None else cached(n) for n, rows in found.items()}
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -174,52 +327,72 @@ class Buckets:
 # --- aggregation --------------------------------------------------------------------------
 
 
+_DAY = 86400
+
+
 class Observations:
-    """What subagents cost Claude, per agent and tier, as the log's ``subagent`` lines say."""
+    """What subagents cost Claude, per agent and tier, as the log's ``subagent`` lines say.
+
+    Kept as sums per (model, day) so that each sum is priced once, at the day's rates,
+    when a figure is asked for (pricing every line would cost more than reading it).
+    """
 
     def __init__(self, prices: Prices | None = None) -> None:
         self.prices = prices
-        # name -> [n, total tokens, USD of the priced ones, priced n]
-        self.agents: dict[str, list[float]] = {}
-        self.tiers: dict[str, list[float]] = {}
+        # name -> [n, total tokens, {(model, day): [n, input, cache write, cache read, output]}]
+        self.agents: dict[str, list[Any]] = {}
+        self.tiers: dict[str, list[Any]] = {}
+        self._usd: dict[str, tuple[float, int]] = {}
+        self._estimates: dict[tuple[str, str], tuple[int, str, int] | None] = {}
 
     def add(self, row: Row) -> None:
-        usd = None
-        if self.prices is not None:
-            tin, write, read, out = row[7:11]
-            usd = self.prices.cost(
-                "claude",
-                row[6],
-                row[1],
-                input=tin + write + read,
-                cached=read,
-                cache_write=write,
-                output=out,
-            ).usd
-        for table, key in ((self.agents, row[3]), (self.tiers, row[4])):
-            seen = table.setdefault(key, [0, 0, 0.0, 0])
-            seen[0] += 1
-            seen[1] += row[11]
-            if usd is not None:
-                seen[2] += usd
-                seen[3] += 1
+        observe((self.agents, self.tiers), row)
+
+    def merge(self, observed: Observed) -> None:
+        """Add a file's observations (:attr:`omcm.stats_index.Rows.observed`)."""
+        for mine, theirs in zip((self.agents, self.tiers), observed, strict=True):
+            for name, (n, total, sums) in theirs.items():
+                seen = mine.get(name)
+                if seen is None:
+                    seen = mine[name] = [0, 0, {}]
+                seen[0] += n
+                seen[1] += total
+                _add_sums(seen[2], sums)
 
     def estimate(self, agent: str, tier: str) -> tuple[int, str, int] | None:
         """(tokens, basis, observations) for a routed call of ``agent``."""
-        found = self._seen(agent, tier)
-        if found is None:
-            return None
-        basis, seen = found
-        return round(seen[1] / seen[0]), basis, int(seen[0])
+        memo = (agent, tier)
+        if memo not in self._estimates:
+            found = self._seen(agent, tier)
+            self._estimates[memo] = (
+                None
+                if found is None
+                else (round(found[1][1] / found[1][0]), found[0], int(found[1][0]))
+            )
+        return self._estimates[memo]
 
     def estimate_usd(self, agent: str, tier: str) -> float | None:
         """The mean Claude cost in USD of the same observations (None if none was priced)."""
         found = self._seen(agent, tier)
-        if found is None or not found[1][3]:
+        if found is None or self.prices is None:
             return None
-        return found[1][2] / found[1][3]
+        usd, priced = self._priced(found[0], found[1])
+        return usd / priced if priced else None
 
-    def _seen(self, agent: str, tier: str) -> tuple[str, list[float]] | None:
+    def _priced(self, basis: str, seen: list[Any]) -> tuple[float, int]:
+        """(USD of the priced observations, how many were priced)."""
+        done = self._usd.get(basis)
+        if done is None:
+            usd, priced = 0.0, 0
+            for (model, day), sums in seen[2].items():
+                cost = _claude_cost(self.prices, model, day, sums[1:])  # type: ignore[arg-type]
+                if cost is not None:
+                    usd += cost
+                    priced += sums[0]
+            done = self._usd[basis] = (usd, priced)
+        return done
+
+    def _seen(self, agent: str, tier: str) -> tuple[str, list[Any]] | None:
         for basis, table, key in (("agent", self.agents, agent), ("tier", self.tiers, tier)):
             seen = table.get(key)
             if seen and seen[0]:
@@ -227,7 +400,7 @@ class Observations:
         return None
 
     def dump(self) -> dict[str, Any]:
-        def table(found: dict[str, list[float]]) -> dict[str, Any]:
+        def table(found: dict[str, list[Any]]) -> dict[str, Any]:
             return {
                 k: {"n": int(s[0]), "mean_tokens": round(s[1] / s[0])}
                 for k, s in found.items()
@@ -237,8 +410,15 @@ class Observations:
         return {"agents": table(self.agents), "tiers": table(self.tiers)}
 
 
+def _claude_cost(prices: Prices, model: str, day: int, sums: list[int]) -> float | None:
+    """USD of Claude usage sums (input, cache write, cache read, output), at the day's rates."""
+    tin, write, read, out = sums[:4]
+    return prices.usd("claude", model, day * _DAY, (tin + write + read, read, write, out))[0]
+
+
 class Tally:
-    """The figures of one period (or the total)."""
+    """The figures of one period (or the total): plain sums, so tallies merge, and tokens
+    kept per (provider, model, day) so that each sum is priced once when dumped."""
 
     def __init__(self, label: str = "total", start: float = 0.0) -> None:
         self.label, self.start = label, start
@@ -246,100 +426,143 @@ class Tally:
         self.cache_hits = self.cancelled = self.background = 0
         self.latencies: list[float] = []
         self.tokens = [0, 0, 0, 0]  # input, cached, output, reasoning
-        self.cost = 0.0
-        self.unpriced = 0  # tokens of models without a price
-        self.providers: dict[str, dict[str, Any]] = {}
+        # name -> [runs, ok, warm, input, cached, output, reasoning]
+        self.providers: dict[str, list[int]] = {}
+        # (provider, model, day) -> [input, cached, output]
+        self.usage: dict[tuple[str, str, int], list[int]] = {}
         self.agents: dict[str, list[int]] = {}  # name -> [calls, routed]
         self.answered: dict[str, int] = {}  # who answered each call: a provider, or claude
-        self.avoided = 0
-        self.avoided_calls = 0
-        self.avoided_unknown = 0
+        self.routed_by: dict[tuple[str, str], int] = {}  # (agent, tier) -> routed calls
         self.claude_subagents = 0
         self.claude_tokens = 0
-        self.claude_cost = 0.0
-        self.claude_unpriced = 0
+        # (model, day) -> [input, cache write, cache read, output, total]
+        self.claude_usage: dict[tuple[str, int], list[int]] = {}
 
-    def add_call(self, row: Row, prices: Prices, seen: Observations) -> None:
-        (_k, when, _s, agent, tier, _m, outcome, reason, _p, _model, duration) = row[:11]
+    def add_call(self, row: Row) -> None:
+        outcome, reason = row[6], row[7]
         self.calls += 1
         routed = outcome in ROUTED
         if routed:
             self.routed += 1
-            self.latencies.append(duration)
-            found = seen.estimate(agent, tier)
-            if found is None:
-                self.avoided_unknown += 1
-            else:
-                self.avoided += found[0]
-                self.avoided_calls += 1
+            self.latencies.append(row[10])
+            key = (row[3], row[4])
+            self.routed_by[key] = self.routed_by.get(key, 0) + 1
         if row[11]:
             self.cache_hits += 1
         if row[12]:
             self.background += 1
-        if row[13] or outcome in ("fell-back", "cancelled", "timed-out") or routed:
+        attempts = row[13]
+        if attempts or routed or outcome in ("fell-back", "cancelled", "timed-out"):
             self.decided_routed += 1
         if outcome == "fell-back" or reason == "no-provider-available":
             self.fell_back += 1
         if outcome == "cancelled":
             self.cancelled += 1
-        mine = self.agents.setdefault(agent, [0, 0])
+        mine = self.agents.get(row[3])
+        if mine is None:
+            mine = self.agents[row[3]] = [0, 0]
         mine[0] += 1
         mine[1] += routed
         who = (row[8] or "cache") if routed else "claude"
         self.answered[who] = self.answered.get(who, 0) + 1
-        for attempt in row[13]:
-            self._attempt(attempt, when, prices)
+        if attempts:
+            self._attempts(attempts, int(row[1] // _DAY))
 
-    def _attempt(self, attempt: tuple[Any, ...], when: float, prices: Prices) -> None:
-        provider, model, outcome, tin, tcached, tout, treason = attempt[:7]
-        used = self.providers.get(provider)
-        if used is None:
-            used = self.providers[provider] = {
-                "runs": 0,
-                "ok": 0,
-                "warm": 0,
-                "tokens": [0, 0, 0, 0],
-                "cost": 0.0,
-                "unpriced": 0,
-                "models": {},
-            }
-        used["runs"] += 1
-        used["ok"] += outcome == "ok"
-        used["warm"] += bool(attempt[8])
-        for i, value in enumerate((tin, tcached, tout, treason)):
-            used["tokens"][i] += value
-            self.tokens[i] += value
-        if tin or tout:
-            priced = prices.cost(provider, model, when, input=tin, cached=tcached, output=tout)
-            if priced.usd is None:
-                used["unpriced"] += tin + tout
-                self.unpriced += tin + tout
-            else:
-                used["cost"] += priced.usd
-                self.cost += priced.usd
-            used["models"][model or "(default)"] = priced.source
+    def _attempts(self, attempts: tuple[Any, ...], day: int) -> None:
+        tokens = self.tokens
+        for provider, model, result, tin, tcached, tout, treason, _d, warm in attempts:
+            used = self.providers.get(provider)
+            if used is None:
+                used = self.providers[provider] = [0, 0, 0, 0, 0, 0, 0]
+            used[0] += 1
+            used[1] += result == "ok"
+            used[2] += bool(warm)
+            used[3] += tin
+            used[4] += tcached
+            used[5] += tout
+            used[6] += treason
+            tokens[0] += tin
+            tokens[1] += tcached
+            tokens[2] += tout
+            tokens[3] += treason
+            if tin or tout:
+                key3 = (provider, model, day)
+                sums = self.usage.get(key3)
+                if sums is None:
+                    sums = self.usage[key3] = [0, 0, 0]
+                sums[0] += tin
+                sums[1] += tcached
+                sums[2] += tout
 
-    def add_subagent(self, row: Row, prices: Prices) -> None:
+    def add_subagent(self, row: Row) -> None:
         self.claude_subagents += 1
         self.claude_tokens += row[11]
-        tin, write, read, out = row[7:11]
-        priced = prices.cost(
-            "claude",
-            row[6],
-            row[1],
-            input=tin + write + read,
-            cached=read,
-            cache_write=write,
-            output=out,
-        )
-        if priced.usd is None:
-            self.claude_unpriced += row[11]
-        else:
-            self.claude_cost += priced.usd
+        key = (row[6], int(row[1] // _DAY))
+        sums = self.claude_usage.get(key)
+        if sums is None:
+            sums = self.claude_usage[key] = [0, 0, 0, 0, 0]
+        for i in range(5):
+            sums[i] += row[7 + i]
 
-    def dump(self) -> dict[str, Any]:
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s figures to these."""
+        for name in (
+            "calls",
+            "routed",
+            "decided_routed",
+            "fell_back",
+            "cache_hits",
+            "cancelled",
+            "background",
+            "claude_subagents",
+            "claude_tokens",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latencies += other.latencies
+        self.tokens = [a + b for a, b in zip(self.tokens, other.tokens, strict=True)]
+        _add_sums(self.providers, other.providers)
+        _add_sums(self.usage, other.usage)
+        _add_sums(self.agents, other.agents)
+        _add_sums(self.claude_usage, other.claude_usage)
+        for key, n in other.answered.items():
+            self.answered[key] = self.answered.get(key, 0) + n
+        for pair, n in other.routed_by.items():
+            self.routed_by[pair] = self.routed_by.get(pair, 0) + n
+
+    def avoided(self, seen: Observations) -> tuple[int, int, int]:
+        """(Claude tokens avoided, routed calls with an estimate, routed calls without)."""
+        tokens = known = unknown = 0
+        for (agent, tier), n in self.routed_by.items():
+            found = seen.estimate(agent, tier)
+            if found is None:
+                unknown += n
+            else:
+                tokens += found[0] * n
+                known += n
+        return tokens, known, unknown
+
+    def dump(self, prices: Prices, seen: Observations) -> dict[str, Any]:
         ordered = sorted(self.latencies)
         decided = self.decided_routed
+        cost = {name: 0.0 for name in self.providers}
+        unpriced = dict.fromkeys(self.providers, 0)
+        sources: dict[str, dict[str, str]] = {name: {} for name in self.providers}
+        for (provider, model, day), (tin, tcached, tout) in self.usage.items():
+            usd, source = prices.usd(provider, model, day * _DAY, (tin, tcached, 0, tout))
+            if usd is None:
+                unpriced[provider] += tin + tout
+            else:
+                cost[provider] += usd
+            sources[provider][model or "(default)"] = source
+        claude_cost, claude_unpriced = 0.0, 0
+        for (model, day), sums in self.claude_usage.items():
+            usd = _claude_cost(prices, model, day, sums)
+            if usd is None:
+                claude_unpriced += sums[4]
+            else:
+                claude_cost += usd
+        avoided, known, unknown = self.avoided(seen)
+        names = ("input", "cached", "output", "reasoning")
         return {
             "period": self.label,
             "start": self.start,
@@ -358,23 +581,19 @@ class Tally:
                 "histogram": _histogram(ordered),
             },
             "answered_by": dict(sorted(self.answered.items())),
-            "tokens": dict(
-                zip(("input", "cached", "output", "reasoning"), self.tokens, strict=True)
-            ),
-            "cost_usd": round(self.cost, 6),
-            "unpriced_tokens": self.unpriced,
+            "tokens": dict(zip(names, self.tokens, strict=True)),
+            "cost_usd": round(sum(cost.values()), 6),
+            "unpriced_tokens": sum(unpriced.values()),
             "providers": {
                 name: {
-                    "runs": used["runs"],
-                    "ok": used["ok"],
-                    "warm": used["warm"],
-                    "success_rate": round(used["ok"] / used["runs"], 4) if used["runs"] else None,
-                    "tokens": dict(
-                        zip(("input", "cached", "output", "reasoning"), used["tokens"], strict=True)
-                    ),
-                    "cost_usd": round(used["cost"], 6),
-                    "unpriced_tokens": used["unpriced"],
-                    "prices": used["models"],
+                    "runs": used[0],
+                    "ok": used[1],
+                    "warm": used[2],
+                    "success_rate": round(used[1] / used[0], 4) if used[0] else None,
+                    "tokens": dict(zip(names, used[3:7], strict=True)),
+                    "cost_usd": round(cost[name], 6),
+                    "unpriced_tokens": unpriced[name],
+                    "prices": dict(sorted(sources[name].items())),
                 }
                 for name, used in sorted(self.providers.items())
             },
@@ -382,24 +601,33 @@ class Tally:
                 name: {"calls": calls, "routed": routed}
                 for name, (calls, routed) in sorted(self.agents.items())
             },
-            "claude_tokens_avoided": self.avoided,
-            "avoided_estimated_calls": self.avoided_calls,
-            "avoided_unknown_calls": self.avoided_unknown,
+            "claude_tokens_avoided": avoided,
+            "avoided_estimated_calls": known,
+            "avoided_unknown_calls": unknown,
             "claude_subagents": self.claude_subagents,
             "claude_subagent_tokens": self.claude_tokens,
-            "claude_subagent_cost_usd": round(self.claude_cost, 6),
-            "claude_unpriced_tokens": self.claude_unpriced,
+            "claude_subagent_cost_usd": round(claude_cost, 6),
+            "claude_unpriced_tokens": claude_unpriced,
         }
 
 
+def _add_sums(mine: dict[Any, list[int]], theirs: dict[Any, list[int]]) -> None:
+    for key, values in theirs.items():
+        found = mine.get(key)
+        if found is None:
+            mine[key] = list(values)
+        else:
+            for i, value in enumerate(values):
+                found[i] += value
+
+
 def _histogram(ordered: list[float]) -> list[int]:
-    """Counts per :data:`LATENCY_BINS` bin (and one more for longer)."""
+    """Counts per :data:`LATENCY_BINS` bin (and one more for longer) of sorted values."""
     import bisect
 
-    counts = [0] * (len(LATENCY_BINS) + 1)
-    for value in ordered:
-        counts[bisect.bisect_left(LATENCY_BINS, value)] += 1
-    return counts
+    # ``ordered`` is sorted: a bin ends where the values past its upper edge begin.
+    ends = [bisect.bisect_right(ordered, edge) for edge in LATENCY_BINS] + [len(ordered)]
+    return [end - begin for begin, end in zip([0, *ends], ends, strict=False)]
 
 
 def _quantile(ordered: list[float], q: float) -> float | None:
@@ -407,6 +635,30 @@ def _quantile(ordered: list[float], q: float) -> float | None:
         return None
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return round(ordered[index], 3)
+
+
+def tally(rows: list[Row], by: str, filters: Filters) -> dict[str, Tally]:
+    """The rows in the window, tallied per period."""
+    buckets = Buckets(by)
+    periods: dict[str, Tally] = {}
+    keeps = filters.keeps
+    step = buckets.step
+    last_key, period = None, Tally()
+    for row in rows:
+        if not keeps(row):
+            continue
+        key = int(row[1] // step)
+        if key != last_key:
+            label, start = buckets.label(row[1])
+            found = periods.get(label)
+            if found is None:
+                found = periods[label] = Tally(label, start)
+            period, last_key = found, key
+        if row[0] == CALL:
+            period.add_call(row)
+        else:
+            period.add_subagent(row)
+    return periods
 
 
 def report(
@@ -423,37 +675,47 @@ def report(
     from omcm.prices import Prices
 
     filters = filters or Filters()
-    prices = Prices(config)
-    seen = Observations(prices)
+    seen = Observations(Prices(config))
     for row in rows:
         if row[0] == SUBAGENT:
             seen.add(row)
-    buckets = Buckets(by)
-    periods: dict[str, Tally] = {}
-    total = Tally()
-    keeps = filters.keeps
-    for row in rows:
-        if not keeps(row):
-            continue
-        label, start = buckets.label(row[1])
-        period = periods.get(label)
-        if period is None:
-            period = periods[label] = Tally(label, start)
-        for tally in (period, total):
-            if row[0] == CALL:
-                tally.add_call(row, prices, seen)
-            else:
-                tally.add_subagent(row, prices)
-    ordered = sorted(periods.values(), key=lambda t: (t.start, t.label))
+    found = Gathered(files)
+    found.periods, found.damaged, found.lines = tally(rows, by, filters), damaged, lines
+    return _report(found, seen, by, filters)
+
+
+def report_log(
+    log: Log, config: Config, *, by: str = "day", filters: Filters | None = None
+) -> dict[str, Any]:
+    """The report over the routing log, reading only what the window needs."""
+    from omcm.prices import Prices
+
+    filters = filters or Filters()
+    prices = Prices(config)
+    seen = Observations(prices)
+    found = _report(log.gather(by, filters, seen), seen, by, filters)
+    prices.save()
+    return found
+
+
+def _report(found: Gathered, seen: Observations, by: str, filters: Filters) -> dict[str, Any]:
+    prices = seen.prices
+    assert prices is not None
+    total = found.total
+    periods = list(found.dumped)
+    for period in found.periods.values():
+        total.merge(period)
+        periods.append(period.dump(prices, seen))
+    periods.sort(key=lambda p: (p["start"], p["period"]))
     return {
         "by": by,
         "filters": filters.dump(),
-        "periods": [t.dump() for t in ordered],
-        "total": total.dump(),
+        "periods": periods,
+        "total": total.dump(prices, seen),
         "observed_on_claude": seen.dump(),
-        "lines": lines,
-        "damaged_lines": damaged,
-        "files": files,
+        "lines": found.lines,
+        "damaged_lines": found.damaged,
+        "files": found.files,
     }
 
 
@@ -580,24 +842,32 @@ def parse_when(text: str, now: float, *, end: bool = False) -> float:
 # --- savings ------------------------------------------------------------------------------
 
 
-def savings(rows: list[Row], config: Config, filters: Filters | None = None) -> dict[str, Any]:
+def savings(
+    rows: list[Row],
+    config: Config,
+    filters: Filters | None = None,
+    seen: Observations | None = None,
+) -> dict[str, Any]:
     """The routed calls in the window, the Claude tokens they avoided (with the basis of
-    each figure) and the provider tokens and cost they used instead."""
+    each figure) and the provider tokens and cost they used instead. ``seen``: the
+    observations (:meth:`Log.window`), else those of ``rows``."""
     from omcm.prices import Prices
 
     filters = filters or Filters()
     prices = Prices(config)
-    seen = Observations(prices)
-    for row in rows:
-        if row[0] == SUBAGENT:
-            seen.add(row)
+    if seen is None:
+        seen = Observations()
+        for row in rows:
+            if row[0] == SUBAGENT:
+                seen.add(row)
+    seen.prices = prices
     agents: dict[str, dict[str, Any]] = {}
     total = Tally()
     avoided_usd = 0.0
     for row in rows:
         if row[0] != CALL or row[6] not in ROUTED or not filters.keeps(row):
             continue
-        total.add_call(row, prices, seen)
+        total.add_call(row)
         agent, tier = row[3], row[4]
         mine = agents.get(agent)
         if mine is None:
@@ -619,13 +889,14 @@ def savings(rows: list[Row], config: Config, filters: Filters | None = None) -> 
         if usd is not None:
             mine["avoided_usd"] += usd
             avoided_usd += usd
-    used = total.dump()
+    used = total.dump(prices, seen)
+    prices.save()
     return {
         "filters": filters.dump(),
         "routed_calls": total.routed,
-        "claude_tokens_avoided": total.avoided,
-        "avoided_estimated_calls": total.avoided_calls,
-        "avoided_unknown_calls": total.avoided_unknown,
+        "claude_tokens_avoided": used["claude_tokens_avoided"],
+        "avoided_estimated_calls": used["avoided_estimated_calls"],
+        "avoided_unknown_calls": used["avoided_unknown_calls"],
         "claude_cost_avoided_usd": round(avoided_usd, 6),
         "agents": agents,
         "providers": used["providers"],

@@ -90,17 +90,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     log = stats.Log()
 
     def build() -> dict[str, Any]:
-        now = time.time()
-        rows, damaged, lines, files = log.read()
-        return stats.report(
-            rows,
-            conf,
-            by=args.by,
-            filters=filters_of(args, now),
-            damaged=damaged,
-            lines=lines,
-            files=files,
-        )
+        return stats.report_log(log, conf, by=args.by, filters=filters_of(args, time.time()))
 
     if args.html:
         from omcm import state, stats_html
@@ -137,8 +127,9 @@ def cmd_savings(args: argparse.Namespace) -> int:
         found = whatif.what_if(conf, args.days, usage)
         print(json.dumps(found, indent=2) if args.json else whatif.render(found))
         return 0
-    rows, _damaged, _lines, _files = stats.Log().read()
-    found = stats.savings(rows, conf, filters_of(args, time.time()))
+    filters, seen = filters_of(args, time.time()), stats.Observations()
+    rows = stats.Log().window(filters, seen)
+    found = stats.savings(rows, conf, filters, seen)
     print(
         json.dumps(found, indent=2, ensure_ascii=False)
         if args.json

@@ -7,6 +7,11 @@ detached process started when the log rotates (:func:`omcm.routing_log.append`),
 or by the first report that finds them missing or stale (they name the file's
 size and modification time). The live file is parsed on every report.
 
+A ``.rows`` file holds two :mod:`marshal` objects: a small header (the stamp, line
+counts, the times of the first and last row, and the file's subagent
+observations, :func:`observe`), then the rows. A report reads only the header of
+a file whose rows all lie outside its window.
+
 A row is a tuple of plain values (strings interned):
 
 - a call: ``(CALL, time, session, agent, tier, mode, outcome, reason, provider,
@@ -29,21 +34,72 @@ if TYPE_CHECKING:
     from typing import Any
 
     Row = tuple[Any, ...]
+    #: (per agent, per tier): name -> [n, total, {(model, day): [n, in, write, read, out]}]
+    Observed = tuple[dict[str, list[Any]], dict[str, list[Any]]]
 
-VERSION = 1
+VERSION = 2
 CALL, SUBAGENT = 0, 1
 _KINDS = {"call": CALL, "subagent": SUBAGENT, "": CALL}
 
 
 class Rows:
-    """The rows of one file, and how many of its lines were damaged."""
+    """The rows of one file (None: only its header was read), how many of its lines were
+    damaged, the times of its first and last row, and its subagents' observations."""
 
-    __slots__ = ("damaged", "lines", "rows")
+    __slots__ = ("damaged", "first", "last", "lines", "observed", "rows")
 
-    def __init__(self, rows: list[Row], damaged: int, lines: int) -> None:
+    def __init__(
+        self,
+        rows: list[Row] | None,
+        damaged: int = 0,
+        lines: int = 0,
+        *,
+        first: float | None = None,
+        last: float | None = None,
+        observed: Observed | None = None,
+    ) -> None:
         self.rows = rows
         self.damaged = damaged
         self.lines = lines
+        self.first, self.last = first, last
+        self.observed: Observed = observed if observed is not None else ({}, {})
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "damaged": self.damaged,
+            "lines": self.lines,
+            "first": self.first,
+            "last": self.last,
+            "agents": self.observed[0],
+            "tiers": self.observed[1],
+        }
+
+    def within(self, since: float | None, until: float | None) -> bool:
+        """Whether any of its rows can lie in ``[since, until)``."""
+        if self.first is None or self.last is None:
+            return False
+        return (since is None or self.last >= since) and (until is None or self.first < until)
+
+
+def observe(observed: Observed, row: Row) -> None:
+    """Count a ``subagent`` row in ``(agents, tables)``: per name ``[n, total tokens,
+    {(model, day): [n, input, cache write, cache read, output]}]``."""
+    key = (row[6], int(row[1] // 86400))
+    for table, name in ((observed[0], row[3]), (observed[1], row[4])):
+        seen = table.get(name)
+        if seen is None:
+            seen = table[name] = [0, 0, {}]
+        seen[0] += 1
+        seen[1] += row[11]
+        sums = seen[2].get(key)
+        if sums is None:
+            sums = seen[2][key] = [0, 0, 0, 0, 0]
+        sums[0] += 1
+        sums[1] += row[7]
+        sums[2] += row[8]
+        sums[3] += row[9]
+        sums[4] += row[10]
 
 
 def parse(path: str) -> Rows:
@@ -56,7 +112,7 @@ def parse(path: str) -> Rows:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
-        return Rows([], 0, 0)
+        return Rows([])
     with handle:
         for raw in handle:
             if not raw.strip():
@@ -72,7 +128,14 @@ def parse(path: str) -> Rows:
                 damaged += 1
             elif row is not None:
                 rows.append(row)
-    return Rows(rows, damaged, lines)
+    found = Rows(rows, damaged, lines)
+    if rows:
+        times = [row[1] for row in rows]
+        found.first, found.last = min(times), max(times)
+    for row in rows:
+        if row[0] == SUBAGENT:
+            observe(found.observed, row)
+    return found
 
 
 _DAMAGED: Row = ()
@@ -165,6 +228,43 @@ def _row(data: dict[str, Any], intern: Any) -> Row | None:
     )
 
 
+def saved(path: str, *, rows: bool = True) -> Rows | None:
+    """A rotated file's ``.rows`` (only its header unless ``rows``); None when missing or
+    not current (the file changed, or an older OMCM wrote it)."""
+    import marshal
+
+    stamp = _stamp(path)
+    if stamp is None:
+        return Rows([])
+    try:
+        with open(path + ".rows", "rb") as handle:
+            head = marshal.load(handle)
+            if head["version"] != VERSION or tuple(head["stamp"]) != stamp:
+                return None
+            body = marshal.loads(handle.read()) if rows else None
+        return Rows(
+            body,
+            head["damaged"],
+            head["lines"],
+            first=head["first"],
+            last=head["last"],
+            observed=(head["agents"], head["tiers"]),
+        )
+    except (OSError, ValueError, EOFError, TypeError, KeyError):
+        return None
+
+
+def cached(path: str) -> Rows:
+    """The rows of a rotated file: from its ``.rows`` when current, else parsed and saved."""
+    found = saved(path)
+    if found is None:
+        stamp = _stamp(path)
+        found = parse(path)
+        if stamp is not None:
+            write(path, stamp, found)
+    return found
+
+
 def _stamp(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -173,39 +273,14 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def cached(path: str) -> Rows:
-    """The rows of a rotated file: from its ``.rows`` when current, else parsed and saved."""
-    import marshal
-
-    stamp = _stamp(path)
-    if stamp is None:
-        return Rows([], 0, 0)
-    try:
-        with open(path + ".rows", "rb") as handle:
-            saved = marshal.loads(handle.read())
-        if saved["version"] == VERSION and tuple(saved["stamp"]) == stamp:
-            return Rows(saved["rows"], saved["damaged"], saved["lines"])
-    except (OSError, ValueError, EOFError, TypeError, KeyError):
-        pass
-    found = parse(path)
-    write(path, stamp, found)
-    return found
-
-
 def write(path: str, stamp: tuple[int, int], found: Rows) -> None:
     import marshal
 
     from omcm.state import atomic_write_bytes
 
-    data = {
-        "version": VERSION,
-        "stamp": stamp,
-        "rows": found.rows,
-        "damaged": found.damaged,
-        "lines": found.lines,
-    }
+    head = found.header() | {"stamp": stamp}
     try:
-        atomic_write_bytes(path + ".rows", marshal.dumps(data))
+        atomic_write_bytes(path + ".rows", marshal.dumps(head) + marshal.dumps(found.rows))
     except OSError:
         pass  # a read-only state dir only costs speed
 

@@ -14,6 +14,7 @@ import pytest
 
 from omcm import paths, routing_log, stats, stats_html, stats_index
 from omcm.config import Config
+from omcm.errors import OmcmError
 from omcm.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
 
 PROVIDERS = ("codex", "gemini", "opencode", "ollama")
@@ -268,3 +269,73 @@ def test_the_html_page_is_self_contained_with_its_charts() -> None:
     assert "class='point'" in page and "<table class='sortable'>" in page
     for external in ("src=", "href=", "@import", "url("):
         assert external not in page
+
+
+def test_the_log_report_reads_only_the_window_and_equals_the_full_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``omcm stats`` reads the rows of the files its window needs (on every core when there
+    are many) and every file's observations; the figures equal a report over every row."""
+    now = time.time()
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 8_000)
+    for i in range(300):
+        when = now - 30 * 86400 + i * 8000
+        if i % 10 == 0:
+            routing_log.append(on_claude(when, "explore", "low", 20_000 + i))
+        routing_log.append(routed(when, PROVIDERS[i % 4]) if i % 3 else stayed(when))
+    rotated = routing_log.files()[:-1]
+    assert len(rotated) > 2 * stats.Log.PARALLEL_FROM
+    rows, damaged, lines, files = stats.Log().read()  # writes every file's .rows
+    config = Config()
+    for by, filters in (
+        ("day", stats.Filters()),
+        ("hour", stats.Filters(since=now - 7 * 86400)),
+        ("week", stats.Filters(since=now - 20 * 86400, until=now - 10 * 86400, provider="codex")),
+    ):
+        full = stats.report(
+            rows, config, by=by, filters=filters, damaged=damaged, lines=lines, files=files
+        )
+        assert stats.report_log(stats.Log(), config, by=by, filters=filters) == full
+    # a narrow window does not load the rows of the files before it
+    loaded: list[str] = []
+    real = stats_index.saved
+
+    def spy(path: str, *, rows: bool = True) -> stats_index.Rows | None:
+        if rows:
+            loaded.append(path)
+        return real(path, rows=rows)
+
+    monkeypatch.setattr(stats, "saved", spy)
+    monkeypatch.setattr(stats, "cached", lambda path: spy(path) or pytest.fail(path))
+    week = stats.report_log(stats.Log(), config, filters=stats.Filters(since=now - 3 * 86400))
+    assert week["total"]["claude_tokens_avoided"] > 0  # every file's observations count
+    assert 0 < len(loaded) < len(rotated) // 4
+
+
+def test_a_report_of_too_many_periods_is_refused_with_advice() -> None:
+    now = time.time()
+    routing_log.append(stayed(now - 30 * 86400))
+    routing_log.append(stayed(now))
+    with pytest.raises(OmcmError) as caught:
+        stats.report_log(stats.Log(), Config(), by="minute")
+    assert "--by minute over 30 days of log is 43,201 periods (at most 20,000)" in str(caught.value)
+    hour = stats.report_log(
+        stats.Log(), Config(), by="minute", filters=stats.Filters(since=now - 3600)
+    )
+    assert hour["total"]["calls"] == 1
+
+
+def test_genai_prices_rates_are_kept_for_the_next_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omcm import prices
+
+    first = prices.Prices(Config())
+    found = first.rates("codex", "gpt-5.1-codex-mini", time.time())
+    assert not isinstance(found, str)
+    first.save()
+    monkeypatch.setattr(prices, "_genai_rates", lambda *a: pytest.fail("looked up again"))
+    again = prices.Prices(Config()).rates("codex", "gpt-5.1-codex-mini", time.time())
+    assert again == found
+    # another genai-prices version: looked up afresh
+    monkeypatch.setattr(prices, "_package_version", lambda: "9.9.9")
+    with pytest.raises(pytest.fail.Exception, match="looked up again"):
+        prices.Prices(Config()).rates("codex", "gpt-5.1-codex-mini", time.time())
