@@ -593,6 +593,7 @@ class Supervisor:
                 slot.last_check = time.monotonic()
                 slot.rss_kib = group_rss_kib(slot.server.pid) if slot.server.pid else 0
             self.lock.notify_all()
+        self.write_state(force=True)  # before a slow close: status shows the error at once
         if slot.error:
             self.note(f"server {slot.id} did not start: {slot.error}")
             slot.server.close()
@@ -601,7 +602,6 @@ class Supervisor:
         else:
             seconds = time.monotonic() - began
             self.note(f"server {slot.id} (pid {slot.server.pid}) ready in {seconds:.2f}s")
-        self.write_state(force=True)
 
     def acquire(self, deadline: float) -> tuple[_Slot, bool]:
         """A server for one call, and whether it was started for it; raises :class:`Unavailable`."""
