@@ -32,7 +32,7 @@ from tests.e2e.stub_anthropic import (  # noqa: E402
     as_blocks,
     is_main_conversation,
 )
-from tests.e2e.stub_models import Reply, StubModels, codex_setup, pinned_bin  # noqa: E402
+from tests.e2e.stub_models import Reply, StubModels, codex_setup  # noqa: E402
 
 TOOL_USE_ID = "toolu_bench_explore"
 
@@ -49,11 +49,7 @@ def held_up(root: Path, delay: float, background: bool) -> float:
         sandbox = Sandbox(root, NEWEST, stub.url)
         setup = codex_setup(models.url, sandbox.home)
         sandbox.extra_env.update(setup.env)
-        codex = {
-            "command": str(pinned_bin("codex")),
-            "args": list(setup.args),
-            "model": setup.model,
-        }
+        codex = setup.table("codex")
         sandbox.write_config(
             tomli_w.dumps(
                 {

@@ -64,7 +64,7 @@ from tests.e2e.stub_anthropic import (  # noqa: E402
     issued,
     tool_result_text,
 )
-from tests.e2e.stub_models import Recorded, StubModels, StubUsage, codex_setup, pinned_bin  # noqa: E402
+from tests.e2e.stub_models import Recorded, StubModels, StubUsage, codex_setup  # noqa: E402
 from tests.e2e.stub_models import Reply as ModelReply  # noqa: E402
 
 from omcm import config as omcm_config  # noqa: E402 - after the path is set
@@ -575,11 +575,7 @@ def run_once(root: Path, how: str) -> Run:
         if how != WITHOUT:
             setup = codex_setup(models.url, sandbox.home)
             sandbox.extra_env.update(setup.env)
-            codex = {
-                "command": str(pinned_bin("codex")),
-                "args": list(setup.args),
-                "model": setup.model,
-            }
+            codex = setup.table("codex")
             sandbox.write_config(
                 tomli_w.dumps(
                     {

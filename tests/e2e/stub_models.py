@@ -640,6 +640,13 @@ class CliSetup:
     args: tuple[str, ...] = ()  # the provider's configured `args` in a test
     model: str = ""  # a model the stub setup knows
 
+    def table(self, cli: str, **settings: Any) -> dict[str, Any]:
+        """``[providers.CLI]`` for a test: the pinned program, these arguments, this model
+        (``settings`` add to it or replace them)."""
+        return {"command": str(pinned_bin(cli)), "args": list(self.args), "model": self.model} | (
+            settings
+        )
+
 
 def _home_env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)

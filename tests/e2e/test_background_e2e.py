@@ -48,7 +48,7 @@ from tests.e2e.stub_anthropic import (
     tool_result_text,
 )
 from tests.e2e.stub_models import Reply as ModelReply
-from tests.e2e.stub_models import StubModels, StubUsage, codex_setup, pinned_bin
+from tests.e2e.stub_models import StubModels, StubUsage, codex_setup
 from tests.e2e.test_cancel_e2e import processes_of
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +92,7 @@ def user(root: Path, api_url: str, models: StubModels, **settings: Any) -> Sandb
     sandbox = Sandbox(root, NEWEST, api_url)
     setup = codex_setup(models.url, sandbox.home)
     sandbox.extra_env.update(setup.env)
-    codex = {"command": str(pinned_bin("codex")), "args": list(setup.args), "model": setup.model}
+    codex = setup.table("codex")
     config = {
         "fusion_default": True,
         "routing": {"chains": {"low": ["codex"], "medium": ["codex"]}},

@@ -30,7 +30,7 @@ from tests.e2e.stub_anthropic import (
     issued,
     new_text,
 )
-from tests.e2e.stub_models import SETUPS, StubModels, StubUsage, pinned_bin
+from tests.e2e.stub_models import SETUPS, StubModels, StubUsage
 from tests.e2e.stub_models import Reply as ModelReply
 
 pytestmark = pytest.mark.e2e
@@ -61,11 +61,7 @@ def user(root: Path, models: dict[str, StubModels], api_url: str = "http://127.0
     for cli, server in models.items():
         setup = SETUPS[cli](server.url, sandbox.home)
         sandbox.extra_env.update(setup.env)
-        tables[cli] = {
-            "command": str(pinned_bin(cli)),
-            "args": list(setup.args),
-            "model": setup.model,
-        }
+        tables[cli] = setup.table(cli)
     sandbox.write_config(
         tomli_w.dumps(
             {

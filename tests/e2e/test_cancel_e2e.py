@@ -23,7 +23,7 @@ import pytest
 import tomli_w
 
 from omcm import routing_log
-from tests.e2e.stub_models import SETUPS, Reply, StubModels, pinned_bin
+from tests.e2e.stub_models import SETUPS, Reply, StubModels
 from tests.integration.test_cancel import LAUNCHER, REPO, REPO_PYTHON, alive
 
 pytestmark = pytest.mark.e2e
@@ -62,11 +62,7 @@ def test_the_cli_dies_with_the_hook(
     setup = SETUPS[cli](hanging.url, home)
     state, config = tmp_path / "state", tmp_path / "config"
     config.mkdir()
-    table = {
-        "command": str(pinned_bin(cli)),
-        "args": list(setup.args),
-        "model": dict.fromkeys(("low", "medium", "high"), setup.model),
-    }
+    table = setup.table(cli, model=dict.fromkeys(("low", "medium", "high"), setup.model))
     (config / "config.toml").write_text(
         tomli_w.dumps(
             {

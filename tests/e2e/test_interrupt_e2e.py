@@ -31,7 +31,7 @@ from tests.e2e.claude import (
     wait_until_ready,
 )
 from tests.e2e.stub_anthropic import AgentScript, StubAnthropic
-from tests.e2e.stub_models import Reply, StubModels, codex_setup, pinned_bin
+from tests.e2e.stub_models import Reply, StubModels, codex_setup
 from tests.e2e.test_cancel_e2e import processes_of
 
 pytestmark = pytest.mark.e2e
@@ -54,11 +54,7 @@ def routed_sandbox(
     sandbox = Sandbox(root, version, api_url)
     setup = codex_setup(models_url, sandbox.home)
     sandbox.extra_env.update(setup.env | {"OMCM_PYTHON": str(REPO_PYTHON)})
-    codex = {
-        "command": str(pinned_bin("codex")),
-        "args": list(setup.args),
-        "model": setup.model,
-    }
+    codex = setup.table("codex")
     sandbox.write_config(
         tomli_w.dumps(
             {

@@ -168,12 +168,7 @@ class Scenario:
 
 def provider_table(cli: str, setup: CliSetup, **settings: Any) -> dict[str, Any]:
     """``[providers.CLI]``: the pinned program, its stub arguments, the stub's model."""
-    table: dict[str, Any] = {
-        "command": str(pinned_bin(cli)),
-        "args": list(setup.args),
-        "model": dict.fromkeys(("low", "medium", "high"), setup.model),
-    }
-    return table | settings
+    return setup.table(cli, model=dict.fromkeys(("low", "medium", "high"), setup.model)) | settings
 
 
 def run_scenario(
