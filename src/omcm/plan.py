@@ -20,7 +20,10 @@ from omcm.errors import OmcmError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 TYPES: dict[str, str] = {
     # type -> the agent it routes as (its tier and sandbox come from the agent table)
@@ -331,7 +334,14 @@ def expand_dirs(pattern: str, project: str) -> str:
 
 def overlap(a: str, b: str) -> bool:
     """Whether some path could match both globs (``*``, ``?``, ``[…]``, ``**`` segments)."""
-    left, right = _segments(a), _segments(b)
+    return _meet(_segments(a), _segments(b), lambda s: s == "**", segment_overlap)
+
+
+def _meet(
+    left: Sequence[T], right: Sequence[T], star: Callable[[T], bool], meets: Callable[[T, T], bool]
+) -> bool:
+    """Whether some sequence matches both patterns: items match one item where ``meets``
+    says a pair can, a ``star`` item matches any run of items (none too)."""
     memo: dict[tuple[int, int], bool] = {}
 
     def go(i: int, j: int) -> bool:
@@ -340,14 +350,14 @@ def overlap(a: str, b: str) -> bool:
             return memo[key]
         if i == len(left) and j == len(right):
             found = True
-        elif i < len(left) and left[i] == "**":
+        elif i < len(left) and star(left[i]):
             found = go(i + 1, j) or (j < len(right) and go(i, j + 1))
-        elif j < len(right) and right[j] == "**":
+        elif j < len(right) and star(right[j]):
             found = go(i, j + 1) or (i < len(left) and go(i + 1, j))
         elif i == len(left) or j == len(right):
             found = False
         else:
-            found = segment_overlap(left[i], right[j]) and go(i + 1, j + 1)
+            found = meets(left[i], right[j]) and go(i + 1, j + 1)
         memo[key] = found
         return found
 
@@ -394,27 +404,9 @@ def _chars(token: tuple[str, str]) -> set[str]:
 
 def segment_overlap(a: str, b: str) -> bool:
     """Whether some file name matches both segment patterns."""
-    left, right = _tokens(a), _tokens(b)
-    memo: dict[tuple[int, int], bool] = {}
-
-    def go(i: int, j: int) -> bool:
-        key = (i, j)
-        if key in memo:
-            return memo[key]
-        if i == len(left) and j == len(right):
-            found = True
-        elif i < len(left) and left[i][0] == "*":
-            found = go(i + 1, j) or (j < len(right) and go(i, j + 1))
-        elif j < len(right) and right[j][0] == "*":
-            found = go(i, j + 1) or (i < len(left) and go(i + 1, j))
-        elif i == len(left) or j == len(right):
-            found = False
-        else:
-            found = bool(_chars(left[i]) & _chars(right[j])) and go(i + 1, j + 1)
-        memo[key] = found
-        return found
-
-    return go(0, 0)
+    return _meet(
+        _tokens(a), _tokens(b), lambda t: t[0] == "*", lambda x, y: bool(_chars(x) & _chars(y))
+    )
 
 
 # --- analysis --------------------------------------------------------------------------------
