@@ -198,17 +198,12 @@ def run(
                 encoding="utf-8",
                 errors="replace",
             )
-        except FileNotFoundError:
-            return ProcResult(
-                argv,
-                None,
-                "",
-                "",
-                time.monotonic() - started,
-                not_found=True,
-                error=f"{argv[0]}: command not found",
+        except OSError as exc:  # missing, not executable, a directory, …
+            why = (
+                "command not found"
+                if isinstance(exc, FileNotFoundError)
+                else f"cannot run ({exc.strerror or exc})"
             )
-        except (PermissionError, NotADirectoryError, OSError) as exc:
             return ProcResult(
                 argv,
                 None,
@@ -216,7 +211,7 @@ def run(
                 "",
                 time.monotonic() - started,
                 not_found=True,
-                error=f"{argv[0]}: cannot run ({exc.strerror or exc})",
+                error=f"{argv[0]}: {why}",
             )
         if guard:
             guard.watch(child.pid, epitaph)
