@@ -254,19 +254,13 @@ def _start(
 
 
 def _call(batch: jobs.JobRecord, task: plan.Task, decision: Decision) -> dict[str, Any]:
-    from omcm.routing_log import CallEntry
+    from omcm import routing
 
-    entry = CallEntry(
-        time=time.time(),
+    entry = routing.entry_of(
+        decision,
         session_id=batch.session_id,
         tool_use_id=f"{batch.id}:{task.id}",
         tool_name="omcm batch",
-        agent_raw=task.agent,
-        agent=decision.agent,
-        tier=decision.tier,
-        decision=decision.target,
-        reason=decision.reason,
-        skipped=dict(decision.skipped),
         prompt_chars=len(task.prompt),
         batch_id=batch.id,
     )

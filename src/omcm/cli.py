@@ -301,20 +301,9 @@ def _task_text(args: argparse.Namespace) -> str:
 
 
 def _cli_call(decision: Any, prompt: str) -> dict[str, Any]:
-    from omcm.routing_log import CallEntry
+    from omcm import routing
 
-    entry = CallEntry(
-        time=time.time(),
-        session_id="",
-        tool_name="omcm run",
-        agent_raw=decision.agent_raw,
-        agent=decision.agent,
-        tier=decision.tier,
-        decision=decision.target,
-        reason=decision.reason,
-        skipped=dict(decision.skipped),
-        prompt_chars=len(prompt),
-    )
+    entry = routing.entry_of(decision, tool_name="omcm run", prompt_chars=len(prompt))
     return entry.dump()
 
 

@@ -14,6 +14,7 @@ from omcm import engine, paths, state
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from omcm.config import Config
     from omcm.engine import Decision
@@ -184,20 +185,29 @@ def decision_entry(
     payload: PreToolUsePayload, decision: engine.Decision, started: float
 ) -> CallEntry:
     """The routing-log line of a decision (a routed call's run adds to it)."""
+    return entry_of(
+        decision,
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        tool_name=payload.tool_name,
+        duration=round(time.monotonic() - started, 4),
+    )
+
+
+def entry_of(decision: Decision, **fields: Any) -> CallEntry:
+    """A routing-log line carrying ``decision`` (the agent, tier, target, reason and the
+    providers left out), now, with ``fields`` (where the call came from) added."""
     from omcm.routing_log import CallEntry
 
     return CallEntry(
         time=time.time(),
-        session_id=payload.session_id,
-        tool_use_id=payload.tool_use_id,
-        tool_name=payload.tool_name,
         agent_raw=decision.agent_raw,
         agent=decision.agent,
         tier=decision.tier,
         decision=decision.target,
         reason=decision.reason,
-        duration=round(time.monotonic() - started, 4),
         skipped=dict(decision.skipped),
+        **fields,
     )
 
 
