@@ -100,10 +100,25 @@ class Log:
         live = names[-1] if names and not _rotated_name(names[-1]) else None
         return [n for n in names if n != live], live
 
+    def headers(self, rotated: list[str]) -> dict[str, Rows]:
+        """Each rotated file's ``.rows`` header (its rows not loaded); a file without
+        current saved rows is parsed and saved first, on every core when several are."""
+        heads: dict[str, Rows] = {}
+        stale = []
+        for name in rotated:
+            head = saved(name, rows=False)
+            if head is None:
+                stale.append(name)
+            else:
+                heads[name] = head
+        heads.update(zip(stale, _on_every_core(_index, stale), strict=True))
+        return {name: heads[name] for name in rotated}  # oldest first
+
     def read(self) -> tuple[list[Row], int, int, int]:
         """(every row oldest first, damaged lines, lines, files)."""
         rotated, live = self.files()
-        parts = list(_load_many(rotated).values())
+        self.headers(rotated)
+        parts = [cached(name) for name in rotated]
         if live:
             parts.append(parse(live))
         rows: list[Row] = []
@@ -117,17 +132,11 @@ class Log:
         """The rows of the files the window needs; every file's observations go into
         ``seen``."""
         rotated, live = self.files()
-        heads = {name: saved(name, rows=False) for name in rotated}
-        chosen = [
-            n for n, h in heads.items() if h is None or h.within(filters.since, filters.until)
-        ]
-        loaded = _load_many(chosen)
         rows: list[Row] = []
-        for name, head in heads.items():
-            found = loaded.get(name) or head
-            if found is not None:
-                seen.merge(found.observed)
-                rows += found.rows or []
+        for name, head in self.headers(rotated).items():
+            seen.merge(head.observed)
+            if head.within(filters.since, filters.until):
+                rows += cached(name).rows or []
         if live:
             found = parse(live)
             seen.merge(found.observed)
@@ -142,15 +151,10 @@ class Log:
         have rows of those too), so the slow part of a report runs on every core.
         """
         rotated, live = self.files()
-        heads = {name: saved(name, rows=False) for name in rotated}
-        stale = [name for name, head in heads.items() if head is None]
-        if stale:
-            heads.update(zip(stale, _on_every_core(_index, [[n] for n in stale]), strict=True))
         found = Gathered(files=len(rotated) + bool(live))
         chosen: list[Rows] = []
         names = []
-        for name, head in heads.items():
-            assert head is not None
+        for name, head in self.headers(rotated).items():
             found.count(head, seen)
             if head.within(filters.since, filters.until):
                 chosen.append(head)
@@ -235,9 +239,9 @@ def _on_every_core(work: Any, jobs: list[Any], *args: Any) -> list[Any]:
     return [work(job, *args) for job in jobs]
 
 
-def _index(names: list[str]) -> Rows:
+def _index(name: str) -> Rows:
     """Parse and save a rotated file's rows; its header (without the rows) goes back."""
-    found = cached(names[0])
+    found = cached(name)
     found.rows = None
     return found
 
@@ -271,18 +275,6 @@ def _merge_periods(into: dict[str, Tally], more: dict[str, Tally]) -> None:
 
 def _rotated_name(name: str) -> bool:
     return not name.endswith(".jsonl")
-
-
-def _load_many(names: list[str]) -> dict[str, Rows]:
-    """Rows of rotated files; files without current saved rows are parsed on every core."""
-    found = {n: saved(n) for n in names}
-    stale = [n for n, rows in found.items() if rows is None]
-    if len(stale) > 1 and (os.cpu_count() or 1) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=min(len(stale), os.cpu_count() or 1)) as pool:
-            found.update(zip(stale, pool.map(cached, stale), strict=True))
-    return {n: rows if rows is not None else cached(n) for n, rows in found.items()}
 
 
 # --- periods ------------------------------------------------------------------------------
