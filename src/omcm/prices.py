@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from omcm.records import Record
+from omcm.records import Record, RecordError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ class Prices:
         if isinstance(known, dict):
             try:
                 return Rates.parse(known, f"{CACHE} {key}")
-            except ValueError:
-                pass  # looked up again below
+            except RecordError:
+                pass  # damaged: looked up again below
         found = _genai_rates(vendor, ref, at)
         self._saved[key] = found if isinstance(found, str) else found.dump()
         self._dirty = True
