@@ -335,6 +335,13 @@ def test_genai_prices_rates_are_kept_for_the_next_report(monkeypatch: pytest.Mon
     monkeypatch.setattr(prices, "_genai_rates", lambda *a: pytest.fail("looked up again"))
     again = prices.Prices(Config()).rates("codex", "gpt-5.1-codex-mini", time.time())
     assert again == found
+    # a damaged entry: looked up afresh, not an error
+    cache = Path(paths.state_file(prices.CACHE))
+    saved = json.loads(cache.read_text())
+    cache.write_text(json.dumps(saved | {"rates": {key: {"input": "x"} for key in saved["rates"]}}))
+    with pytest.raises(pytest.fail.Exception, match="looked up again"):
+        prices.Prices(Config()).rates("codex", "gpt-5.1-codex-mini", time.time())
+    cache.write_text(json.dumps(saved))
     # another genai-prices version: looked up afresh
     monkeypatch.setattr(prices, "_package_version", lambda: "9.9.9")
     with pytest.raises(pytest.fail.Exception, match="looked up again"):
