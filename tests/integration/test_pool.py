@@ -355,7 +355,10 @@ def configure(fake: Fake, extra: str = "") -> None:
     )
 
 
-def hook_call(project: Path, fake: Fake, tool_use_id: str) -> dict[str, Any]:
+def hook_call(
+    project: Path, fake: Fake, tool_use_id: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The PreToolUse hook's answer to an explore call (``env`` adds to the fake's)."""
     payload = {
         "session_id": "s-warm",
         "transcript_path": "",
@@ -369,7 +372,7 @@ def hook_call(project: Path, fake: Fake, tool_use_id: str) -> dict[str, Any]:
             "description": "look",
         },
     }
-    answer, _done = run_hook("pre-tool-use", payload, env={"FAKE_LOG": str(fake.log)})
+    answer, _done = run_hook("pre-tool-use", payload, env={"FAKE_LOG": str(fake.log)} | (env or {}))
     assert answer is not None
     return answer
 
@@ -396,18 +399,7 @@ def test_a_pool_that_cannot_serve_runs_the_call_cold_and_says_why(
 ) -> None:
     configure(fake, "[providers.codex.pool]\nmin = 0\n")
     fake.env["FAKE_START_FAIL"] = "boom"
-    payload_env = {"FAKE_LOG": str(fake.log), "FAKE_START_FAIL": "boom"}
-    payload = {
-        "session_id": "s-warm",
-        "transcript_path": "",
-        "cwd": str(project),
-        "hook_event_name": "PreToolUse",
-        "tool_name": "Agent",
-        "tool_use_id": "t-cold",
-        "tool_input": {"subagent_type": "explore", "prompt": "look", "description": "look"},
-    }
-    answer, _done = run_hook("pre-tool-use", payload, env=payload_env)
-    assert answer is not None
+    answer = hook_call(project, fake, "t-cold", env={"FAKE_START_FAIL": "boom"})
     assert "COLD:" in answer["hookSpecificOutput"]["permissionDecisionReason"]
     (entry,) = [e for e in routing_log.entries() if isinstance(e, routing_log.CallEntry)]
     attempt = entry.attempts[0]
