@@ -117,7 +117,7 @@ class Log:
     def read(self) -> tuple[list[Row], int, int, int]:
         """(every row oldest first, damaged lines, lines, files)."""
         rotated, live = self.files()
-        self.headers(rotated)
+        self.headers(rotated)  # stale files parsed and saved on every core first
         parts = [cached(name) for name in rotated]
         if live:
             parts.append(parse(live))
@@ -152,16 +152,15 @@ class Log:
         """
         rotated, live = self.files()
         found = Gathered(files=len(rotated) + bool(live))
-        chosen: list[Rows] = []
-        names = []
+        chosen: dict[str, Rows] = {}
         for name, head in self.headers(rotated).items():
             found.count(head, seen)
             if head.within(filters.since, filters.until):
-                chosen.append(head)
-                names.append(name)
+                chosen[name] = head
         rows = parse(live) if live else Rows([])
         found.count(rows, seen)
-        _check_periods(by, filters, [*chosen, rows])
+        _check_periods(by, filters, [*chosen.values(), rows])
+        names = list(chosen)
         workers = min(len(names), os.cpu_count() or 1) if len(names) >= self.PARALLEL_FROM else 1
         size = -(-len(names) // workers) if names else 0
         runs = [names[i : i + size] for i in range(0, len(names), size)] if names else []
