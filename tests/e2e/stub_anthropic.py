@@ -201,16 +201,12 @@ def subagent_report(text: str) -> str:
 def new_text(request: Request) -> str:
     """What the request adds since the model last spoke: user turns, tool results and the
     ``system`` entries Claude Code puts in ``messages`` (hook feedback lands there too)."""
-    parts: list[str] = []
-    for message in reversed(request.messages):
-        if message.get("role") == "assistant":
-            break
-        for block in as_blocks(message.get("content")):
-            if block.get("type") == "tool_result":
-                parts.append(tool_result_text(block))
-            elif "text" in block:
-                parts.append(block["text"])
-    return "\n".join(reversed(parts))
+    parts = [
+        tool_result_text(block) if block.get("type") == "tool_result" else block["text"]
+        for block in since_last_answer(request)
+        if block.get("type") == "tool_result" or "text" in block
+    ]
+    return "\n".join(parts)
 
 
 OMCM_JOB_NOTICE = "as background job "
