@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from omcm.statusline import FAST_ENTRY  # the status line as settings.json runs it
+from omcm.hud.statusline import FAST_ENTRY  # the status line as settings.json runs it
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

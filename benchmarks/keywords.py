@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from omcm.keywords import detect
+from omcm.routing.keywords import detect
 
 NASTY = [
     "a" * 20_000 + " ulw",

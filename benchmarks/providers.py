@@ -5,7 +5,7 @@
 Each pinned CLI (tests/e2e/npm: codex, gemini, opencode) talks to the stub model
 server, which answers at once, so a call's wall time is the CLI's own overhead.
 Cold: the provider's argv run as a new process, as OMCM runs it without warm mode
-(``omcm.proc.run``). Warm: ``omcm.pool.call`` to a pool whose server is already up
+(``omcm.core.proc.run``). Warm: ``omcm.providers.pool.call`` to a pool whose server is already up
 (the first warm call, which starts the server, is reported apart). Runs alternate
 cold and warm so both see the same machine load. Memory is each warm server's
 resident set (its whole process group) after the runs. Target (issue 11): a warm
@@ -35,8 +35,8 @@ CLIS = ("codex", "gemini", "opencode")
 def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
     from tests.e2e.stub_models import SETUPS, StubModels, child_env, pinned_bin
 
-    from omcm import pool, proc
-    from omcm.providers import PROVIDERS
+    from omcm.core import proc
+    from omcm.providers import PROVIDERS, pool
     from omcm.providers.base import PoolSettings, ProviderRequest, WarmSettings
 
     provider = PROVIDERS[name]
@@ -106,7 +106,7 @@ def measure_ollama(runs: int, root: Path) -> dict[str, Any]:
     """A call to a local model through OpenCode, cold (the model answers at once)."""
     from tests.e2e.stub_models import StubModels, _home_env, pinned_bin
 
-    from omcm import proc
+    from omcm.core import proc
     from omcm.providers import PROVIDERS
     from omcm.providers.base import ProviderRequest
     from omcm.providers.ollama import OllamaSettings
@@ -161,7 +161,7 @@ def main() -> None:
             if args.only in (None, "ollama"):
                 rows.append(measure_ollama(args.runs, root))
         finally:
-            from omcm import pool
+            from omcm.providers import pool
 
             for live in pool.pools():
                 pool.stop(live.key)

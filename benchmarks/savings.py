@@ -68,7 +68,7 @@ from tests.e2e.stub_models import Recorded, StubModels, StubUsage, codex_setup  
 from tests.e2e.stub_models import Reply as ModelReply  # noqa: E402
 
 from omcm import config as omcm_config  # noqa: E402 - after the path is set
-from omcm.prices import Prices  # noqa: E402
+from omcm.stats.prices import Prices  # noqa: E402
 
 #: Standard-library modules copied into the project the subagents look at.
 LIBRARY = (

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/stats.py [--lines 500000] [--runs 3]
 
-Writes a year of lines through the real ``omcm.routing_log.append`` (so the log
+Writes a year of lines through the real ``omcm.calls.routing_log.append`` (so the log
 rotates every 10 MB and each rotated file is indexed by the detached indexer, as
 on a user's machine): subagent calls that stayed on Claude, routed calls with one
 or two provider attempts, subagents costed on Claude, and a damaged line now and
@@ -36,8 +36,9 @@ AGENTS = (("explore", "low"), ("writer", "low"), ("executor", "medium"), ("desig
 
 def write_year(lines: int, seed: int = 11) -> float:
     """Append ``lines`` lines spread over the last year; seconds it took."""
-    from omcm import paths, routing_log
-    from omcm.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
+    from omcm.calls import routing_log
+    from omcm.calls.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
+    from omcm.core import paths
 
     chosen = random.Random(seed)
     start = time.time() - YEAR
@@ -113,7 +114,7 @@ def write_year(lines: int, seed: int = 11) -> float:
 
 
 def wait_for_indexes(timeout: float = 600) -> float:
-    from omcm import routing_log
+    from omcm.calls import routing_log
 
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -148,7 +149,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="omcm-bench-stats-") as tmp:
         os.environ["OMCM_STATE_DIR"] = str(Path(tmp) / "state")
         os.environ["OMCM_CONFIG_DIR"] = str(Path(tmp) / "config")
-        from omcm import routing_log
+        from omcm.calls import routing_log
 
         wrote = write_year(args.lines)
         indexed = wait_for_indexes()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omcm import state
+from omcm.core import state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ def stop_jobs_under(root: Path) -> list[str]:
     import os
     import signal
 
-    from omcm import jobs
+    from omcm.jobs import store
 
     stopped = []
     for record_file in root.glob("**/jobs/*/job.json"):
@@ -27,12 +27,12 @@ def stop_jobs_under(root: Path) -> list[str]:
             record = json.loads(record_file.read_text())
         except (OSError, ValueError):
             continue
-        if record.get("state") in jobs.FINISHED:
+        if record.get("state") in store.FINISHED:
             continue
         worker, started = record.get("worker_pid"), record.get("worker_started")
         if worker == os.getpid():
             continue  # a unit test registered the test process itself as the worker
-        if worker and started and abs((jobs.process_start(worker) or 0) - started) < 2:
+        if worker and started and abs((store.process_start(worker) or 0) - started) < 2:
             os.kill(worker, signal.SIGKILL)
             stopped.append(record_file.parent.name)
         group = record.get("provider_pgid")
@@ -70,7 +70,7 @@ def stop_pools_under(root: Path) -> list[str]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
         except OSError:
             command = b""
-        if b"omcm.pool" in command:  # the supervisor itself, not a reused pid
+        if b"omcm.providers.pool" in command:  # the supervisor itself, not a reused pid
             os.kill(pid, signal.SIGKILL)
             stopped.append(pool_file.stem)
     return stopped

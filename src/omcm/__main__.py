@@ -1,5 +1,5 @@
 """``python -m omcm``: the omcm command."""
 
-from omcm.cli import main
+from omcm.cli.main import main
 
 raise SystemExit(main())

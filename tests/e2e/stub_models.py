@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import ProviderRequest
 
 ANSWER = "STUB-ANSWER"
@@ -636,7 +636,7 @@ STUB_KEY_VAR = "STUB_API_KEY"
 class CliSetup:
     """Environment and test-only arguments for one CLI pointed at the stub."""
 
-    env: dict[str, str]  # to lay over omcm.proc.child_env()
+    env: dict[str, str]  # to lay over omcm.core.proc.child_env()
     args: tuple[str, ...] = ()  # the provider's configured `args` in a test
     model: str = ""  # a model the stub setup knows
 
@@ -774,7 +774,7 @@ def pinned_bin(name: str) -> Path:
 
 def child_env(setup: CliSetup) -> dict[str, str]:
     """The whole environment for a CLI child: this process's (minus Claude's) + ``setup``."""
-    from omcm.proc import child_env as base
+    from omcm.core.proc import child_env as base
 
     env = base(setup.env)
     for var in ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"):
@@ -806,7 +806,7 @@ def run_provider(
     (``tmp/home``) and the project (``tmp/work``); ``options`` go to the CLI's
     ``*_setup`` helper (e.g. ``api_key=None``).
     """
-    from omcm import proc
+    from omcm.core import proc
     from omcm.providers import PROVIDERS
     from omcm.providers.base import ProviderRequest
 

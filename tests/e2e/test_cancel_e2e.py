@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from omcm import routing_log
+from omcm.calls import routing_log
 from tests.e2e.stub_models import SETUPS, Reply, StubModels
 from tests.integration.test_cancel import LAUNCHER, REPO, REPO_PYTHON, alive
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from omcm.state import ProviderHealth, ProviderLimits
+from omcm.core.state import ProviderHealth, ProviderLimits
 from tests.e2e.claude import (
     MODERN,
     NEWEST,
@@ -450,7 +450,7 @@ def test_setup_chains_the_users_status_line(hud_session: HudSession) -> None:
         "type": "command",
         "padding": 0,
         "refreshInterval": 2.0,
-        "command": f"{REPO_PYTHON} -c 'from omcm.statusline import main; main()'  # omcm hud",
+        "command": f"{REPO_PYTHON} -c 'from omcm.hud.statusline import main; main()'  # omcm hud",
     }
     for step in hud_session.steps.values():
         assert step.hud.endswith("│ MYLINE"), step.screen

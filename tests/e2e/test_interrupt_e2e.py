@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from omcm import routing_log
+from omcm.calls import routing_log
 from tests.e2e.claude import (
     NEWEST,
     REPO_PYTHON,

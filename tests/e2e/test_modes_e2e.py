@@ -27,7 +27,7 @@ import pytest
 import tomli_w
 
 from omcm.hooks.session_start import RESULT_NOTE
-from omcm.modes import DONE_MARKER
+from omcm.routing.modes import DONE_MARKER
 from tests.e2e import stub_models
 from tests.e2e.claude import (
     DENY_WRAPPER,

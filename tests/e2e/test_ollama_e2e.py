@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from omcm import routing_log
+from omcm.calls import routing_log
 from tests.e2e.claude import NEWEST, SUBAGENT_TOOL, Sandbox
 from tests.e2e.stub_anthropic import StubAnthropic, tool_result_text, tool_results
 from tests.e2e.stub_models import Reply, StubModels, StubUsage, _home_env, pinned_bin

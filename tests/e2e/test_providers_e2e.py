@@ -1,4 +1,4 @@
-"""The pinned provider CLIs, run for real through omcm.proc + their provider modules,
+"""The pinned provider CLIs, run for real through omcm.core.proc + their provider modules,
 against the stub model server on 127.0.0.1 (tests/e2e/stub_models.py).
 
 A missing pinned CLI fails the test: run scripts/setup --e2e.

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from omcm import routing_log
+from omcm.calls import routing_log
 from tests.e2e.claude import LEGACY, NEWEST, SUBAGENT_TOOL, VERSIONS, Sandbox
 from tests.e2e.stub_anthropic import (
     Reply,

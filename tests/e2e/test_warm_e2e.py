@@ -1,6 +1,6 @@
 """Warm mode with the real CLIs: ``codex app-server``, ``gemini --acp`` and ``opencode serve``.
 
-Each pinned CLI runs as a warm server in a pool (:mod:`omcm.pool`) against the stub
+Each pinned CLI runs as a warm server in a pool (:mod:`omcm.providers.pool`) against the stub
 model server. The sandbox of a cold call must hold on a warm server (read-only
 cannot write, by file tool or by shell; workspace-write can), every call gets
 its own session, a pool serves one project only, a routed call through the hook
@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from omcm import paths, pool, routing_log
+from omcm.calls import routing_log
+from omcm.core import paths
+from omcm.providers import pool
 from omcm.providers.base import PoolSettings, ProviderRequest, ProviderResult, WarmSettings
 from tests.e2e.stub_models import SETUPS, Reply, StubModels, child_env, pinned_bin
 from tests.integration.hookrun import run_hook
@@ -179,7 +181,9 @@ def test_a_pool_left_alone_stops_with_every_process(
 
     def supervisor_gone() -> bool:
         try:
-            return "omcm.pool" not in Path(f"/proc/{live.pid}/cmdline").read_text(errors="replace")
+            return "omcm.providers.pool" not in Path(f"/proc/{live.pid}/cmdline").read_text(
+                errors="replace"
+            )
         except OSError:
             return True
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from omcm import jobs, paths
+from omcm.core import paths
+from omcm.jobs import store
 from tests.integration.test_cancel import LAUNCHER, REPO, REPO_PYTHON
 
 SID = "bg-session"
@@ -108,7 +109,7 @@ def test_a_background_call_is_answered_at_once_and_its_job_runs(tmp_path: Path) 
     transcript = setup(tmp_path, CODEX.format(delay=1, answer=ANSWER))
     answer = decide(transcript, tmp_path)
     reason = answer["hookSpecificOutput"]["permissionDecisionReason"]
-    [job_id] = jobs.ids()
+    [job_id] = store.ids()
     assert reason == (
         "[OMCM] This general-purpose subagent task was handed to OpenAI Codex (model "
         f"gpt-5.2-codex) as background job {job_id}; nothing went wrong. Its result will "
@@ -116,7 +117,7 @@ def test_a_background_call_is_answered_at_once_and_its_job_runs(tmp_path: Path) 
         "work meanwhile and do not run this task yourself."
     )
     assert answer["took"] < 1.0  # the hook answers at once (launcher and interpreter included)
-    record = jobs.load(job_id)
+    record = store.load(job_id)
     assert (record.source, record.session_id, record.tool_use_id) == ("hook", SID, "toolu_bg")
     assert not Path(paths.routing_log()).exists()  # the call is logged when its job ends
 
@@ -134,7 +135,7 @@ def test_a_foreground_call_keeps_the_blocking_answer(
         transcript.write_text("")
     answer = decide(transcript, tmp_path, **tool_input)
     assert ANSWER in answer["hookSpecificOutput"]["permissionDecisionReason"]
-    assert jobs.ids() == []
+    assert store.ids() == []
 
 
 def test_2_1_197_runs_an_explicit_background_call_as_a_job(tmp_path: Path) -> None:
@@ -149,12 +150,12 @@ def test_interactive_the_delivery_hook_wakes_claude_with_the_answer(tmp_path: Pa
     woke = hook("pre-tool-use-wait", call(transcript, tmp_path), entrypoint="cli")
     assert woke.returncode == 2, (woke.stdout, woke.stderr)
     assert woke.stdout == ""
-    [job_id] = jobs.ids()
+    [job_id] = store.ids()
     assert woke.stderr.startswith(f"[OMCM] Background job {job_id} finished: the general-purpose ")
     assert f"\n\n{ANSWER}\n\n— omcm: general-purpose → codex/gpt-5.2-codex · 100 in / 20 out" in (
         woke.stderr
     )
-    assert jobs.load(job_id).delivered == "rewake"
+    assert store.load(job_id).delivered == "rewake"
     # The Stop hook then has nothing to hand over again.
     assert hook("stop", stop(transcript), entrypoint="cli").stdout == ""
 
@@ -172,8 +173,8 @@ def test_print_mode_the_stop_hook_waits_and_hands_the_answer_over(tmp_path: Path
     assert block["decision"] == "block"
     assert ANSWER in block["reason"] and block["reason"].startswith("[OMCM] Background job ")
     assert time.monotonic() - began >= 1.5  # it waited for the job
-    [job_id] = jobs.ids()
-    assert jobs.load(job_id).delivered == "stop"
+    [job_id] = store.ids()
+    assert store.load(job_id).delivered == "stop"
     again = hook("stop", stop(transcript, stop_hook_active=True), entrypoint="sdk-cli")
     assert again.stdout == ""
     [line] = [json.loads(x) for x in Path(paths.routing_log()).read_text().splitlines()]
@@ -186,7 +187,7 @@ def test_a_job_every_provider_failed_tells_claude_to_do_it_itself(tmp_path: Path
     decide(transcript, tmp_path)
     done = hook("stop", stop(transcript), entrypoint="sdk-cli")
     reason = json.loads(done.stdout)["reason"]
-    [job_id] = jobs.ids()
+    [job_id] = store.ids()
     assert reason == (
         f"[OMCM] Background job {job_id}: the general-purpose subagent task “find it” (tool call "
         "toolu_bg) was NOT done (failed: codex: exceeded retry limit, last status: 429 Too Many "
@@ -208,9 +209,9 @@ def test_a_call_that_stays_on_claude_lets_the_delivery_hook_go_at_once(tmp_path:
 def test_session_start_offers_what_an_ended_session_missed(tmp_path: Path) -> None:
     transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
     decide(transcript, tmp_path)
-    [job_id] = jobs.ids()
+    [job_id] = store.ids()
     deadline = time.monotonic() + 30
-    while not jobs.load(job_id).finished:
+    while not store.load(job_id).finished:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     start = {
@@ -225,6 +226,6 @@ def test_session_start_offers_what_an_ended_session_missed(tmp_path: Path) -> No
         in (told["additionalContext"])
     )
     assert ANSWER in told["additionalContext"]
-    assert jobs.load(job_id).delivered == "session-start"
+    assert store.load(job_id).delivered == "session-start"
     again = json.loads(hook("session-start", start | {"session_id": "third"}).stdout)
     assert ANSWER not in again["hookSpecificOutput"]["additionalContext"]

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from omcm import paths, routing_log
+from omcm.calls import routing_log
+from omcm.core import paths
 
 FAKE = """#!/bin/sh
 prompt=$(cat)

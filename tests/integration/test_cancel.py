@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from omcm import paths, routing_log, slots
+from omcm.calls import routing_log, slots
+from omcm.core import paths
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_PYTHON = REPO / ".venv" / "bin" / "python"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omcm import paths
+from omcm.core import paths
 from omcm.hooks.session_end import last_limit_error
 from tests.integration.hookrun import run_hook
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from omcm import modes, paths
+from omcm.core import paths
 from omcm.hooks.session_start import RESULT_NOTE
+from omcm.routing import modes
 from tests.integration.hookrun import run_hook
 
 SID = "sess-1"
@@ -279,7 +280,7 @@ def test_slash_command_after_its_bang_line_adds_the_task_without_repeating_the_t
 
 def test_a_task_notification_prompt_is_not_the_users(tmp_path: Path) -> None:
     """2.1.332 runs UserPromptSubmit with a finished background task as the prompt."""
-    from omcm import state
+    from omcm.core import state
 
     note = (
         "<task-notification>\n<task-id>a1</task-id>\n<tool-use-id>toolu_1</tool-use-id>\n"

@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from omcm import paths, pool, proc, routing_log
+from omcm.calls import routing_log
+from omcm.core import paths, proc
+from omcm.providers import pool
 from omcm.providers.base import PoolSettings, ProviderRequest, ProviderResult, WarmSettings
 from tests.integration.hookrun import run_hook
 
@@ -249,7 +251,8 @@ def test_a_cancelled_call_is_interrupted_and_the_server_kept(fake: Fake, project
 
 CALLER = """
 import sys, time
-from omcm import pool, proc
+from omcm.providers import pool
+from omcm.core import proc
 from omcm.providers.base import PoolSettings, ProviderRequest, WarmSettings
 settings = WarmSettings(command=sys.argv[1], warm=True, pool=PoolSettings(min=1, max=2, idle_shutdown=600))
 request = ProviderRequest(prompt="SLEEP 30", model="m", sandbox="read-only", cwd=sys.argv[2])
@@ -428,7 +431,8 @@ def test_a_session_start_starts_the_pool_of_a_warm_provider(fake: Fake, project:
 def test_status_the_pool_command_and_the_status_line_show_the_pool(
     fake: Fake, project: Path
 ) -> None:
-    from omcm import status, statusline
+    from omcm.cli import status
+    from omcm.hud import statusline
 
     call(fake, fake.settings(), request(project))
     shown = subprocess.run(

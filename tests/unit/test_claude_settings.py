@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from omcm import claude_settings as cs
-from omcm.errors import OmcmError
+from omcm.core.errors import OmcmError
+from omcm.hud import claude_settings as cs
 
 COMMAND = "'/opt/omcm/.venv/bin/omcm' hud"
 THEIRS = {"type": "command", "command": "~/.claude/statusline.sh", "padding": 0}

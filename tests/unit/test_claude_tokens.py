@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from omcm import claude_tokens, state, statusline
+from omcm.core import state
+from omcm.hud import claude_tokens, statusline
 
 SID = "3076fbbb-dbc2-498f-9712-bbc1aa2ef07f"
 

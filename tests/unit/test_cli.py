@@ -10,15 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from omcm import cli, routing_log
-from omcm.routing_log import AttemptEntry, CallEntry, FallbackEntry, LimitEntry, Tokens
+from omcm.calls import routing_log
+from omcm.calls.routing_log import AttemptEntry, CallEntry, FallbackEntry, LimitEntry, Tokens
+from omcm.cli import main
 
 
 def parsers(
     parser: argparse.ArgumentParser | None = None, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every parser of the command tree, with the words that reach it."""
-    parser = parser or cli.build_parser()
+    parser = parser or main.build_parser()
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -64,16 +65,16 @@ def test_abbreviated_options_are_refused(
 
 def test_mode_is_not_taken_for_model(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["route", "--agent", "explore", "--mode", "sonnet"])
+        main.main(["route", "--agent", "explore", "--mode", "sonnet"])
     assert "unrecognized arguments: --mode sonnet" in capsys.readouterr().err
 
 
 def test_model_takes_only_claude_codes_values(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["route", "--agent", "explore", "--model", "gpt-5"])
+        main.main(["route", "--agent", "explore", "--model", "gpt-5"])
     err = capsys.readouterr().err
     assert "argument --model: invalid choice: 'gpt-5'" in err
-    assert cli.main(["route", "--agent", "explore", "--model", "haiku"]) == 0
+    assert main.main(["route", "--agent", "explore", "--model", "haiku"]) == 0
 
 
 # --- omcm log: every kind of line, nothing shown as None --------------------------------
@@ -114,7 +115,7 @@ def test_log_shows_every_kind_of_line(capsys: pytest.CaptureFixture[str]) -> Non
     ]
     for line in lines:
         routing_log.append(line)
-    assert cli.main(["log"]) == 0
+    assert main.main(["log"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 6
     assert "None" not in "\n".join(out)
@@ -137,10 +138,10 @@ def test_log_filters_by_kind_session_and_outcome(capsys: pytest.CaptureFixture[s
     routing_log.append(CallEntry(time=2.0, session_id="b", agent="y"))
     routing_log.append(FallbackEntry(time=3.0, active=True))
     routing_log.append(LimitEntry(time=4.0, session_id="a"))
-    cli.main(["log", "--json", "--event", "fallback"])
+    main.main(["log", "--json", "--event", "fallback"])
     assert [json.loads(x)["event"] for x in capsys.readouterr().out.splitlines()] == ["fallback"]
-    cli.main(["log", "--json", "--session", "a"])
+    main.main(["log", "--json", "--session", "a"])
     found = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [(f["event"], f["time"]) for f in found] == [("call", 1.0), ("limit", 4.0)]
-    cli.main(["log", "--json", "--outcome", "claude"])
+    main.main(["log", "--json", "--outcome", "claude"])
     assert [json.loads(x)["time"] for x in capsys.readouterr().out.splitlines()] == [2.0]

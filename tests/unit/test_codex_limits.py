@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from omcm import codex_limits, routing
+from omcm.calls import inputs
 from omcm.config import Config
-from omcm.engine import Route
-from omcm.state import ProviderLimits
+from omcm.core.state import ProviderLimits
+from omcm.providers import codex_limits
+from omcm.routing.engine import Route
 
 
 def session(root: Path, day: str, name: str, events: list[dict[str, object]]) -> Path:
@@ -85,7 +86,7 @@ def test_a_full_window_makes_routing_skip_codex(
     now = time.time()
     session(codex_home, "2026/11/21", "rollout-d.jsonl", [token_count(100, 40, now + 600)])
     route = Route(provider="codex", model="gpt-5.2-codex", sandbox="read-only")
-    health = routing.health(Config(), ProviderLimits(), now, probe=[route])
+    health = inputs.health(Config(), ProviderLimits(), now, probe=[route])
     assert not health["codex"].available
     assert health["codex"].reason.startswith(
         "Codex's own usage limit is reached; it resets in 10m00s"

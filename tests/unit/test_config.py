@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from omcm import config, config_schema, paths
-from omcm.errors import ConfigError
-from omcm.records import Section
+from omcm import config
+from omcm.config import edit, validate
+from omcm.config.schema import AgentOverride
+from omcm.core import paths
+from omcm.core.errors import ConfigError
+from omcm.core.records import Section
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +38,7 @@ def test_missing_file_means_defaults() -> None:
 
 
 def test_public_keys_exist() -> None:
-    keys = {key for key, _, _ in config_schema.reference_rows()}
+    keys = {key for key, _, _ in edit.reference_rows()}
     expected = {
         "fusion_default",
         "threshold",
@@ -92,7 +95,7 @@ def test_invalid_file_names_file_key_and_expectation(text: str, message: str) ->
 def test_snapshot_is_reused_until_the_file_changes(mocker) -> None:  # type: ignore[no-untyped-def]
     write("fusion_default = true\n")
     assert config.load().fusion_default is True
-    spy = mocker.spy(config_schema, "validate_file")
+    spy = mocker.spy(validate, "validate_file")
     assert config.load().fusion_default is True
     assert spy.call_count == 0
     path = write("fusion_default = false\n# changed size\n")
@@ -110,8 +113,8 @@ def test_invalid_file_is_never_served_from_an_old_snapshot() -> None:
 
 
 def test_default_toml_is_valid_and_complete() -> None:
-    text = config_schema.default_toml()
-    assert config_schema.parse_text(text, "defaults") == config.Config()
+    text = edit.default_toml()
+    assert validate.parse_text(text, "defaults") == config.Config()
     assert "# Most provider processes running at once" in text
 
 
@@ -120,10 +123,10 @@ def test_set_keeps_comments_and_other_keys() -> None:
         "# my settings\nfusion_default = false  # keep me\n\n[routing]\n"
         '# workers comment\nmax_workers = 3\nprefer_claude = [\n  "architect",\n]\n'
     )
-    config_schema.set_value(str(path), "routing.max_workers", "5")
-    config_schema.set_value(str(path), "fusion_default", "true")
-    config_schema.set_value(str(path), "routing.prefer_claude", '["planner", "critic"]')
-    config_schema.set_value(str(path), "providers.gemini.enabled", "false")
+    edit.set_value(str(path), "routing.max_workers", "5")
+    edit.set_value(str(path), "fusion_default", "true")
+    edit.set_value(str(path), "routing.prefer_claude", '["planner", "critic"]')
+    edit.set_value(str(path), "providers.gemini.enabled", "false")
     text = path.read_text()
     assert text.startswith("# my settings\nfusion_default = true  # keep me\n")
     assert "# workers comment\nmax_workers = 5\n" in text
@@ -137,7 +140,7 @@ def test_set_keeps_comments_and_other_keys() -> None:
 
 def test_set_adds_a_new_top_level_key_above_the_first_table() -> None:
     path = write("# my settings\n[routing]\nusage_threshold = 60\n")
-    value, kept = config_schema.set_value(str(path), "fusion_default", "true")
+    value, kept = edit.set_value(str(path), "fusion_default", "true")
     assert (value, kept) == (True, True)
     assert path.read_text() == (
         "# my settings\nfusion_default = true\n[routing]\nusage_threshold = 60\n"
@@ -149,15 +152,15 @@ def test_set_validates_before_writing() -> None:
     with pytest.raises(
         ConfigError, match=r"key 'threshold': input should be less than or equal to 100"
     ):
-        config_schema.set_value(str(path), "threshold", "150")
+        edit.set_value(str(path), "threshold", "150")
     with pytest.raises(ConfigError, match=r"unknown key 'routing\.workers'"):
-        config_schema.set_value(str(path), "routing.workers", "2")
+        edit.set_value(str(path), "routing.workers", "2")
     assert path.read_text() == "threshold = 90\n"
 
 
 def test_set_string_keys_take_bare_text() -> None:
     path = write("")
-    value, kept = config_schema.set_value(str(path), "providers.codex.command", "/opt/codex")
+    value, kept = edit.set_value(str(path), "providers.codex.command", "/opt/codex")
     assert value == "/opt/codex"
     assert kept
     assert config.load().providers.codex.command == "/opt/codex"
@@ -165,7 +168,7 @@ def test_set_string_keys_take_bare_text() -> None:
 
 def test_readme_configuration_reference_matches_the_schema() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for key, default, _meaning in config_schema.reference_rows():
+    for key, default, _meaning in edit.reference_rows():
         row = re.search(rf"^\| `{re.escape(key)}` \| `(.*?)` \|", readme, re.MULTILINE)
         assert row, f"README's configuration reference lacks `{key}`"
         assert row.group(1) == default, f"README shows a stale default for `{key}`"
@@ -215,7 +218,7 @@ def _nested(key: str, value: Any) -> dict[str, Any]:
     return data
 
 
-LEAF_KEYS = [key for key, _, _ in config_schema.reference_rows()]
+LEAF_KEYS = [key for key, _, _ in edit.reference_rows()]
 
 
 @pytest.mark.parametrize("key", LEAF_KEYS)
@@ -223,7 +226,7 @@ def test_a_partial_table_keeps_every_other_default(key: str) -> None:
     import tomli_w
 
     defaults = config.Config()
-    value = _other_value(key, config_schema.get_value(defaults, key))
+    value = _other_value(key, edit.get_value(defaults, key))
     write(tomli_w.dumps(_nested(key, value)))
     loaded = config.load().dump()
     expected = defaults.dump()
@@ -234,7 +237,7 @@ def test_a_partial_table_keeps_every_other_default(key: str) -> None:
     if key == "balancing.weights":
         node[leaf] = node[leaf] | value  # a table, so its other keys keep their defaults too
     elif key == "agents":
-        node[leaf] = {"explore": config.AgentOverride(provider="codex").dump()}
+        node[leaf] = {"explore": AgentOverride(provider="codex").dump()}
     elif key == "prices":
         node[leaf] = {"codex/my-model": value["codex/my-model"] | {"cached_input": None}}
     else:

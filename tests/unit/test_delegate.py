@@ -1,6 +1,6 @@
 """The routed path of the PreToolUse hook, with fake providers registered in the real registry.
 
-The fakes run real (tiny) processes through omcm.proc, so timeouts, retries and
+The fakes run real (tiny) processes through omcm.core.proc, so timeouts, retries and
 worker slots are exercised for real; only the CLI on the other end is fake.
 """
 
@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from omcm import paths, routing_log, slots, state
+from omcm.calls import routing_log, slots
+from omcm.core import paths, state
+from omcm.core.proc import ProcResult
 from omcm.hooks import pre_tool_use
 from omcm.hooks.payloads import PreToolUsePayload
-from omcm.proc import ProcResult
 from omcm.providers import PROVIDERS
 from omcm.providers.base import Provider, ProviderRequest, ProviderResult, ProviderSettings, Usage
 
@@ -264,8 +265,8 @@ def test_no_free_worker_slot_within_the_budget_falls_back_visibly(
 ) -> None:
     configure("[routing]\nmax_workers = 1\n[delegation]\nhook_budget = 30\n")
     fake(monkeypatch, "codex", "cat >/dev/null; echo NEVER")
-    monkeypatch.setattr("omcm.delegate.MARGIN", 1.0)
-    monkeypatch.setattr("omcm.delegate.MIN_RUN", 28.5)
+    monkeypatch.setattr("omcm.calls.delegate.MARGIN", 1.0)
+    monkeypatch.setattr("omcm.calls.delegate.MIN_RUN", 28.5)
     held = slots.acquire(1, time.monotonic() + 1)
     assert held is not None
     try:

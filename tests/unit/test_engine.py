@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from omcm import agents, engine
-from omcm.config import AgentOverride, Config
-from omcm.engine import Call, Decision, EngineState, Health, decide
+from omcm.config.schema import AgentOverride, Config
+from omcm.routing import agents, engine
+from omcm.routing.engine import Call, Decision, EngineState, Health, decide
 
 
 def conf(**changes: object) -> Config:

@@ -1,4 +1,4 @@
-"""``omcm._json``: the hot path's JSON, without the ``json`` package loaded."""
+"""``omcm.core.fastjson``: the hot path's JSON, without the ``json`` package loaded."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from omcm import _json
+from omcm.core import fastjson
 
 DAMAGED = ['{"event": "call", "time": "damaged"', '{"a": 1', "{", '{"a"', "[1,", "nul", ""]
 
@@ -15,7 +15,7 @@ DAMAGED = ['{"event": "call", "time": "damaged"', '{"a": 1', "{", '{"a"', "[1,",
 @pytest.mark.parametrize("text", DAMAGED)
 def test_damaged_text_is_a_value_error_naming_the_position(text: str) -> None:
     with pytest.raises(ValueError, match=r"char \d+"):
-        _json.loads(text)
+        fastjson.loads(text)
 
 
 def test_damaged_text_is_a_value_error_where_json_was_never_imported() -> None:
@@ -23,11 +23,11 @@ def test_damaged_text_is_a_value_error_where_json_was_never_imported() -> None:
     has not loaded it, and a truncated line used to surface as SystemError."""
     script = (
         "import sys\n"
-        "from omcm import _json\n"
+        "from omcm.core import fastjson\n"
         "assert 'json.decoder' not in sys.modules, 'the test needs a process without json'\n"
         f"for text in {DAMAGED!r}:\n"
         "    try:\n"
-        "        _json.loads(text)\n"
+        "        fastjson.loads(text)\n"
         "    except ValueError as exc:\n"
         "        print(type(exc).__name__, exc)\n"
     )
@@ -43,4 +43,4 @@ def test_damaged_text_is_a_value_error_where_json_was_never_imported() -> None:
 
 def test_round_trip() -> None:
     value = {"a": [1, 2.5, None, True], "b": "ü\n"}
-    assert _json.loads(_json.dumps(value)) == value
+    assert fastjson.loads(fastjson.dumps(value)) == value

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from omcm import handoff
-from omcm.config import ContextConfig
-from omcm.masking import mask
+from omcm.calls import handoff
+from omcm.config.schema import ContextConfig
+from omcm.core.masking import mask
 
 
 def line(**entry: object) -> str:
@@ -224,7 +224,7 @@ def test_masking(text: str, masked: str) -> None:
 def test_the_prompt_the_hook_recorded_wins_over_a_lagging_transcript(
     tmp_path: Path, transcript: Path
 ) -> None:
-    from omcm import sessions
+    from omcm.core import sessions
     from omcm.hooks.payloads import UserPromptSubmitPayload
 
     payload = UserPromptSubmitPayload.parse(

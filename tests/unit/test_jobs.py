@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from omcm import delivery, jobs, paths, routing_log, worker
+from omcm.calls import routing_log
 from omcm.config import Config
-from omcm.errors import OmcmError
+from omcm.core import paths
+from omcm.core.errors import OmcmError
+from omcm.jobs import delivery, store, worker
 
 
-def new_job(**fields: object) -> jobs.JobRecord:
+def new_job(**fields: object) -> store.JobRecord:
     values: dict[str, object] = {
         "source": "hook",
         "session_id": "s1",
@@ -25,20 +27,20 @@ def new_job(**fields: object) -> jobs.JobRecord:
         "cwd": "/tmp",
         "agent": "explore",
         "title": "look around",
-        "routes": [jobs.RouteEntry(provider="codex", model="m1")],
+        "routes": [store.RouteEntry(provider="codex", model="m1")],
         "timeout": 60,
         "call": {"event": "call", "agent": "explore", "tool_use_id": "toolu_1", "session_id": "s1"},
     }
-    record = jobs.JobRecord(**(values | fields))  # type: ignore[arg-type]
-    return jobs.create(record, {"prompt": "look around"}, Config())
+    record = store.JobRecord(**(values | fields))  # type: ignore[arg-type]
+    return store.create(record, {"prompt": "look around"}, Config())
 
 
 def test_a_job_goes_queued_running_done_and_ends_once() -> None:
     job = new_job()
     assert (job.state, [t.state for t in job.transitions]) == ("queued", ["queued"])
-    assert jobs.register_worker(job.id, os.getpid()) is not None
-    jobs.mark_running(job.id, "codex", 4242)
-    ended = jobs.finish(job.id, "done", "answered by codex", provider="codex", model="m1")
+    assert store.register_worker(job.id, os.getpid()) is not None
+    store.mark_running(job.id, "codex", 4242)
+    ended = store.finish(job.id, "done", "answered by codex", provider="codex", model="m1")
     assert ended is not None
     assert [(t.state, t.reason) for t in ended.transitions] == [
         ("queued", "created"),
@@ -46,8 +48,8 @@ def test_a_job_goes_queued_running_done_and_ends_once() -> None:
         ("done", "answered by codex"),
     ]
     assert ended.started_at is not None and ended.ended_at is not None
-    assert jobs.finish(job.id, "failed", "too late") is None  # never ends twice
-    assert jobs.load(job.id).state == "done"
+    assert store.finish(job.id, "failed", "too late") is None  # never ends twice
+    assert store.load(job.id).state == "done"
     [line] = routing_log.read()
     assert (line["outcome"], line["job_id"], line["tool_use_id"], line["provider"]) == (
         "routed",
@@ -55,32 +57,32 @@ def test_a_job_goes_queued_running_done_and_ends_once() -> None:
         "toolu_1",
         "codex",
     )
-    lines = Path(jobs.job_dir(job.id), "events.jsonl").read_text().splitlines()
+    lines = Path(store.job_dir(job.id), "events.jsonl").read_text().splitlines()
     events = [json.loads(x)["event"] for x in lines]
     assert events == ["created", "worker", "running", "done"]
 
 
 def test_a_second_worker_is_turned_away() -> None:
     job = new_job()
-    assert jobs.register_worker(job.id, os.getpid()) is not None
-    assert jobs.register_worker(job.id, os.getppid()) is None
+    assert store.register_worker(job.id, os.getpid()) is not None
+    assert store.register_worker(job.id, os.getppid()) is None
 
 
 def test_only_finished_states_end_a_job() -> None:
     job = new_job()
     with pytest.raises(ValueError, match="'running' is not a finished state"):
-        jobs.finish(job.id, "running", "no")
+        store.finish(job.id, "running", "no")
 
 
 # --- liveness ------------------------------------------------------------------------
 
 
 def set_fields(job_id: str, **values: object) -> None:
-    def change(record: jobs.JobRecord) -> None:
+    def change(record: store.JobRecord) -> None:
         for name, value in values.items():
             setattr(record, name, value)
 
-    jobs.update(job_id, change)
+    store.update(job_id, change)
 
 
 def dead_pid() -> int:
@@ -93,7 +95,7 @@ def test_a_job_whose_worker_is_gone_is_failed_when_read() -> None:
     job = new_job()
     pid = dead_pid()
     set_fields(job.id, worker_pid=pid, worker_started=1.0)
-    seen = jobs.load(job.id)
+    seen = store.load(job.id)
     assert seen.state == "failed"
     assert seen.reason == (
         f"its worker (pid {pid}) is gone: killed, crashed or the machine restarted"
@@ -103,24 +105,24 @@ def test_a_job_whose_worker_is_gone_is_failed_when_read() -> None:
 
 def test_a_reused_pid_with_another_start_time_is_not_the_worker() -> None:
     job = new_job()
-    me, started = os.getpid(), jobs.process_start(os.getpid())
+    me, started = os.getpid(), store.process_start(os.getpid())
     assert started is not None
     set_fields(job.id, worker_pid=me, worker_started=started - 3600)
-    assert jobs.load(job.id).state == "failed"
+    assert store.load(job.id).state == "failed"
 
 
 def test_a_live_worker_keeps_its_job_running() -> None:
     job = new_job()
-    assert jobs.register_worker(job.id, os.getpid()) is not None
-    jobs.mark_running(job.id, "codex", os.getpid())
-    assert jobs.load(job.id).state == "running"
+    assert store.register_worker(job.id, os.getpid()) is not None
+    store.mark_running(job.id, "codex", os.getpid())
+    assert store.load(job.id).state == "running"
 
 
 def test_a_job_no_worker_took_fails_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     job = new_job()
-    assert jobs.load(job.id).state == "queued"
-    monkeypatch.setattr(jobs, "SPAWN_GRACE", 0.0)
-    seen = jobs.load(job.id)
+    assert store.load(job.id).state == "queued"
+    monkeypatch.setattr(store, "SPAWN_GRACE", 0.0)
+    seen = store.load(job.id)
     assert (seen.state, seen.reason) == ("failed", "no worker took it within 0s of its creation")
 
 
@@ -134,20 +136,20 @@ def test_prune_keeps_recent_and_unfinished_jobs_oldest_going_first() -> None:
     ended = []
     for n in range(4):
         job = new_job()
-        jobs.register_worker(job.id, os.getpid())
-        jobs.finish(job.id, "done", "ok")
+        store.register_worker(job.id, os.getpid())
+        store.finish(job.id, "done", "ok")
         set_fields(job.id, ended_at=now - 3600 * (4 - n))
         ended.append(job.id)
     old = new_job()
-    jobs.register_worker(old.id, os.getpid())
-    jobs.finish(old.id, "failed", "x")
+    store.register_worker(old.id, os.getpid())
+    store.finish(old.id, "failed", "x")
     set_fields(old.id, ended_at=now - 8 * 86400)
     alive = new_job()
-    jobs.register_worker(alive.id, os.getpid())
+    store.register_worker(alive.id, os.getpid())
     set_fields(alive.id, created_at=now - 30 * 86400)
-    removed = jobs.prune(config, now)
+    removed = store.prune(config, now)
     assert sorted(removed) == sorted([old.id, ended[0], ended[1]])
-    assert jobs.ids() == sorted([ended[2], ended[3], alive.id])
+    assert store.ids() == sorted([ended[2], ended[3], alive.id])
 
 
 # --- delivery ------------------------------------------------------------------------
@@ -155,13 +157,13 @@ def test_prune_keeps_recent_and_unfinished_jobs_oldest_going_first() -> None:
 
 def _claim(state_dir: str, job_id: str, queue: multiprocessing.Queue[bool]) -> None:
     os.environ["OMCM_STATE_DIR"] = state_dir
-    queue.put(jobs.claim_delivery(job_id, f"pid{os.getpid()}") is not None)
+    queue.put(store.claim_delivery(job_id, f"pid{os.getpid()}") is not None)
 
 
 def test_an_answer_is_claimed_once_across_processes() -> None:
     job = new_job()
-    jobs.register_worker(job.id, os.getpid())
-    jobs.finish(job.id, "done", "ok")
+    store.register_worker(job.id, os.getpid())
+    store.finish(job.id, "done", "ok")
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[bool] = ctx.Queue()
     procs = [ctx.Process(target=_claim, args=(paths.state_dir(), job.id, queue)) for _ in range(6)]
@@ -173,15 +175,15 @@ def test_an_answer_is_claimed_once_across_processes() -> None:
 
 
 def test_an_unfinished_job_cannot_be_claimed() -> None:
-    assert jobs.claim_delivery(new_job().id, "stop") is None
+    assert store.claim_delivery(new_job().id, "stop") is None
 
 
 def test_answer_text_frames_the_result_and_says_plainly_when_not_done() -> None:
     config = Config()
     done = new_job()
-    jobs.register_worker(done.id, os.getpid())
-    Path(jobs.output_file(done.id)).write_text("the entry is app.py\n")
-    ended = jobs.finish(
+    store.register_worker(done.id, os.getpid())
+    Path(store.output_file(done.id)).write_text("the entry is app.py\n")
+    ended = store.finish(
         done.id,
         "done",
         "answered by codex",
@@ -197,7 +199,7 @@ def test_answer_text_frames_the_result_and_says_plainly_when_not_done() -> None:
     )
     assert "\n\nthe entry is app.py\n\n— omcm: explore → codex/m1 · 10 in / 2 out tokens · " in text
     failed = new_job()
-    gone = jobs.finish(failed.id, "failed", "codex: 429 Too Many Requests")
+    gone = store.finish(failed.id, "failed", "codex: 429 Too Many Requests")
     assert gone is not None
     assert delivery.answer_text(gone, config) == (
         f"[OMCM] Background job {failed.id}: the explore subagent task “look around” (tool "
@@ -208,23 +210,23 @@ def test_answer_text_frames_the_result_and_says_plainly_when_not_done() -> None:
 
 def test_the_summary_counts_running_and_unread_jobs() -> None:
     first, second = new_job(), new_job()
-    jobs.register_worker(first.id, os.getpid())
-    assert jobs.counts() == (2, 0)
-    jobs.finish(first.id, "done", "ok")
-    assert jobs.counts() == (1, 1)
-    jobs.claim_delivery(first.id, "stop")
-    assert jobs.counts() == (1, 0)
-    jobs.finish(second.id, "failed", "x")
-    jobs.mark_read(second.id)
-    assert jobs.counts() == (0, 0)
+    store.register_worker(first.id, os.getpid())
+    assert store.counts() == (2, 0)
+    store.finish(first.id, "done", "ok")
+    assert store.counts() == (1, 1)
+    store.claim_delivery(first.id, "stop")
+    assert store.counts() == (1, 0)
+    store.finish(second.id, "failed", "x")
+    store.mark_read(second.id)
+    assert store.counts() == (0, 0)
 
 
 def test_find_takes_the_id_or_a_unique_tail() -> None:
     job = new_job()
-    assert jobs.find(job.id) == job.id
-    assert jobs.find(job.id[-6:]) == job.id
+    assert store.find(job.id) == job.id
+    assert store.find(job.id[-6:]) == job.id
     with pytest.raises(OmcmError, match="no job 'zzz'"):
-        jobs.find("zzz")
+        store.find("zzz")
 
 
 # --- the worker and cancel, with a real (fake) provider ---------------------------------
@@ -255,10 +257,10 @@ def test_cancel_stops_the_worker_and_the_provider_group_within_two_seconds(
     job = new_job(source="cli")
     worker.spawn(job.id)
     deadline = time.monotonic() + 30
-    while not jobs.load(job.id).provider_pgid:
+    while not store.load(job.id).provider_pgid:
         assert time.monotonic() < deadline, "the worker never started the provider"
         time.sleep(0.05)
-    pgid = jobs.load(job.id).provider_pgid
+    pgid = store.load(job.id).provider_pgid
     assert pgid is not None and group_alive(pgid)
     began = time.monotonic()
     ended = worker.cancel(job.id)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from omcm.keywords import KeywordMatch, detect
+from omcm.routing.keywords import KeywordMatch, detect
 
 # (prompt, expected) where expected is None or (mode, cancel, fusion_requested, task).
 H, U, A, S = "hulw", "ulw", "autopilot", "save-tokens"
@@ -533,11 +533,17 @@ def test_pathological_inputs_finish() -> None:
 def test_import_is_lean() -> None:
     # A prompt without a keyword stem must not even load re (the hook's budget is ~2x start-up).
     code = (
-        "import sys; before = set(sys.modules); import omcm.keywords; "
-        "omcm.keywords.detect('please fix the failing test ' * 400); "
+        "import sys; before = set(sys.modules); import omcm.routing.keywords; "
+        "omcm.routing.keywords.detect('please fix the failing test ' * 400); "
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert out == ["__future__", "omcm", "omcm.keywords", "omcm.modes"]
+    assert out == [
+        "__future__",
+        "omcm",
+        "omcm.routing",
+        "omcm.routing.keywords",
+        "omcm.routing.modes",
+    ]

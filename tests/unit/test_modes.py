@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from omcm import agents, cli, keywords, modes, paths, state
+from omcm.cli import main
 from omcm.config import Config
-from omcm.engine import Call, EngineState, decide
+from omcm.core import paths, state
+from omcm.routing import agents, keywords, modes
+from omcm.routing.engine import Call, EngineState, decide
 
 SESSION = "mode-table-session"
 USAGES = [None, 10.0, 72.0, 85.0, 95.0]
@@ -29,7 +31,7 @@ def set_usage(usage: float | None) -> None:
 
 
 def mode_show(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
-    assert cli.main(["mode", "show", "--session", SESSION, "--json"]) == 0
+    assert main.main(["mode", "show", "--session", SESSION, "--json"]) == 0
     report: dict[str, object] = json.loads(capsys.readouterr().out)
     return report
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from omcm import engine, routing
+from omcm.calls import inputs
 from omcm.config import Config
+from omcm.core.state import ProviderLimits
 from omcm.providers import PROVIDERS
 from omcm.providers.base import ProviderRequest, ProviderSettings
 from omcm.providers.ollama import OllamaSettings, host_of
-from omcm.state import ProviderLimits
+from omcm.routing import engine
 from tests.e2e.stub_models import StubModels
 
 OLLAMA = PROVIDERS["ollama"]
@@ -167,7 +168,7 @@ def test_routing_probes_the_model_and_moves_on(
         "config",
     )
     route = engine.Route(provider="ollama", model="mistral:7b", sandbox="read-only")
-    health = routing.health(config, ProviderLimits(), 0.0, [route])
+    health = inputs.health(config, ProviderLimits(), 0.0, [route])
     assert not health["ollama"].available
     assert "ollama pull mistral:7b" in health["ollama"].reason
 
@@ -179,7 +180,7 @@ def test_a_local_model_costs_nothing() -> None:
 def test_the_doctor_reports_the_server_and_the_models(
     server: StubModels, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from omcm import doctor
+    from omcm.cli import doctor
 
     fake = tmp_path / "opencode"
     fake.write_text("#!/bin/sh\necho 1.18.33\n")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from omcm import paths
-from omcm.errors import OmcmError
+from omcm.core import paths
+from omcm.core.errors import OmcmError
 
 
 def test_env_overrides_are_used(tmp_path: Path) -> None:

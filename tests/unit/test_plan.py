@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from omcm.plan import PlanError, analyse, bad_glob, conflicts_of, overlap, parse, segment_overlap
+from omcm.batch.plan import (
+    PlanError,
+    analyse,
+    bad_glob,
+    conflicts_of,
+    overlap,
+    parse,
+    segment_overlap,
+)
 
 PROVIDERS = ("codex", "gemini", "opencode")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from omcm import doctor
+from omcm.cli import doctor
 from omcm.config import Config
 from omcm.providers import PROVIDERS
 from omcm.providers.base import ProviderSettings

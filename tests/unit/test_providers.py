@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from omcm import config
-from omcm.proc import ProcResult
-from omcm.providers import PROVIDERS
+from omcm.core.proc import ProcResult
+from omcm.providers import PROVIDERS, REGISTERED
 from omcm.providers.base import ProviderRequest, ProviderResult, ProviderSettings, Usage
 from omcm.providers.codex import Codex
 from omcm.providers.common import reset_from_headers, reset_from_text, seconds
@@ -271,7 +271,7 @@ def conf(name: str, **changes: Any) -> ProviderSettings:
 
 
 def test_registry_holds_every_configurable_provider() -> None:
-    assert tuple(PROVIDERS) == config.PROVIDERS
+    assert tuple(PROVIDERS) == REGISTERED
     found: dict[str, type] = {p.name: type(p) for p in PROVIDERS.values()}
     assert found == {"codex": Codex, "gemini": Gemini, "opencode": OpenCode, "ollama": Ollama}
 

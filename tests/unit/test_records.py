@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from omcm.records import Record, RecordError
+from omcm.core.records import Record, RecordError
 
 
 class Inner(Record):

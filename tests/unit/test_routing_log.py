@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from omcm import paths, routing_log
-from omcm.routing_log import AttemptEntry, CallEntry, FallbackEntry, LimitEntry, Tokens
+from omcm.calls import routing_log
+from omcm.calls.routing_log import AttemptEntry, CallEntry, FallbackEntry, LimitEntry, Tokens
+from omcm.core import paths
 
 
 def call(n: int, agent: str = "explore", pad: str = "") -> CallEntry:

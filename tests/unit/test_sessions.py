@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from omcm import cli, sessions, state
-from omcm.errors import OmcmError
+from omcm.cli import main
+from omcm.core import sessions, state
+from omcm.core.errors import OmcmError
 
 
 def seen(session_id: str, cwd: Path, at: float) -> None:
@@ -42,17 +43,17 @@ def test_cli_guesses_the_session_only_inside_claude_code(
     monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
     args = argparse.Namespace(session=None)
     with pytest.raises(OmcmError, match="no session"):
-        cli.session_of(args)  # a user's own shell: never act on a guessed session
+        main.session_of(args)  # a user's own shell: never act on a guessed session
     monkeypatch.setenv("CLAUDECODE", "1")
-    assert cli.session_of(args) == "abc"
+    assert main.session_of(args) == "abc"
     monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", "given")
-    assert cli.session_of(args) == "given"
+    assert main.session_of(args) == "given"
 
 
 def test_the_version_is_found_behind_large_request_lines(tmp_path: Path) -> None:
     """2.1.332 writes each API request's shape and body (tens of KB, no version) into the
     transcript: the version is found further back than those lines."""
-    from omcm import sessions
+    from omcm.core import sessions
 
     transcript = tmp_path / "session.jsonl"
     lines = [
@@ -74,7 +75,7 @@ def test_the_running_claude_code_says_its_version(tmp_path: Path, layout: str) -
     ($CLAUDE_PID) which release it is, from its npm package or its installer's folder."""
     import subprocess
 
-    from omcm import sessions
+    from omcm.core import sessions
 
     if layout == "npm":
         package = tmp_path / "node_modules" / "@anthropic-ai" / "claude-code"

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from omcm import slots
+from omcm.calls import slots
 
 
 def test_at_most_count_slots_are_held() -> None:
@@ -28,7 +28,7 @@ def test_a_dead_holder_frees_its_slot() -> None:
         [
             sys.executable,
             "-c",
-            "import time, omcm.slots as s; slot = s.acquire(1, time.monotonic() + 5); "
+            "import time, omcm.calls.slots as s; slot = s.acquire(1, time.monotonic() + 5); "
             "print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omcm import paths, state
+from omcm.core import paths, state
 
 
 def _path() -> str:

@@ -12,10 +12,14 @@ from typing import Any
 
 import pytest
 
-from omcm import paths, routing_log, stats, stats_html, stats_index
+from omcm.calls import routing_log
+from omcm.calls.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
 from omcm.config import Config
-from omcm.errors import OmcmError
-from omcm.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
+from omcm.core import paths
+from omcm.core.errors import OmcmError
+from omcm.stats import html as stats_html
+from omcm.stats import index as stats_index
+from omcm.stats import report as stats
 
 PROVIDERS = ("codex", "gemini", "opencode", "ollama")
 MODELS = {
@@ -326,7 +330,7 @@ def test_a_report_of_too_many_periods_is_refused_with_advice() -> None:
 
 
 def test_genai_prices_rates_are_kept_for_the_next_report(monkeypatch: pytest.MonkeyPatch) -> None:
-    from omcm import prices
+    from omcm.stats import prices
 
     first = prices.Prices(Config())
     found = first.rates("codex", "gpt-5.1-codex-mini", time.time())

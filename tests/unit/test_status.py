@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import time
 
-from omcm import paths, state, status
+from omcm.cli import status
+from omcm.core import paths, state
 
 
 def test_status_says_where_each_figure_came_from_and_how_old_it_is() -> None:

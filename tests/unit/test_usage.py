@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omcm import usage
-from omcm.state import FallbackState, ProviderLimits, UsageWindow
+from omcm.core.state import FallbackState, ProviderLimits, UsageWindow
+from omcm.routing import usage
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

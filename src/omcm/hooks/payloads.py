@@ -8,7 +8,7 @@ from the real CLI.
 
 from __future__ import annotations
 
-from omcm.records import Record
+from omcm.core.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ the subagent's ``agentId``, ``usage``, ``totalDurationMs`` and ``resolvedModel``
 ``usage`` is the last model response's only, so the cost is summed over every
 response in the subagent's own transcript (``<session>/subagents/agent-<id>.jsonl``);
 ``usage`` counts only when that file is missing. That becomes a ``subagent`` line
-in the routing log and the observed cost of its agent and tier (:mod:`omcm.ledger`).
+in the routing log and the observed cost of its agent and tier (:mod:`omcm.calls.ledger`).
 A background subagent (``isAsync``) has no usage yet: a note keeps its agent and tier
 until its task notification arrives (see the UserPromptSubmit hook). Prints nothing.
 """
@@ -30,8 +30,9 @@ SETTLE = 5.0
 def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
     if payload.tool_name not in SUBAGENT_TOOLS or not isinstance(payload.tool_response, dict):
         return None
-    from omcm import agents, ledger, modes
-    from omcm.routing_log import SubagentEntry
+    from omcm.calls import ledger
+    from omcm.calls.routing_log import SubagentEntry
+    from omcm.routing import agents, modes
 
     task = AgentInput.parse(payload.tool_input, f"PostToolUse tool_input of {payload.tool_name}")
     response: dict[str, Any] = payload.tool_response
@@ -51,7 +52,7 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
     if response.get("isAsync") or response.get("status") == "async_launched":
         agent_id = str(response.get("agentId") or "")
         if agent_id:
-            from omcm import state
+            from omcm.core import state
 
             entry.background = True
             state.atomic_write(ledger.pending_file(payload.session_id, agent_id), _dumps(entry))
@@ -82,6 +83,6 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
 
 
 def _dumps(entry: Any) -> str:
-    from omcm import _json
+    from omcm.core import fastjson
 
-    return _json.dumps(entry.dump())
+    return fastjson.dumps(entry.dump())

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import time
 
-from omcm import config, engine, routing, routing_log, sessions
-from omcm.errors import ConfigError
+from omcm import config
+from omcm.calls import inputs, routing_log
+from omcm.core import sessions
+from omcm.core.errors import ConfigError
 from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, PreToolUsePayload
+from omcm.routing import engine
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from omcm.routing_log import CallEntry
+    from omcm.calls.routing_log import CallEntry
 
 PAYLOAD = PreToolUsePayload
 #: The plugin's agent whose calls carry a batch plan (agents/batch.md): OMCM runs the plan.
@@ -33,23 +36,23 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
         conf = config.load()
     except ConfigError as exc:
         # Claude runs the call (the runner shows the error); the log still gets its line.
-        entry = routing.error_entry(payload, task.subagent_type, "config-error", str(exc), started)
+        entry = inputs.error_entry(payload, task.subagent_type, "config-error", str(exc), started)
         _book(payload, entry, time.time())
         raise
     sessions.record_event(payload)
     if task.subagent_type.strip().lower() == BATCH_AGENT:
-        from omcm import batch_cli
+        from omcm.cli import batch
 
-        return batch_cli.from_subagent_call(payload, task, conf)
+        return batch.from_subagent_call(payload, task, conf)
     now = time.time()
     call = engine.Call(agent_raw=task.subagent_type, model=task.model)
     # Once the call would leave Claude, its providers are probed (installed, healthy).
-    decision, _st = routing.probed(
+    decision, _st = inputs.probed(
         conf, payload.session_id, now, lambda st: engine.decide(call, conf, st)
     )
     answer: dict[str, Any] | None = None
     if decision.routed:
-        from omcm import background
+        from omcm.jobs import background
 
         if background.wanted(payload, task, conf):
             job = background.start(payload, task, decision, conf)
@@ -57,7 +60,8 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
             return background.started_answer(job)
     sessions.mark_call(payload, "")  # the delivery hook: no job for this call
     if decision.routed:
-        from omcm import delegate, proc
+        from omcm.calls import delegate
+        from omcm.core import proc
 
         # Esc or the hook's timeout: Claude Code signals this process (or ends its
         # launcher); the provider is stopped at once and the call logged as cancelled.
@@ -74,7 +78,7 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
                 "systemMessage": f"OMCM: no provider can take the {decision.agent} "
                 f"subagent now ({skipped}); Claude runs it."
             }
-        entry = routing.decision_entry(payload, decision, started)
+        entry = inputs.decision_entry(payload, decision, started)
     _book(payload, entry, now)
     return answer
 
@@ -82,4 +86,4 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
 def _book(payload: PreToolUsePayload, entry: CallEntry, now: float) -> None:
     """Write the call's log line and add it to the counters."""
     routing_log.append(entry)
-    routing.count(payload.session_id, now, entry)
+    inputs.count(payload.session_id, now, entry)

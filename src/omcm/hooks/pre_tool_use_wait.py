@@ -3,7 +3,7 @@
 Registered in hooks/hooks.json on PreToolUse next to the deciding hook, with
 ``"async": true, "asyncRewake": true``: Claude Code runs both at once and does
 not wait for this one. It learns from the deciding hook's mark whether the call
-became a job (:func:`omcm.sessions.mark_call`; no job: it ends at once). In an
+became a job (:func:`omcm.core.sessions.mark_call`; no job: it ends at once). In an
 interactive session it waits for the job to end and exits 2 with the answer,
 which Claude Code 2.1.197+ hands the model as a notification, waking the
 session. Under ``-p`` a hook exiting after the turn has ended starts no new
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm import sessions
+from omcm.core import sessions
 from omcm.hooks.payloads import SUBAGENT_TOOLS, PreToolUsePayload
 
 TYPE_CHECKING = False
@@ -36,15 +36,17 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     job_id = _mark(payload)
     if not job_id or os.environ.get("CLAUDE_CODE_ENTRYPOINT") != "cli":
         return None  # no job; or -p / SDK, where the Stop hook hands the answer over
-    from omcm import config, delivery, jobs, proc
+    from omcm import config
+    from omcm.core import proc
+    from omcm.jobs import delivery, store
 
     try:
         with proc.cancel_on_signals():
-            while not jobs.load(job_id).finished:
+            while not store.load(job_id).finished:
                 time.sleep(POLL)
     except proc.Cancelled:
         return None  # the session ended first: the job goes on, SessionStart offers it
-    taken = jobs.claim_delivery(job_id, "rewake")
+    taken = store.claim_delivery(job_id, "rewake")
     if taken is None:
         return None  # the Stop hook took it already
     return {"rewake": delivery.answer_text(taken, config.load())}

@@ -14,9 +14,9 @@ import os
 import sys
 import time
 
-from omcm import _json, paths
-from omcm.errors import OmcmError, PayloadError
-from omcm.records import RecordError
+from omcm.core import fastjson, paths
+from omcm.core.errors import OmcmError, PayloadError
+from omcm.core.records import RecordError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,15 +101,15 @@ def decode(raw: bytes, event: str) -> Any:
     if not raw.strip():
         raise PayloadError(f"{event} hook stdin is empty; Claude Code sends a JSON object")
     try:
-        return _json.loads(raw)
-    except (_json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return fastjson.loads(raw)
+    except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PayloadError(f"{event} hook stdin is not JSON ({exc})") from exc
 
 
 def emit(answer: dict[str, Any] | None) -> None:
     """Write the hook's answer: one JSON object, or nothing at all."""
     if answer:
-        sys.stdout.write(_json.dumps(answer) + "\n")
+        sys.stdout.write(fastjson.dumps(answer) + "\n")
         sys.stdout.flush()
 
 
@@ -119,13 +119,13 @@ def _failure(message: str) -> str:
 
 
 def _log(message: str, detail: str = "") -> str:
-    from omcm.state import log_error
+    from omcm.core.state import log_error
 
     return log_error(message, detail)
 
 
 def _with_notices(answer: dict[str, Any] | None) -> dict[str, Any] | None:
-    from omcm.state import NOTICES
+    from omcm.core.state import NOTICES
 
     if not NOTICES:
         return answer
@@ -149,4 +149,4 @@ def _trace(hook: str, data: object) -> None:
         "payload": data,
     }
     with open(trace, "a", encoding="utf-8") as handle:
-        handle.write(_json.dumps(line) + "\n")
+        handle.write(fastjson.dumps(line) + "\n")

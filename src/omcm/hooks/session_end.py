@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm import _json, sessions
+from omcm.core import fastjson, sessions
 from omcm.hooks.payloads import SessionEndPayload
 
 TYPE_CHECKING = False
@@ -57,7 +57,7 @@ def last_limit_error(transcript_path: str) -> float | None:
         if b'"assistant"' not in line:
             continue
         try:
-            entry = _json.loads(line)
+            entry = fastjson.loads(line)
         except (ValueError, UnicodeDecodeError):
             continue  # the first line of the tail may be cut
         if (

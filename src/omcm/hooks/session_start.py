@@ -9,7 +9,8 @@ mode again. Providers in warm mode get their pools started for the session's pro
 
 from __future__ import annotations
 
-from omcm import config, sessions
+from omcm import config
+from omcm.core import sessions
 from omcm.hooks.payloads import SessionStartPayload
 
 TYPE_CHECKING = False
@@ -30,7 +31,7 @@ RESULT_NOTE = (
 def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
     conf = config.load()
     notice = sessions.record_event(payload, source=payload.source, take_notice=True).pending_notice
-    from omcm import modes
+    from omcm.routing import modes
 
     context = [RESULT_NOTE] if conf.routing.enabled else []
     if payload.source == "clear":
@@ -40,15 +41,16 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
         if mode.mode:  # resumed or compacted: Claude should still know what the mode means
             import time
 
-            from omcm import paths, routing, state
+            from omcm.calls import inputs
+            from omcm.core import paths, state
 
             limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
             fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-            usage = routing.claude_usage(limits, time.time())
+            usage = inputs.claude_usage(limits, time.time())
             context.append(modes.describe(mode, usage, conf, fallback=fallback.active))
     if conf.routing.enabled and payload.cwd:
         _prewarm(conf, payload.cwd)
-    from omcm import delivery
+    from omcm.jobs import delivery
 
     offered = delivery.offer_for_project(payload.cwd, conf, payload.session_id)
     if offered:
@@ -75,12 +77,12 @@ def _prewarm(conf: config.Config, project: str) -> None:
     if not os.path.isdir(project):
         return
     try:
-        from omcm import pool
+        from omcm.providers import pool
 
         pool.prewarm(conf, project)
     except Exception:
         import traceback
 
-        from omcm import state
+        from omcm.core import state
 
         state.log_error("the session start could not start the warm pools", traceback.format_exc())

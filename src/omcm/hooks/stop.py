@@ -7,7 +7,8 @@ after ``autopilot.max_continuations`` so it can never loop forever.
 
 from __future__ import annotations
 
-from omcm import config, sessions
+from omcm import config
+from omcm.core import sessions
 from omcm.hooks.payloads import StopPayload
 
 TYPE_CHECKING = False
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from omcm.config import Config
-    from omcm.state import SessionMode
+    from omcm.core.state import SessionMode
 
 PAYLOAD = StopPayload
 
@@ -26,12 +27,13 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
     answers = _background_answers(payload, conf)
     if answers:
         return {"decision": "block", "reason": "\n\n".join(answers)}
-    from omcm import modes
+    from omcm.routing import modes
 
     mode = modes.current(payload.session_id)
     if mode.mode != "autopilot":
         return None
-    from omcm import handoff, state
+    from omcm.calls import handoff
+    from omcm.core import state
 
     facts = handoff.read_transcript(payload.transcript_path, want_files=0)
     remaining = [t for t in facts.todos or [] if t.status != "completed"]
@@ -89,7 +91,7 @@ def _background_answers(payload: StopPayload, conf: Config) -> list[str]:
     """
     import os
 
-    from omcm import delivery
+    from omcm.jobs import delivery
 
     if not sessions.started_jobs(payload.session_id):
         return []

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import time
 
-from omcm import config, paths, sessions, state
+from omcm import config
+from omcm.core import paths, sessions, state
 from omcm.hooks.payloads import StopFailurePayload
 
 TYPE_CHECKING = False
@@ -49,7 +50,8 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
     half-way (``claude -p`` exits without waiting for it) recorded the limit but
     wrote no handoff and told no one: the back-up does that part.
     """
-    from omcm import statusline, usage
+    from omcm.hud import statusline
+    from omcm.routing import usage
 
     now = time.time()
     until: list[float] = []
@@ -69,7 +71,7 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
             return ""
         until = known
     else:
-        from omcm import routing_log
+        from omcm.calls import routing_log
 
         routing_log.append(
             routing_log.LimitEntry(
@@ -92,7 +94,7 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
 
 
 def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -> str:
-    from omcm import handoff, routing
+    from omcm.calls import handoff, inputs
 
     context = handoff.build(
         project=payload.cwd,
@@ -100,7 +102,7 @@ def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -
         transcript_path=payload.transcript_path,
         task="Continue the session Claude Code had to stop (usage limit)",
         target="OpenCode or Codex",
-        usage=routing.usage_text(limits),
+        usage=inputs.usage_text(limits),
         settings=conf.context,
     )
     md_path, _ = handoff.write(context, conf.context.max_context_length)

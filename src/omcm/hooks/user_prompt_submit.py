@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 
-from omcm import config, keywords, sessions
+from omcm import config
+from omcm.core import sessions
 from omcm.hooks.payloads import UserPromptSubmitPayload
+from omcm.routing import keywords
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from omcm.config import Config
-    from omcm.keywords import KeywordMatch
-    from omcm.state import SessionMode
+    from omcm.core.state import SessionMode
+    from omcm.routing.keywords import KeywordMatch
 
 PAYLOAD = UserPromptSubmitPayload
 
@@ -41,7 +43,7 @@ def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
 
 def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] | None:
     match = keywords.detect(payload.prompt)
-    from omcm import modes
+    from omcm.routing import modes
 
     mode = modes.current(payload.session_id)
     if match is None and not mode.mode:
@@ -68,13 +70,13 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
 
 
 def _fusion(match: KeywordMatch, conf: Config) -> bool:
-    from omcm import modes
+    from omcm.routing import modes
 
     return match.fusion_requested or (modes.MODES[match.mode].needs_fusion and conf.fusion_default)
 
 
 def _note_command(session_id: str, match: KeywordMatch, mode: SessionMode, conf: Config) -> None:
-    from omcm import modes
+    from omcm.routing import modes
 
     fusion = _fusion(match, conf)
     if mode.mode == match.mode:
@@ -86,7 +88,7 @@ def _note_command(session_id: str, match: KeywordMatch, mode: SessionMode, conf:
 
 
 def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any] | None:
-    from omcm import modes
+    from omcm.routing import modes
 
     ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)
     if not ended:
@@ -105,13 +107,15 @@ def _tell(
     session_id: str, mode: SessionMode, conf: Config, announce: bool
 ) -> dict[str, Any] | None:
     """Explain the mode to Claude when it was just set or when what it routes changed."""
-    from omcm import modes, routing, state
-    from omcm import paths as omcm_paths
+    from omcm.calls import inputs
+    from omcm.core import paths as omcm_paths
+    from omcm.core import state
+    from omcm.routing import modes
 
     now = time.time()
     limits = state.load(omcm_paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
     fallback = state.load(omcm_paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-    usage = routing.claude_usage(limits, now)
+    usage = inputs.claude_usage(limits, now)
     band = "fallback" if fallback.active else modes.band(mode, usage, conf)
     changed = band != mode.band or mode.continuations
 
@@ -145,8 +149,9 @@ def _background_subagent_done(payload: UserPromptSubmitPayload) -> None:
     """Log what a background subagent that ran on Claude cost (PostToolUse left a note)."""
     import os
 
-    from omcm import _json, ledger
-    from omcm.routing_log import SubagentEntry
+    from omcm.calls import ledger
+    from omcm.calls.routing_log import SubagentEntry
+    from omcm.core import fastjson
 
     fields = ledger.notification_fields(payload.prompt)
     agent_id = fields.get("task-id", "")
@@ -155,7 +160,7 @@ def _background_subagent_done(payload: UserPromptSubmitPayload) -> None:
     note = ledger.pending_file(payload.session_id, agent_id)
     try:
         with open(note, "rb") as handle:
-            entry = SubagentEntry.parse(_json.loads(handle.read()), note)
+            entry = SubagentEntry.parse(fastjson.loads(handle.read()), note)
     except (OSError, ValueError):
         return  # not a subagent that ran on Claude (or one OMCM did not see start)
     spent = ledger.subagent_usage(payload.transcript_path, agent_id, wait=3.0)

@@ -7,10 +7,10 @@ install command; its ``config.toml`` table (a :class:`ProviderSettings` subclass
 with its defaults: command, models per tier, timeout, anything of its own); how
 to tell whether it is logged in and healthy; how to turn a :class:`ProviderRequest`
 into an argv + stdin (real flags only, see the README's provider notes) and the
-finished process (:class:`omcm.proc.ProcResult`) into a :class:`ProviderResult`:
+finished process (:class:`omcm.core.proc.ProcResult`) into a :class:`ProviderResult`:
 the answer, the real token usage normalised to input / cached / output /
 reasoning, or a classified failure; and, optionally, its warm mode
-(:class:`omcm.pool.WarmServer`). Structured output is trusted over exit codes.
+(:class:`omcm.providers.pool.WarmServer`). Structured output is trusted over exit codes.
 
 Config is read on every hook, so provider modules are imported on the hooks'
 hot path: at import they define classes only. Parsing helpers (``re``, ``json``)
@@ -19,7 +19,7 @@ and warm-mode machinery are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from omcm.records import Record, Section
+from omcm.core.records import Record, Section
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from threading import Event
     from typing import Any, ClassVar, Literal
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
 
     Sandbox = Literal["read-only", "workspace-write"]
     Outcome = Literal[
@@ -245,7 +245,7 @@ class Provider:
         return request.prompt
 
     def env(self, request: ProviderRequest, settings: ProviderSettings) -> dict[str, str]:
-        """Variables to lay over the child's environment (``omcm.proc.child_env(extra)``).
+        """Variables to lay over the child's environment (``omcm.core.proc.child_env(extra)``).
 
         Only what the sandbox or the route needs where the CLI has no flag for it;
         never anything that hides the user's own config.
@@ -272,7 +272,7 @@ class WarmError(Exception):
 class WarmServer:
     """One long-running process of a provider CLI that runs many calls, one at a time.
 
-    A pool supervisor (:mod:`omcm.pool`) owns it: it calls :meth:`start` once,
+    A pool supervisor (:mod:`omcm.providers.pool`) owns it: it calls :meth:`start` once,
     then :meth:`call` for each routed call given to it, :meth:`check` now and
     then while it is idle, and :meth:`close` to stop it. Every call gets a fresh
     session of the CLI (no context from an earlier call) with the request's

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from threading import Event
     from typing import Any
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import ProviderRequest, ProviderSettings
 
 _MESSAGE_TYPES = ("agent_message", "assistant_message")  # the latter: older builds
@@ -89,7 +89,7 @@ class Codex(Provider):
         for key in ("CODEX_API_KEY", "OPENAI_API_KEY"):
             if env.get(key):
                 return Login(ready=True, detail=f"API key from ${key}")
-        from omcm import proc
+        from omcm.core import proc
 
         done = proc.run([self.program(settings), "login", "status"], env=dict(env), timeout=20)
         said = (done.stderr + "\n" + done.stdout).strip()
@@ -105,8 +105,8 @@ class Codex(Provider):
         self, settings: ProviderSettings, models: list[str], env: Mapping[str, str], now: float
     ) -> str:
         """Skip Codex while its own plan window (from its session files) is used up."""
-        from omcm import codex_limits
-        from omcm.routing import minutes
+        from omcm.calls.inputs import minutes
+        from omcm.providers import codex_limits
 
         seen = codex_limits.read(codex_limits.sessions_dir(env))
         until = seen.exhausted_until(now) if seen else None
@@ -116,8 +116,8 @@ class Codex(Provider):
 
     def report(self, settings: ProviderSettings, env: Mapping[str, str], now: float) -> list[str]:
         """Codex's own plan windows, as its session files last logged them."""
-        from omcm import codex_limits
-        from omcm.hud import duration
+        from omcm.hud.bar import duration
+        from omcm.providers import codex_limits
 
         seen = codex_limits.read(codex_limits.sessions_dir(env))
         if seen is None:

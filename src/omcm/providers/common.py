@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from omcm import _json
+from omcm.core import fastjson
 from omcm.providers.base import ProviderResult
 
 TYPE_CHECKING = False
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import Any
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import Outcome
 
 MAX_ERROR = 200
@@ -49,7 +49,7 @@ def json_lines(text: str) -> Iterator[dict[str, Any]]:
         if not line.startswith("{"):
             continue
         try:
-            value = _json.loads(line)
+            value = fastjson.loads(line)
         except ValueError:
             continue
         if isinstance(value, dict):

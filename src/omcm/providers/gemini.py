@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 
-from omcm import _json
+from omcm.core import fastjson
 from omcm.providers.base import (
     Login,
     PoolSettings,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from threading import Event
     from typing import Any
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import Outcome, ProviderRequest, ProviderSettings
 
 INSTRUCTION = "Carry out the task above and reply with the result."
@@ -175,7 +175,7 @@ def _gemini_home(env: Mapping[str, str]) -> str:
 def _auth_method(home: str) -> str:
     try:
         with open(os.path.join(home, "settings.json"), encoding="utf-8") as handle:
-            settings = _json.loads(handle.read())
+            settings = fastjson.loads(handle.read())
     except (OSError, ValueError):
         return ""
     if not isinstance(settings, dict):
@@ -205,7 +205,7 @@ def _error(err: dict[str, Any], stderr: str, now: float) -> ProviderResult:
     status = ""
     if message.startswith("{"):
         try:
-            inner = as_dict(as_dict(_json.loads(message)).get("error"))
+            inner = as_dict(as_dict(fastjson.loads(message)).get("error"))
         except ValueError:
             inner = {}
         if inner:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from omcm import _json
+from omcm.core import fastjson
 from omcm.providers.base import Login, Provider, ProviderSettings, TierModels
 
 TYPE_CHECKING = False
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import ProviderRequest, ProviderResult
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -131,7 +131,7 @@ class Ollama(Provider):
         if _agent(settings) == "codex":
             return {"CODEX_OSS_BASE_URL": base}
         try:
-            user = _json.loads(os.environ.get("OPENCODE_CONFIG_CONTENT") or "{}")
+            user = fastjson.loads(os.environ.get("OPENCODE_CONFIG_CONTENT") or "{}")
         except ValueError:
             user = {}
         config: dict[str, Any] = user if isinstance(user, dict) else {}
@@ -142,7 +142,7 @@ class Ollama(Provider):
             "options": {"baseURL": base},
             "models": {m: {"name": m} for m in settings.model.named()},
         }
-        laid = {"OPENCODE_CONFIG_CONTENT": _json.dumps(config | {"provider": providers})}
+        laid = {"OPENCODE_CONFIG_CONTENT": fastjson.dumps(config | {"provider": providers})}
         return laid | OPENCODE.env(request, settings)
 
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
@@ -191,7 +191,7 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, Any] | None:
     finally:
         connection.close()
     try:
-        return response.status, _json.loads(raw.decode("utf-8", "replace")) if raw else None
+        return response.status, fastjson.loads(raw.decode("utf-8", "replace")) if raw else None
     except ValueError:
         return response.status, None
 

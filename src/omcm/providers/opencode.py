@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from omcm import _json
+from omcm.core import fastjson
 from omcm.providers.base import (
     Login,
     PoolSettings,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from threading import Event
     from typing import Any
 
-    from omcm.proc import ProcResult
+    from omcm.core.proc import ProcResult
     from omcm.providers.base import ProviderRequest, ProviderSettings
 
 READ_ONLY_PERMISSION = {"edit": "deny", "bash": "deny"}
@@ -121,12 +121,12 @@ class OpenCode(Provider):
             return {}
         # Keep the user's own OPENCODE_PERMISSION, with the read-only rules on top.
         try:
-            permission = _json.loads(os.environ.get("OPENCODE_PERMISSION") or "{}")
+            permission = fastjson.loads(os.environ.get("OPENCODE_PERMISSION") or "{}")
         except ValueError:
             permission = {}
         if not isinstance(permission, dict):
             permission = {}
-        return {"OPENCODE_PERMISSION": _json.dumps(permission | READ_ONLY_PERMISSION)}
+        return {"OPENCODE_PERMISSION": fastjson.dumps(permission | READ_ONLY_PERMISSION)}
 
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         early = process_failure(result)
@@ -229,7 +229,7 @@ def _json_text(text: str) -> dict[str, Any]:
         lambda m: m.group(1) or "", text
     )
     try:
-        return as_dict(_json.loads(text))
+        return as_dict(fastjson.loads(text))
     except ValueError:
         return {}
 
@@ -275,7 +275,7 @@ def _logged_error(stderr: str, ref: str) -> str:
     for match in regex(_LOG_ERROR).finditer(stderr):
         if match.group("ref") == ref:
             try:
-                return str(_json.loads(f'"{match.group("error")}"'))
+                return str(fastjson.loads(f'"{match.group("error")}"'))
             except ValueError:
                 return match.group("error")
     return ""

@@ -1,10 +1,10 @@
 """What the warm servers share: their process, a JSON-RPC peer on its stdio, and a
 JSON client for a server on 127.0.0.1.
 
-Imported only by a pool supervisor (:mod:`omcm.pool`), never on a hook's path.
+Imported only by a pool supervisor (:mod:`omcm.providers.pool`), never on a hook's path.
 
 A warm process leads a process group of its own, and a watchdog (the one cold
-runs use, :mod:`omcm.watchdog`) kills that group should the supervisor die, even
+runs use, :mod:`omcm.jobs.watchdog`) kills that group should the supervisor die, even
 by SIGKILL: a warm server never outlives the pool that started it. Its stderr
 goes to a log file and the last 64 KiB are kept for error messages.
 """
@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 
-from omcm import _json
+from omcm.core import fastjson
 from omcm.providers.base import WarmError
 
 TYPE_CHECKING = False
@@ -44,7 +44,7 @@ class Process:
 
     def start(self, *, stdin: bool, on_stdout: Callable[[str], None] | None = None) -> None:
         """Start it; ``on_stdout`` hears each stdout line (else stdout is discarded)."""
-        from omcm import proc
+        from omcm.core import proc
 
         try:
             self.child = subprocess.Popen(
@@ -214,7 +214,7 @@ class Rpc:
                 waiter.put({})  # wake everyone: the peer is gone
             return
         try:
-            message = _json.loads(line)
+            message = fastjson.loads(line)
         except ValueError:
             return  # a log line on stdout
         if not isinstance(message, dict):
@@ -253,7 +253,7 @@ class Rpc:
     def _send(self, message: dict[str, Any]) -> None:
         if self.jsonrpc:
             message = {"jsonrpc": "2.0", **message}
-        self.process.write(_json.dumps(message) + "\n")
+        self.process.write(fastjson.dumps(message) + "\n")
 
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         self._send({"method": method, **({"params": params} if params is not None else {})})
@@ -336,7 +336,7 @@ class Http:
 
         connection = http.client.HTTPConnection(self.host, self.port, timeout=max(timeout, 0.1))
         try:
-            data = None if body is None else _json.dumps(body).encode()
+            data = None if body is None else fastjson.dumps(body).encode()
             connection.request(method, path, body=data, headers=self.headers)
             response = connection.getresponse()
             raw = response.read().decode("utf-8", "replace")
@@ -345,7 +345,7 @@ class Http:
         finally:
             connection.close()
         try:
-            return response.status, _json.loads(raw) if raw else None
+            return response.status, fastjson.loads(raw) if raw else None
         except ValueError:
             return response.status, raw
 

@@ -1,0 +1,245 @@
+"""Gather the engine's inputs from the state files, and keep the books afterwards.
+
+Everything here is cheap enough for the hook's hot path: the state files are
+small JSON documents read under their locks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm.core import paths, state
+from omcm.routing import engine
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from omcm.calls.routing_log import CallEntry
+    from omcm.config import Config
+    from omcm.hooks.payloads import PreToolUsePayload
+    from omcm.routing.engine import Decision
+
+#: A usage reading older than this is not trusted for usage-based rules.
+USAGE_MAX_AGE = 15 * 60
+
+
+def claude_usage(limits: state.ProviderLimits, now: float) -> float | None:
+    """The larger of Claude's 5-hour and weekly usage %, if a fresh reading exists."""
+    from omcm.routing.usage import claude_usage as usage_of
+
+    return usage_of(limits, now, USAGE_MAX_AGE)
+
+
+def gather(
+    config: Config, session_id: str, now: float, probe: list[engine.Route] | None = None
+) -> engine.EngineState:
+    """The engine's view of the world for one call in ``session_id``.
+
+    ``probe``, the routes a first decision chose, also checks that each of those
+    providers' programs is installed and that the provider itself is healthy for
+    the route's model (only worth it once a call is going to be routed).
+    """
+    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode)
+    fusion = (
+        state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
+        if (config.balancing.strategy == "usage")
+        else None
+    )
+    return engine.EngineState(
+        fallback_active=fallback.active,
+        claude_limited=(limits.claude_limited_until or 0) > now,
+        usage=claude_usage(limits, now),
+        mode=mode.mode,
+        mode_fusion=mode.fusion,
+        health=health(config, limits, now, probe),
+        balance=engine.Balance(
+            turn=int(now * 1000) % 997,
+            draw=(time.perf_counter_ns() % 10_000) / 10_000,
+            latency={n: h.latency for n, h in limits.providers.items() if h.latency},
+            tokens={
+                n: c.input_tokens + c.output_tokens
+                for n, c in (fusion.total.providers.items() if fusion else [])
+            },
+        ),
+    )
+
+
+def probed(
+    config: Config, session_id: str, now: float, decide: Callable[[engine.EngineState], Decision]
+) -> tuple[Decision, engine.EngineState]:
+    """``decide`` on the cheap state, and once more with its routes probed when it routes."""
+    st = gather(config, session_id, now)
+    decision = decide(st)
+    if decision.routed:
+        st = gather(config, session_id, now, decision.routes)
+        decision = decide(st)
+    return decision, st
+
+
+def health(
+    config: Config,
+    limits: state.ProviderLimits,
+    now: float,
+    probe: list[engine.Route] | None = None,
+) -> dict[str, engine.Health]:
+    result: dict[str, engine.Health] = {}
+    for name, seen in limits.providers.items():
+        if (seen.cooldown_until or 0) > now:
+            left = minutes(seen.cooldown_until or now, now)
+            result[name] = engine.Health(
+                available=False,
+                reason=f"{seen.cooldown_reason or 'rate-limited'}; cooling down for {left}",
+            )
+        elif (seen.circuit_open_until or 0) > now:
+            result[name] = engine.Health(
+                available=False,
+                reason=f"skipped for {minutes(seen.circuit_open_until or now, now)} "
+                f"after {seen.consecutive_failures} failures in a row ({seen.last_error})",
+            )
+    if probe:
+        import shutil
+
+        from omcm.core import proc
+        from omcm.providers import PROVIDERS
+
+        env = proc.child_env()
+        models: dict[str, list[str]] = {}
+        for route in probe:
+            models.setdefault(route.provider, []).append(route.model)
+        for name, wanted in models.items():
+            if name in result:
+                continue
+            provider, settings = PROVIDERS[name], config.providers[name]
+            program = provider.program(settings)
+            why = (
+                f"not installed (`{program}` not on PATH)"
+                if not shutil.which(program)
+                else provider.health(settings, [m for m in wanted if m], env, now)
+            )
+            if why:
+                result[name] = engine.Health(available=False, reason=why)
+    return result
+
+
+def minutes(until: float, now: float) -> str:
+    seconds = max(0, int(until - now))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def count(session_id: str, now: float, entry: CallEntry) -> None:
+    """Add one call's log line to the totals and to the session's counters."""
+
+    avoided = None
+    if entry.outcome in ("routed", "cache"):
+        from omcm.calls import ledger
+
+        found = ledger.estimate(ledger.load(), entry.agent, entry.tier)
+        avoided = found.tokens if found else -1
+
+    def mutate(fusion: state.FusionState) -> None:
+        session = fusion.sessions.setdefault(session_id, state.Counters())
+        for counters in (fusion.total, session):
+            add_call(counters, entry)
+            if avoided is not None and avoided >= 0:
+                counters.avoided += avoided
+            elif avoided is not None:
+                counters.avoided_unknown += 1
+            counters.updated_at = now
+        if len(fusion.sessions) > 200:  # keep the file small: drop the oldest sessions
+            oldest = sorted(fusion.sessions, key=lambda s: fusion.sessions[s].updated_at)
+            for stale in oldest[: len(fusion.sessions) - 200]:
+                del fusion.sessions[stale]
+
+    state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
+
+
+def add_call(counters: state.Counters, entry: CallEntry) -> None:
+    """What one call adds to a set of counters."""
+    counters.calls += 1
+    if entry.outcome in ("routed", "cache"):
+        counters.routed += 1
+    if entry.outcome == "cache":
+        counters.cache_hits += 1
+    if entry.outcome == "fell-back" or entry.reason == "no-provider-available":
+        counters.fell_back += 1
+    for attempt in entry.attempts:
+        from omcm.providers import PROVIDERS  # only a routed call has attempts
+
+        seen = counters.providers.setdefault(attempt.provider, state.ProviderCounters())
+        known = PROVIDERS.get(attempt.provider)
+        seen.mark = known.hud if known else seen.mark
+        seen.calls += 1
+        if attempt.outcome != "ok":
+            seen.failures += 1
+        seen.input_tokens += attempt.tokens.input
+        seen.cached_tokens += attempt.tokens.cached
+        seen.output_tokens += attempt.tokens.output
+        seen.reasoning_tokens += attempt.tokens.reasoning
+
+
+def decision_entry(
+    payload: PreToolUsePayload, decision: engine.Decision, started: float
+) -> CallEntry:
+    """The routing-log line of a decision (a routed call's run adds to it)."""
+    return entry_of(
+        decision,
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        tool_name=payload.tool_name,
+        duration=round(time.monotonic() - started, 4),
+    )
+
+
+def entry_of(decision: Decision, **fields: Any) -> CallEntry:
+    """A routing-log line carrying ``decision`` (the agent, tier, target, reason and the
+    providers left out), now, with ``fields`` (where the call came from) added."""
+    from omcm.calls.routing_log import CallEntry
+
+    return CallEntry(
+        time=time.time(),
+        agent_raw=decision.agent_raw,
+        agent=decision.agent,
+        tier=decision.tier,
+        decision=decision.target,
+        reason=decision.reason,
+        skipped=dict(decision.skipped),
+        **fields,
+    )
+
+
+def error_entry(
+    payload: PreToolUsePayload, agent_raw: str, outcome: str, error: str, started: float
+) -> CallEntry:
+    """The line of a call OMCM let through to Claude because it could not decide."""
+    from omcm.calls.routing_log import CallEntry
+    from omcm.routing.agents import normalise
+
+    return CallEntry(
+        time=time.time(),
+        session_id=payload.session_id,
+        tool_use_id=payload.tool_use_id,
+        tool_name=payload.tool_name,
+        agent_raw=agent_raw,
+        agent=normalise(agent_raw),
+        reason=outcome,
+        outcome=outcome,
+        error=error,
+        duration=round(time.monotonic() - started, 4),
+    )
+
+
+def usage_text(limits: state.ProviderLimits) -> str:
+    parts = []
+    for label, window in (("5-hour", limits.five_hour), ("weekly", limits.seven_day)):
+        pct = window.used_percentage
+        parts.append(f"{label}: {'unknown' if pct is None else f'{pct:.0f}%'}")
+    return ", ".join(parts)
+
+
+def outputs_dir(session_id: str) -> str:
+    return os.path.join(paths.state_dir(), "outputs", paths.safe_name(session_id, "session id"))

@@ -1,0 +1,179 @@
+"""``omcm doctor``: what works, what is missing, and what to run about it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+from omcm import __version__
+from omcm import config as cfg
+from omcm.core import paths, proc
+from omcm.core.errors import ConfigError
+from omcm.providers import REGISTERED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.providers.base import ProviderSettings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MARKS = {OK: "✔", WARN: "!", FAIL: "✘"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def run_checks(plugin_root: str | None = None) -> list[Check]:
+    checks = [_python(), _packages(), *_config(), _state_dir()]
+    checks.append(_program("claude", "Claude Code", "npm install -g @anthropic-ai/claude-code"))
+    config = _safe_config()
+    for name in REGISTERED:
+        checks.append(_provider(name, config.providers[name]))
+    checks.append(_hooks_env(plugin_root))
+    return checks
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    status = OK if sys.version_info >= (3, 11) else FAIL
+    return Check("python", status, f"{version} at {sys.executable}", "install Python 3.11+")
+
+
+def _packages() -> Check:
+    found, missing = [f"omcm {__version__}"], []
+    for name in ("pydantic", "platformdirs", "tomli-w", "jsonlines", "rich", "genai-prices"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        return Check(
+            "packages",
+            FAIL,
+            f"missing: {', '.join(missing)}",
+            f"{sys.executable} -m pip install omcm",
+        )
+    return Check("packages", OK, ", ".join(found))
+
+
+def _config() -> list[Check]:
+    path = paths.config_file()
+    if not os.path.exists(path):
+        return [
+            Check(
+                "config",
+                OK,
+                f"{path} does not exist: defaults in use",
+                "omcm config init  (writes a commented config.toml)",
+            )
+        ]
+    try:
+        from omcm.config.validate import validate_file
+
+        validate_file(path)
+    except ConfigError as exc:
+        return [Check("config", FAIL, str(exc), f"edit {path}, then: omcm config validate")]
+    return [Check("config", OK, f"{path} is valid")]
+
+
+def _safe_config() -> cfg.Config:
+    try:
+        return cfg.load()
+    except ConfigError:
+        return cfg.Config()
+
+
+def _state_dir() -> Check:
+    where = paths.state_dir()
+    try:
+        os.makedirs(where, exist_ok=True)
+        probe = os.path.join(where, f".doctor-{os.getpid()}")
+        with open(probe, "w") as handle:
+            handle.write("ok")
+        os.unlink(probe)
+    except OSError as exc:
+        return Check(
+            "state dir",
+            FAIL,
+            f"{where} is not writable ({exc.strerror})",
+            "set OMCM_STATE_DIR to a writable directory",
+        )
+    return Check("state dir", OK, f"{where} is writable")
+
+
+def _program(command: str, what: str, install: str, label: str | None = None) -> Check:
+    name = label or command
+    where = shutil.which(command)
+    if not where:
+        return Check(name, WARN if label else FAIL, f"{what} ({command}) is not on PATH", install)
+    result = proc.run([where, "--version"], timeout=20)
+    version = (result.stdout or result.stderr).strip().splitlines()
+    shown = version[0] if result.ok and version else f"did not answer --version ({result.error})"
+    return Check(name, OK if result.ok else WARN, f"{shown} at {where}")
+
+
+def _provider(name: str, settings: ProviderSettings) -> Check:
+    """Installed, answering ``--version``, and logged in: only then is a provider ready."""
+    from omcm.providers import PROVIDERS
+
+    provider = PROVIDERS[name]
+    if not settings.enabled:
+        return Check(name, OK, "disabled in config")
+    if provider.needs_model and not settings.model.named():
+        return Check(
+            name, OK, f"off until a model is named (omcm config set providers.{name}.model MODEL)"
+        )
+    program = provider.program(settings)
+    installed = _program(program, name, provider.install, label=name)
+    if installed.status != OK:
+        return installed
+    login = provider.login(settings, proc.child_env())
+    if not login.ready:
+        return Check(name, WARN, f"{installed.detail}; not ready: {login.detail}", login.fix)
+    return Check(name, OK, f"{installed.detail}; {login.detail}")
+
+
+def _hooks_env(plugin_root: str | None) -> Check:
+    if os.environ.get("OMCM_PYTHON"):
+        python, origin = os.environ["OMCM_PYTHON"], "OMCM_PYTHON"
+    elif plugin_root and os.path.exists(os.path.join(plugin_root, ".venv", "bin", "python")):
+        python, origin = os.path.join(plugin_root, ".venv", "bin", "python"), "checkout .venv"
+    else:
+        env_dir = os.path.join(paths.data_dir(), "venv")
+        python, origin = os.path.join(env_dir, "bin", "python"), env_dir
+        if not os.path.exists(os.path.join(env_dir, ".omcm-stamp")):
+            return Check(
+                "hooks env",
+                WARN,
+                f"{env_dir} is not built yet",
+                "start a Claude Code session with the plugin (SessionStart builds it), "
+                "or run /omcm:fusion-setup",
+            )
+    result = proc.run(
+        [python, "-c", "import omcm.hooks.runner, omcm; print(omcm.__version__)"], timeout=30
+    )
+    if not result.ok:
+        return Check(
+            "hooks env",
+            FAIL,
+            f"{python} ({origin}) cannot import omcm: "
+            f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
+            f"{python} -m pip install omcm",
+        )
+    return Check("hooks env", OK, f"omcm {result.stdout.strip()} via {python} ({origin})")
+
+
+def render(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        lines.append(f"{MARKS[check.status]} {check.name}: {check.detail}")
+        if check.fix and check.status != OK:
+            lines.append(f"    fix: {check.fix}")
+    return "\n".join(lines)

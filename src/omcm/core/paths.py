@@ -1,0 +1,97 @@
+"""Every path OMCM reads or writes, in one place.
+
+Config lives in platformdirs' ``user_config_dir("omcm")`` and state and logs in
+``user_state_dir("omcm")``; ``OMCM_CONFIG_DIR`` / ``OMCM_STATE_DIR`` override
+them (users and tests). Per-project files live under ``<project>/.omcm/``.
+Names that end up in paths (session ids, job ids) are checked here so no
+payload can walk out of the state directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from omcm.core.errors import OmcmError
+
+APP = "omcm"
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _user_dir(kind: str) -> str:
+    """platformdirs' ``user_<kind>_dir("omcm")``.
+
+    On Linux the XDG rule is applied here directly: importing platformdirs costs
+    about as much as a whole hook's budget (a test checks both agree).
+    """
+    if sys.platform.startswith("linux"):
+        variable, fallback = {
+            "config": ("XDG_CONFIG_HOME", ".config"),
+            "state": ("XDG_STATE_HOME", ".local/state"),
+            "data": ("XDG_DATA_HOME", ".local/share"),
+        }[kind]
+        base = os.environ.get(variable, "").strip()
+        if not base:
+            base = os.path.join(os.path.expanduser("~"), fallback)
+        return os.path.join(base, APP)
+    import platformdirs
+
+    return str(getattr(platformdirs, f"user_{kind}_dir")(APP))
+
+
+def config_dir() -> str:
+    override = os.environ.get("OMCM_CONFIG_DIR")
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
+    return _user_dir("config")
+
+
+def state_dir() -> str:
+    override = os.environ.get("OMCM_STATE_DIR")
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
+    return _user_dir("state")
+
+
+def data_dir() -> str:
+    """Where the hooks' own Python environment lives when Claude Code gives no data dir."""
+    override = os.environ.get("CLAUDE_PLUGIN_DATA")
+    if override:
+        return override
+    return _user_dir("data")
+
+
+def config_file() -> str:
+    return os.path.join(config_dir(), "config.toml")
+
+
+def state_file(name: str) -> str:
+    return os.path.join(state_dir(), safe_name(name, "state file name"))
+
+
+def log_dir() -> str:
+    return os.path.join(state_dir(), "logs")
+
+
+def error_log() -> str:
+    return os.path.join(log_dir(), "errors.log")
+
+
+def routing_log() -> str:
+    return os.path.join(state_dir(), "routing-log.jsonl")
+
+
+def session_dir(session_id: str) -> str:
+    return os.path.join(state_dir(), "sessions", safe_name(session_id, "session id"))
+
+
+def project_dir(project: str) -> str:
+    """``<project>/.omcm``: per-project files (handoff context, notes)."""
+    return os.path.join(project, ".omcm")
+
+
+def safe_name(name: str, what: str) -> str:
+    """Return ``name`` if it is safe as one path component, else raise naming ``what``."""
+    if not name or len(name) > 128 or name in (".", "..") or not set(name) <= _SAFE:
+        raise OmcmError(f"invalid {what} {name[:80]!r}: use 1-128 letters, digits, '-', '_' or '.'")
+    return name

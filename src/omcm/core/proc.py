@@ -1,0 +1,346 @@
+"""The one subprocess wrapper: every program OMCM starts goes through :func:`run`.
+
+Rules learnt from the provider CLIs (see the README): argv lists only, never a
+shell; stdin carries the prompt and is then closed (an open stdin makes
+``codex exec`` and ``opencode run`` wait forever); each child leads a new
+process group, and a timeout kills the whole group (``codex`` is a node wrapper
+around a native binary); a missing program is a result, not a crash; Claude
+Code's own variables are not passed on.
+
+A provider run must also end when the process that started it ends. Three
+things see to it: :func:`cancel_on_signals` turns SIGTERM, SIGINT and SIGHUP
+into :class:`Cancelled` (the run's group is killed at once); a ``cancel`` check
+polled while waiting (the hook's launcher died, say); and, with
+``watchdog=True``, a small watchdog process in a session of its own that holds
+the read end of a pipe only this process writes to: when this process dies,
+even by SIGKILL, the pipe closes and the watchdog kills the run's group and
+writes the run's *epitaph* (its routing-log line, :mod:`omcm.jobs.watchdog`). It
+works wherever pipes do (Linux's parent-death signal alone would miss macOS and
+the provider's grandchildren).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+KILL_GRACE = 3.0
+#: Seconds between checks of ``cancel`` while a run is waited for.
+POLL = 0.2
+_STRIPPED_PREFIXES = ("CLAUDE_CODE_",)
+_STRIPPED = frozenset(
+    {
+        "CLAUDECODE",
+        "CLAUDE_PLUGIN_ROOT",
+        "CLAUDE_PLUGIN_DATA",
+        "CLAUDE_PROJECT_DIR",
+        "CLAUDE_ENV_FILE",
+    }
+)
+CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+#: how the watchdog is started (see :mod:`omcm.jobs.watchdog`)
+WATCHDOG_ENTRY = "from omcm.jobs.watchdog import main; main()"
+
+
+class Cancelled(BaseException):
+    """The run was stopped: a signal reached this process, or ``cancel`` said so.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except
+    Exception`` on the way up swallows it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    """What one run of a program did."""
+
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    not_found: bool = False
+    error: str = ""
+    pid: int | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and not self.not_found
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without Claude Code's own variables, plus ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _STRIPPED and not key.startswith(_STRIPPED_PREFIXES)
+    }
+    env.update(extra or {})
+    return env
+
+
+class cancel_on_signals:
+    """Within the block, SIGTERM, SIGINT and SIGHUP raise :class:`Cancelled`.
+
+    The first signal raises; later ones are ignored so the clean-up (killing the
+    run, writing the log line) is not cut short. Handlers are restored on exit.
+    Only the main thread can set handlers; elsewhere this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._saved: dict[int, object] = {}
+        self.received: int | None = None
+
+    def __enter__(self) -> cancel_on_signals:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in CANCEL_SIGNALS:
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        for sig in CANCEL_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Cancelled(f"stopped by {signal.Signals(signum).name}")
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def spawn_detached(argv: list[str], log: str, env: dict[str, str]) -> None:
+    """Start ``argv`` forked twice and in a session of its own, stdout and stderr to ``log``.
+
+    It belongs to no process tree of Claude Code's (which kills a stopped hook's
+    whole tree), keeps running when the session or the terminal ends, and holds
+    none of this process's pipes. ``argv[0]`` must be a path.
+    """
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked child, checked through its effects
+        try:
+            os.setsid()
+            if os.fork() > 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.closerange(3, 1024)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.waitpid(pid, 0)
+
+
+def parent_watch() -> Callable[[], str]:
+    """A ``cancel`` check that fires when this process's parent has exited."""
+    parent = os.getppid()
+
+    def check() -> str:
+        return "the hook's launcher exited" if os.getppid() != parent else ""
+
+    return check
+
+
+def run(
+    argv: list[str],
+    *,
+    input: str | None = None,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    on_start: Callable[[int], None] | None = None,
+    cancel: Callable[[], str] | None = None,
+    watchdog: bool = False,
+    epitaph: str = "",
+) -> ProcResult:
+    """Run ``argv`` to completion or ``timeout`` seconds, whichever comes first.
+
+    ``input`` is written to stdin, which is then closed (``None``: stdin is
+    ``/dev/null``). ``on_start``, if given, is called with the child's pid.
+    ``cancel`` is polled while waiting; a non-empty answer kills the run's group
+    and raises :class:`Cancelled` with it, as a cancelling signal does.
+    ``watchdog`` kills the run's group should this process die first, and then
+    writes ``epitaph`` (one JSON line, see :mod:`omcm.jobs.watchdog`) if given.
+    """
+    started = time.monotonic()
+    guard = _Watchdog() if watchdog else None
+    try:
+        try:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env if env is not None else child_env(),
+                start_new_session=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+        except OSError as exc:  # missing, not executable, a directory, …
+            why = (
+                "command not found"
+                if isinstance(exc, FileNotFoundError)
+                else f"cannot run ({exc.strerror or exc})"
+            )
+            return ProcResult(
+                argv,
+                None,
+                "",
+                "",
+                time.monotonic() - started,
+                not_found=True,
+                error=f"{argv[0]}: {why}",
+            )
+        if guard:
+            guard.watch(child.pid, epitaph)
+        if on_start is not None:
+            on_start(child.pid)
+        return _wait(child, argv, input, started=started, timeout=timeout, cancel=cancel)
+    finally:
+        if guard:
+            guard.release()
+
+
+def _wait(
+    child: subprocess.Popen[str],
+    argv: list[str],
+    input: str | None,
+    *,
+    started: float,
+    timeout: float,
+    cancel: Callable[[], str] | None,
+) -> ProcResult:
+    deadline = started + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                step = min(left, POLL) if cancel else left
+                stdout, stderr = child.communicate(input, timeout=max(step, 0.0))
+                break
+            except subprocess.TimeoutExpired:
+                input = None  # already handed over: communicate() goes on writing it
+                if time.monotonic() >= deadline:
+                    stdout, stderr = _kill_group(child)
+                    return ProcResult(
+                        argv,
+                        child.returncode,
+                        stdout,
+                        stderr,
+                        time.monotonic() - started,
+                        timed_out=True,
+                        error=f"timed out after {timeout:g}s",
+                        pid=child.pid,
+                    )
+                why = cancel() if cancel else ""
+                if why:
+                    raise Cancelled(why) from None
+    except BaseException:
+        _kill_group(child, grace=0.0)  # a cancel or a crash here: no grace for the run
+        raise
+    finally:
+        _reap_group(child.pid)
+    return ProcResult(
+        argv, child.returncode, stdout, stderr, time.monotonic() - started, pid=child.pid
+    )
+
+
+class _Watchdog:
+    """A process, in a session of its own, that kills a run's group if this process dies."""
+
+    def __init__(self) -> None:
+        read, self._write = os.pipe()  # both close-on-exec: only the watchdog gets ``read``
+        try:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-c", WATCHDOG_ENTRY],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError:
+            self.process = None  # no watchdog: signals and the cancel check still apply
+        finally:
+            os.close(read)
+
+    def watch(self, pgid: int, epitaph: str) -> None:
+        line = f"{pgid}\n" + (epitaph.replace("\n", " ") + "\n" if epitaph else "")
+        try:
+            os.write(self._write, line.encode())
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        """The run is over (reaped): tell the watchdog to leave.
+
+        The process started here only forks the watchdog off and exits; it is reaped here.
+        """
+        try:
+            os.write(self._write, b"done\n")
+        except OSError:
+            pass
+        os.close(self._write)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _kill_group(child: subprocess.Popen[str], grace: float = KILL_GRACE) -> tuple[str, str]:
+    """TERM the child's process group, then KILL what is left; return the output so far.
+
+    With ``grace`` 0 the group is killed at once (a cancelled run).
+    """
+    if grace > 0:
+        _signal_group(child.pid, signal.SIGTERM)
+        try:
+            return child.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(child.pid, signal.SIGKILL)
+    try:
+        return child.communicate(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        # A grandchild that left the group still holds the pipes: stop waiting for it.
+        for pipe in (child.stdout, child.stderr):
+            if pipe:
+                pipe.close()
+        child.wait()
+        return "", ""
+
+
+def _reap_group(pgid: int) -> None:
+    """Kill whatever the child left running in its group (helpers, native children)."""
+    _signal_group(pgid, signal.SIGKILL)

@@ -1,0 +1,209 @@
+"""Per-session bookkeeping under ``sessions/<session_id>/``."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm.core import state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.hooks.payloads import HookPayload, PreToolUsePayload
+
+
+#: Characters of the user's last prompt kept for the handoff context.
+PROMPT_KEPT = 4000
+
+
+def record_event(
+    payload: HookPayload, source: str = "", take_notice: bool = False, prompt: str = ""
+) -> state.SessionInfo:
+    """Note in ``session.json`` that a hook for this session ran, and return the record.
+
+    With ``take_notice``, a pending notice is handed over (in the returned record)
+    and cleared in the file, so it is shown once.
+    """
+    now = time.time()
+
+    def mutate(info: state.SessionInfo) -> state.SessionInfo:
+        event = payload.hook_event_name
+        info.events[event] = info.events.get(event, 0) + 1
+        info.last_event, info.last_event_at = event, now
+        if payload.cwd:
+            info.cwd = payload.cwd
+        if payload.transcript_path:
+            info.transcript_path = payload.transcript_path
+        if source:
+            info.source = source
+            info.started_at = info.started_at or now
+        if prompt:
+            info.last_prompt = prompt[:PROMPT_KEPT]
+        taken = state.SessionInfo.parse(info.dump(), "session")
+        if take_notice:
+            info.pending_notice = ""
+        return taken
+
+    path = state.session_file(payload.session_id, "session.json")
+    return state.update(path, state.SessionInfo, mutate)
+
+
+def call_mark_file(session_id: str, tool_use_id: str) -> str:
+    from omcm.core import paths
+
+    calls = os.path.join(_dir(session_id), "calls")
+    return os.path.join(calls, paths.safe_name(tool_use_id, "tool_use_id"))
+
+
+def mark_call(payload: PreToolUsePayload, job_id: str) -> None:
+    """Record what PreToolUse made of a subagent call, for the delivery hook beside it:
+    the background job it started, or "" (none)."""
+    if payload.tool_use_id:
+        state.atomic_write(call_mark_file(payload.session_id, payload.tool_use_id), job_id)
+
+
+def read_call_mark(session_id: str, tool_use_id: str) -> str | None:
+    """The mark :func:`mark_call` left ("" for no job), or None while there is none yet."""
+    try:
+        with open(call_mark_file(session_id, tool_use_id), encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def forget_call(session_id: str, tool_use_id: str) -> None:
+    try:
+        os.unlink(call_mark_file(session_id, tool_use_id))
+    except FileNotFoundError:
+        pass
+
+
+def forget_calls(session_id: str) -> None:
+    """Drop the session's call marks (the delivery hooks that read them have ended)."""
+    import shutil
+
+    shutil.rmtree(os.path.join(_dir(session_id), "calls"), ignore_errors=True)
+
+
+def note_job(session_id: str) -> None:
+    """A call of this session became a background job (the Stop hook then looks for them)."""
+    state.atomic_write(os.path.join(_dir(session_id), "jobs-started"), "")
+
+
+def started_jobs(session_id: str) -> bool:
+    """Whether any call of this session became a background job (no job is read)."""
+    return os.path.exists(os.path.join(_dir(session_id), "jobs-started"))
+
+
+def _dir(session_id: str) -> str:
+    from omcm.core import paths
+
+    return paths.session_dir(session_id)
+
+
+#: How far back :func:`claude_version` looks: 2.1.332 writes each API request's
+#: shape and body into the transcript, tens of KB per line without a version.
+VERSION_SCAN = 4 * 1024 * 1024
+
+
+def claude_version(transcript_path: str) -> tuple[int, ...] | None:
+    """The Claude Code version the session's transcript records (its entries carry it).
+
+    Read backwards in 64 KB steps; the newest ``"version":"X.Y.Z"`` wins.
+    """
+    import re
+
+    if not transcript_path:
+        return None
+    found = None
+    try:
+        with open(transcript_path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            start, carry = end, b""
+            while found is None and start > 0 and end - start < VERSION_SCAN:
+                step = min(65536, start)
+                start -= step
+                handle.seek(start)
+                chunk = handle.read(step) + carry
+                matches = list(re.finditer(rb'"version":\s*"(\d+(?:\.\d+)+)"', chunk))
+                if matches:
+                    found = matches[-1].group(1)
+                carry = chunk[:64]  # a match cut at the chunk's start
+    except OSError:
+        found = None
+    if found:
+        return tuple(int(part) for part in found.split(b"."))
+    return running_version()
+
+
+def running_version(env: dict[str, str] | None = None) -> tuple[int, ...] | None:
+    """The version of the Claude Code process that runs this hook (``$CLAUDE_PID``, 2.1.2xx+).
+
+    Interactive 2.1.332 writes its transcript in batches, so a hook early in a session
+    can find no version there yet. The program's own files say it: the npm package's
+    ``package.json`` beside the executable, or the native installer's ``versions/X.Y.Z``.
+    """
+    import json
+    import re
+
+    pid = (os.environ if env is None else env).get("CLAUDE_PID", "")
+    if not pid.isdigit():
+        return None
+    candidates = []
+    try:
+        candidates.append(os.path.realpath(f"/proc/{pid}/exe"))
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().split(b"\0")
+        candidates += [os.path.realpath(a.decode(errors="replace")) for a in args[:2] if a]
+    except OSError:
+        return None
+    for path in candidates:
+        for part in reversed(path.split(os.sep)):
+            if re.fullmatch(r"\d+\.\d+\.\d+", part):
+                return tuple(int(n) for n in part.split("."))
+        folder = os.path.dirname(path)
+        for _ in range(3):
+            try:
+                with open(os.path.join(folder, "package.json"), encoding="utf-8") as handle:
+                    package = json.load(handle)
+            except (OSError, ValueError):
+                folder = os.path.dirname(folder)
+                continue
+            version = str(package.get("version") or "")
+            if "claude-code" in str(package.get("name")) and re.fullmatch(r"\d+(\.\d+)+", version):
+                return tuple(int(n) for n in version.split("."))
+            folder = os.path.dirname(folder)
+    return None
+
+
+def is_task_notification(prompt: str) -> bool:
+    """A prompt that is Claude Code's ``<task-notification>`` of a finished background task."""
+    return prompt.lstrip().startswith("<task-notification>")
+
+
+def newest_in(cwd: str) -> str:
+    """The session whose hooks last ran in the project dir ``cwd``; "" if none did.
+
+    For slash commands on Claude Code versions that do not pass a ``!`` line its
+    session id (2.1.62 sets no ``CLAUDE_CODE_SESSION_ID`` there; 2.1.197 does): the
+    line runs in the project dir, whose session has recorded it on SessionStart.
+    With two sessions open in one folder this picks the one that was active last.
+    """
+
+    from omcm.core import paths
+
+    root = os.path.join(paths.state_dir(), "sessions")
+    wanted = os.path.realpath(cwd)
+    best, best_at = "", -1.0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return ""
+    for entry in entries:
+        if not entry.is_dir():
+            continue
+        info = state.load(os.path.join(entry.path, "session.json"), state.SessionInfo)
+        seen = info.last_event_at or 0.0
+        if info.cwd and os.path.realpath(info.cwd) == wanted and seen > best_at:
+            best, best_at = entry.name, seen
+    return best

@@ -1,0 +1,505 @@
+"""Background jobs: a routed task that runs on after the process that started it.
+
+A job is one run of a provider chain with its own folder, ``jobs/<id>/``:
+
+- ``job.json``: the record (:class:`JobRecord`), every state change written
+  atomically under the state lock with its time and reason;
+- ``task.json``: the subagent call (prompt, description, agent);
+- ``prompt.md``: the prompt exactly as it was last sent to a provider;
+- ``output.md``: the provider's whole answer;
+- ``events.jsonl``: what happened, line by line (states, attempts, delivery).
+
+States: ``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled`` |
+``timed-out`` (a queued job can also end directly). A detached worker
+(:mod:`omcm.jobs.worker`) runs the job; it survives the hook, the Claude session and
+the terminal that started it. No job stays "running" after its worker died:
+whatever reads a job checks the worker's pid *and* its start time (a reused pid
+has another), and a job whose worker is gone is finished as failed, with the
+reason, on that read. Finishing a job writes its routing-log line and counters
+exactly once, whoever does it (the worker, ``omcm cancel``, a reader, or the
+watchdog of a killed worker).
+
+The answer reaches Claude once (:func:`claim_delivery`): by the delivery hook
+in an interactive session, by the Stop hook under ``-p``, or at the next
+SessionStart in the project; it is always in ``omcm result``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm.calls.routing_log import AttemptEntry, CallEntry, Tokens
+from omcm.core import fastjson, paths, state
+from omcm.core.records import Record
+
+__all__ = ["AttemptEntry", "CallEntry", "JobRecord", "RouteEntry", "Tokens"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from omcm.config import Config
+
+STATES = ("queued", "running", "done", "failed", "cancelled", "timed-out")
+FINISHED = frozenset({"done", "failed", "cancelled", "timed-out"})
+#: The routing-log outcome of a call that ended as a job in this state.
+OUTCOME = {
+    "done": "routed",
+    "failed": "fell-back",
+    "cancelled": "cancelled",
+    "timed-out": "timed-out",
+}
+SUMMARY = "summary.json"
+#: Seconds a new job may wait for its worker to register before it counts as failed.
+SPAWN_GRACE = 60.0
+
+
+class Transition(Record):
+    at: float = 0.0
+    state: str = ""
+    reason: str = ""
+
+
+class RouteEntry(Record):
+    provider: str
+    model: str = ""
+    sandbox: str = "read-only"
+
+
+class JobRecord(state.StateRecord):
+    """``jobs/<id>/job.json``."""
+
+    id: str = ""
+    state: str = "queued"
+    reason: str = ""  # why it is in its state (the last transition's reason)
+    created_at: float = 0.0
+    started_at: float | None = None  # when its first provider process started
+    ended_at: float | None = None
+    transitions: list[Transition] = []
+    kind: str = "task"  # "task" (one provider chain) or "batch" (a plan, its tasks are jobs)
+    source: str = ""  # "hook" (a subagent call), "cli" (omcm run / batch), "batch" (a task of one)
+    deliver: bool = False  # its answer goes to Claude (session_id's) when it ends
+    batch_id: str = ""
+    session_id: str = ""
+    tool_use_id: str = ""
+    cwd: str = ""
+    agent: str = ""
+    title: str = ""  # the task's description or first line
+    routes: list[RouteEntry] = []
+    skipped: dict[str, str] = {}
+    context_path: str = ""
+    timeout: int = 0
+    call: dict[str, Any] = {}  # the routing-log line of the decision (finishing completes it)
+    worker_pid: int | None = None
+    worker_started: float | None = None  # the worker's process start time (liveness)
+    provider_pgid: int | None = None
+    provider: str = ""
+    model: str = ""
+    tokens: Tokens = Tokens()
+    attempts: list[AttemptEntry] = []
+    answer_chars: int = 0
+    cancel_requested: float | None = None
+    delivered: str = ""  # how the answer reached Claude: "rewake", "stop", "session-start"
+    delivered_at: float | None = None
+    read_at: float | None = None  # shown by omcm result
+    notify: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def unread(self) -> bool:
+        return self.finished and not self.delivered and self.read_at is None
+
+    def elapsed(self, now: float) -> float:
+        begin = self.started_at or self.created_at
+        return max(0.0, (self.ended_at or now) - begin)
+
+
+# --- where jobs live --------------------------------------------------------------------
+
+
+def jobs_dir() -> str:
+    return os.path.join(paths.state_dir(), "jobs")
+
+
+def job_dir(job_id: str) -> str:
+    return os.path.join(jobs_dir(), paths.safe_name(job_id, "job id"))
+
+
+def job_file(job_id: str) -> str:
+    return os.path.join(job_dir(job_id), "job.json")
+
+
+def output_file(job_id: str) -> str:
+    return os.path.join(job_dir(job_id), "output.md")
+
+
+def prompt_file(job_id: str) -> str:
+    return os.path.join(job_dir(job_id), "prompt.md")
+
+
+def new_id(now: float) -> str:
+    """Sortable by time, unique across processes: ``20261129-213045-3f9a1c``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{os.urandom(3).hex()}"
+
+
+# --- liveness ----------------------------------------------------------------------------
+
+
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None if it is not running.
+
+    Linux reads ``/proc``; elsewhere ``ps -o lstart=``. A zombie counts as gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _ps_start(pid)
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    ticks = int(fields[19])
+    return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def _ps_start(pid: int) -> float | None:  # pragma: no cover - macOS and other Unixes
+    from omcm.core import proc
+
+    done = proc.run(["ps", "-o", "lstart=", "-p", str(pid)], timeout=10)
+    text = done.stdout.strip()
+    if not done.ok or not text:
+        return None
+    return time.mktime(time.strptime(text, "%a %b %d %H:%M:%S %Y"))
+
+
+def worker_alive(record: JobRecord) -> bool:
+    """The job's worker is the process that registered, still running (not a reused pid)."""
+    if record.worker_pid is None or record.worker_started is None:
+        return False
+    started = process_start(record.worker_pid)
+    return started is not None and abs(started - record.worker_started) < 2.0
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def create(record: JobRecord, task: dict[str, Any], config: Config) -> JobRecord:
+    """Write a new queued job (its folder, record and task)."""
+    now = time.time()
+    record.id = record.id or new_id(now)
+    record.created_at = now
+    record.state = "queued"
+    record.transitions = [Transition(at=now, state="queued", reason=record.reason or "created")]
+    folder = job_dir(record.id)
+    os.makedirs(jobs_dir(), exist_ok=True)
+    os.mkdir(folder, 0o700)  # fails if the id were ever taken
+    state.atomic_write(os.path.join(folder, "task.json"), fastjson.dumps(task) + "\n")
+    state.atomic_write(job_file(record.id), fastjson.dumps(record.dump()) + "\n")
+    _event(record.id, "created", state="queued", source=record.source)
+    _refresh_summary(record)
+    return record
+
+
+def load(job_id: str, *, check: bool = True) -> JobRecord:
+    """The job's record; with ``check``, a job whose worker is gone is finished as failed."""
+    record = state.load(job_file(job_id), JobRecord)
+    if not record.id:
+        from omcm.core.errors import OmcmError
+
+        raise OmcmError(f"no job {job_id!r} (see `omcm jobs --all`)")
+    if check and not record.finished:
+        why = _dead(record)
+        if why:
+            return finish(job_id, "failed", why) or state.load(job_file(job_id), JobRecord)
+    return record
+
+
+def _dead(record: JobRecord) -> str:
+    """Why the job can make no progress (its worker is gone), or ""."""
+    if record.worker_pid is None:
+        if time.time() - record.created_at > SPAWN_GRACE:
+            return f"no worker took it within {SPAWN_GRACE:.0f}s of its creation"
+        return ""
+    if worker_alive(record):
+        return ""
+    return f"its worker (pid {record.worker_pid}) is gone: killed, crashed or the machine restarted"
+
+
+def update(job_id: str, change: Callable[[JobRecord], Any]) -> Any:
+    """Change a job's record under the state lock; the summary follows."""
+    holder: list[JobRecord] = []
+
+    def mutate(record: JobRecord) -> Any:
+        result = change(record)
+        holder.append(record)
+        return result
+
+    result = state.update(job_file(job_id), JobRecord, mutate)
+    _refresh_summary(holder[0])
+    return result
+
+
+def register_worker(job_id: str, pid: int) -> JobRecord | None:
+    """The worker ``pid`` takes the job; None if another live worker has it or it ended."""
+    started = process_start(pid)
+
+    def change(record: JobRecord) -> JobRecord | None:
+        if record.finished or (record.worker_pid is not None and worker_alive(record)):
+            return None
+        record.worker_pid, record.worker_started = pid, started
+        return record
+
+    taken: JobRecord | None = update(job_id, change)
+    if taken is not None:
+        _event(job_id, "worker", pid=pid)
+    return taken
+
+
+def mark_running(job_id: str, provider: str, pgid: int) -> None:
+    """A provider process of the job started (its group is what cancelling kills)."""
+    now = time.time()
+
+    def change(record: JobRecord) -> None:
+        record.provider_pgid = pgid
+        if record.state == "queued":
+            record.state, record.reason = "running", f"{provider} started"
+            record.started_at = record.started_at or now
+            record.transitions = [
+                *record.transitions,
+                Transition(at=now, state="running", reason=record.reason),
+            ]
+
+    update(job_id, change)
+    _event(job_id, "running", provider=provider, pgid=pgid)
+
+
+def finish(job_id: str, end: str, reason: str, **outcome: Any) -> JobRecord | None:
+    """End the job in state ``end`` (once: None if it had ended already).
+
+    ``outcome`` sets record fields (provider, model, tokens, attempts, answer_chars).
+    The call's routing-log line and counters are written here, for every ending.
+    """
+    if end not in FINISHED:
+        raise ValueError(f"{end!r} is not a finished state")
+    now = time.time()
+
+    def change(record: JobRecord) -> JobRecord | None:
+        if record.finished:
+            return None
+        for name, value in outcome.items():
+            setattr(record, name, value)
+        record.state, record.reason, record.ended_at = end, reason, now
+        record.transitions = [*record.transitions, Transition(at=now, state=end, reason=reason)]
+        return record
+
+    ended: JobRecord | None = update(job_id, change)
+    if ended is None:
+        return None
+    _event(job_id, end, reason=reason)
+    _log(ended)
+    return ended
+
+
+def _log(record: JobRecord) -> None:
+    from omcm.calls import inputs, routing_log
+
+    if record.kind == "batch":
+        return  # its tasks are logged one by one
+
+    entry = routing_log.parse(record.call) if record.call else None
+    if not isinstance(entry, CallEntry):
+        entry = CallEntry(session_id=record.session_id, agent=record.agent, decision="providers")
+    entry.time = record.ended_at or time.time()
+    entry.outcome = OUTCOME[record.state]
+    entry.job_id, entry.batch_id = record.id, record.batch_id
+    entry.provider, entry.model = record.provider, record.model
+    entry.attempts, entry.tokens = list(record.attempts), record.tokens
+    entry.answer_chars = record.answer_chars
+    entry.duration = round(record.elapsed(entry.time), 3)
+    if record.state == "done":
+        entry.output_path = output_file(record.id)
+    else:
+        entry.error = record.reason
+    routing_log.append(entry)
+    if record.source == "hook" and record.kind == "task":
+        inputs.count(record.session_id, entry.time, entry)
+
+
+def request_cancel(job_id: str) -> JobRecord:
+    """Note that the job is to stop; the worker sees it within a poll."""
+    now = time.time()
+
+    def change(record: JobRecord) -> JobRecord:
+        if not record.finished:
+            record.cancel_requested = record.cancel_requested or now
+        return record
+
+    changed: JobRecord = update(job_id, change)
+    return changed
+
+
+def claim_delivery(job_id: str, how: str) -> JobRecord | None:
+    """Take the job's finished answer for Claude, once: None if not finished or taken."""
+    now = time.time()
+
+    def change(record: JobRecord) -> JobRecord | None:
+        if not record.finished or record.delivered:
+            return None
+        record.delivered, record.delivered_at = how, now
+        return record
+
+    taken: JobRecord | None = update(job_id, change)
+    if taken is not None:
+        _event(job_id, "delivered", how=how)
+    return taken
+
+
+def mark_read(job_id: str) -> None:
+    def change(record: JobRecord) -> None:
+        if record.finished and record.read_at is None:
+            record.read_at = time.time()
+
+    update(job_id, change)
+
+
+def _event(job_id: str, kind: str, **fields: Any) -> None:
+    line = fastjson.dumps({"at": time.time(), "event": kind, **fields}) + "\n"
+    with open(os.path.join(job_dir(job_id), "events.jsonl"), "a", encoding="utf-8") as handle:
+        handle.write(line)
+
+
+def note(job_id: str, kind: str, **fields: Any) -> None:
+    """Add a line to the job's event log (attempts, prompts sent)."""
+    _event(job_id, kind, **fields)
+
+
+# --- finding jobs ------------------------------------------------------------------------
+
+
+def ids() -> list[str]:
+    """Every job id, oldest first."""
+    try:
+        names = os.listdir(jobs_dir())
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.isfile(os.path.join(jobs_dir(), n, "job.json")))
+
+
+def all_jobs(check: bool = True) -> Iterator[JobRecord]:
+    for job_id in ids():
+        try:
+            yield load(job_id, check=check)
+        except Exception:  # a damaged record is moved aside by state.load; skip the rest
+            continue
+
+
+def find(prefix: str) -> str:
+    """The id of the one job whose id (or its random tail) starts with ``prefix``."""
+    from omcm.core.errors import OmcmError
+
+    every = ids()
+    if prefix in every:
+        return prefix
+    found = [i for i in every if i.startswith(prefix) or i.rsplit("-", 1)[-1].startswith(prefix)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise OmcmError(f"no job {prefix!r} (see `omcm jobs --all`)")
+    raise OmcmError(f"{prefix!r} names {len(found)} jobs: {', '.join(found[:5])}")
+
+
+def by_call(session_id: str, tool_use_id: str) -> JobRecord | None:
+    """The job a subagent call of this session started, if it started one."""
+    for record in reversed(list(all_jobs(check=False))):
+        if record.session_id == session_id and record.tool_use_id == tool_use_id:
+            return load(record.id)
+    return None
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+def prune(config: Config, now: float | None = None) -> list[str]:
+    """Remove finished jobs older than ``jobs.keep_days`` or beyond ``jobs.keep``, oldest
+    first; a job that has not finished is never removed."""
+    import shutil
+
+    now = time.time() if now is None else now
+    finished = sorted(
+        (r for r in all_jobs(check=True) if r.finished), key=lambda r: r.ended_at or r.created_at
+    )
+    too_old = now - config.jobs.keep_days * 86400
+    doomed = [r for r in finished if (r.ended_at or r.created_at) < too_old]
+    kept = [r for r in finished if r not in doomed]
+    doomed += kept[: max(0, len(kept) - config.jobs.keep)]
+    for record in doomed:
+        shutil.rmtree(job_dir(record.id), ignore_errors=True)
+    if doomed:
+        _refresh_summary(None)
+    return [r.id for r in doomed]
+
+
+# --- the summary the status line reads ----------------------------------------------------
+
+
+class Summary(state.StateRecord):
+    """``jobs/summary.json``: what the HUD shows, without reading every job."""
+
+    running: dict[str, list[float]] = {}  # id -> [worker pid, worker start] (or [])
+    undelivered: list[str] = []  # finished, answer not handed to Claude
+    unread: list[str] = []  # … nor shown by omcm result
+
+
+def summary_file() -> str:
+    return os.path.join(jobs_dir(), SUMMARY)
+
+
+def _refresh_summary(changed: JobRecord | None) -> None:
+    """Bring the summary up to date for one changed job (all jobs with ``None``)."""
+
+    def mutate(summary: Summary) -> None:
+        records = [changed] if changed is not None else list(all_jobs(check=False))
+        if changed is None:
+            summary.running, summary.undelivered, summary.unread = {}, [], []
+        for record in records:
+            summary.running.pop(record.id, None)
+            for listed in (summary.undelivered, summary.unread):
+                if record.id in listed:
+                    listed.remove(record.id)
+            if not record.finished:
+                pid = record.worker_pid
+                alive = [float(pid), record.worker_started or 0.0] if pid else []
+                summary.running[record.id] = alive
+            elif not record.delivered:
+                summary.undelivered.append(record.id)
+                if record.unread:
+                    summary.unread.append(record.id)
+
+    os.makedirs(jobs_dir(), exist_ok=True)
+    state.update(summary_file(), Summary, mutate)
+
+
+def summary() -> Summary:
+    """Which jobs run and which answers wait (kept up to date by every change of a job)."""
+    return state.load(summary_file(), Summary)
+
+
+def counts() -> tuple[int, int]:
+    """(running, finished but unread) jobs, for the status line."""
+    found = summary()
+    return len(found.running), len(found.unread)
