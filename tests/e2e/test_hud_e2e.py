@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from omcm.core.state import ProviderHealth, ProviderLimits
+from omcm.routing.usage import ProviderHealth, ProviderLimits
 from tests.e2e.claude import (
     MODERN,
     NEWEST,

@@ -10,7 +10,7 @@ import pytest
 
 from omcm.core import paths
 from omcm.hooks.session_start import RESULT_NOTE
-from omcm.routing import modes
+from omcm.routing import modes, session_mode
 from tests.integration.hookrun import run_hook
 
 SID = "sess-1"
@@ -37,7 +37,7 @@ def context_of(answer: dict[str, Any] | None) -> str:
 
 def test_no_keyword_prints_nothing_and_writes_no_mode() -> None:
     assert prompt("please fix the failing test in src/app.py") is None
-    assert modes.current(SID).mode == ""
+    assert session_mode.current(SID).mode == ""
 
 
 def test_keyword_sets_mode_and_tells_claude() -> None:
@@ -48,33 +48,33 @@ def test_keyword_sets_mode_and_tells_claude() -> None:
     assert "in parallel" in text
     assert len(text.split()) <= 130
     assert answer is not None and answer["systemMessage"] == "OMCM: hulw mode on for this session"
-    assert modes.current(SID).mode == "hulw"
-    assert modes.current(SID).task == "refactor the auth module"
+    assert session_mode.current(SID).mode == "hulw"
+    assert session_mode.current(SID).task == "refactor the auth module"
 
 
 def test_mode_is_kept_silently_then_replaced_then_cancelled() -> None:
     prompt("hulw: refactor the auth module")
     assert prompt("now also update the docs") is None
-    assert modes.current(SID).mode == "hulw"
+    assert session_mode.current(SID).mode == "hulw"
     replaced = context_of(prompt("autopilot: build the todo app"))
     assert "OMCM autopilot mode is on" in replaced
     assert "cancel autopilot" in replaced
-    assert modes.current(SID).mode == "autopilot"
+    assert session_mode.current(SID).mode == "autopilot"
     cancelled = context_of(prompt("cancel autopilot"))
     assert cancelled.startswith("OMCM autopilot mode is cancelled")
-    assert modes.current(SID).mode == ""
+    assert session_mode.current(SID).mode == ""
     assert prompt("carry on") is None
 
 
 def test_question_about_a_keyword_changes_nothing() -> None:
     assert prompt("what does ulw do?") is None
-    assert modes.current(SID).mode == ""
+    assert session_mode.current(SID).mode == ""
 
 
 def test_modes_are_per_session() -> None:
     prompt("ulw: speed up the build", session="a")
-    assert modes.current("a").mode == "ulw"
-    assert modes.current("b").mode == ""
+    assert session_mode.current("a").mode == "ulw"
+    assert session_mode.current("b").mode == ""
 
 
 def test_ulw_tells_claude_again_only_when_the_band_changes() -> None:
@@ -104,7 +104,7 @@ def test_autopilot_with_fusion_default(tmp_path: Path) -> None:
     config.parent.mkdir(parents=True)
     config.write_text("fusion_default = true\n")
     prompt("autopilot: build a dashboard")
-    assert modes.current(SID).fusion is True
+    assert session_mode.current(SID).fusion is True
 
 
 def test_clear_ends_the_mode_resume_restates_it() -> None:
@@ -123,7 +123,7 @@ def test_clear_ends_the_mode_resume_restates_it() -> None:
     assert cleared == {
         "hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": RESULT_NOTE}
     }
-    assert modes.current(SID).mode == ""
+    assert session_mode.current(SID).mode == ""
 
 
 def test_every_session_start_explains_an_omcm_result_in_under_80_tokens() -> None:
@@ -272,15 +272,18 @@ def test_stop_failure_with_auto_handoff_writes_context_and_commands(tmp_path: Pa
 
 
 def test_slash_command_after_its_bang_line_adds_the_task_without_repeating_the_text() -> None:
-    modes.set_mode(SID, "autopilot", keyword="command")  # what `omcm mode set` did just before
+    session_mode.set_mode(
+        SID, "autopilot", keyword="command"
+    )  # what `omcm mode set` did just before
     assert prompt("/omcm:autopilot hulw build the dashboard") is None
-    record = modes.current(SID)
+    record = session_mode.current(SID)
     assert (record.mode, record.fusion, record.task) == ("autopilot", True, "build the dashboard")
 
 
 def test_a_task_notification_prompt_is_not_the_users(tmp_path: Path) -> None:
     """2.1.332 runs UserPromptSubmit with a finished background task as the prompt."""
-    from omcm.core import state
+    from omcm.core import sessions
+    from omcm.routing import session_mode
 
     note = (
         "<task-notification>\n<task-id>a1</task-id>\n<tool-use-id>toolu_1</tool-use-id>\n"
@@ -289,10 +292,10 @@ def test_a_task_notification_prompt_is_not_the_users(tmp_path: Path) -> None:
     )
     prompt("please fix the tests")
     assert prompt(note) is None
-    info = state.load(state.session_file(SID, "session.json"), state.SessionInfo)
+    info = sessions.info(SID)
     assert info.last_prompt == "please fix the tests"
     assert info.events["UserPromptSubmit"] == 2
-    assert state.load(state.session_file(SID, "mode.json"), state.SessionMode).mode == ""
+    assert session_mode.current(SID).mode == ""
 
 
 def test_without_a_todo_list_autopilot_stops_on_the_done_marker(tmp_path: Path) -> None:
@@ -321,4 +324,4 @@ def test_without_a_todo_list_autopilot_stops_on_the_done_marker(tmp_path: Path) 
         f"and verified (run the tests), end your reply with the line {modes.DONE_MARKER}."
     )
     assert stop_after(f"All green.\n{modes.DONE_MARKER}", active=True) is None
-    assert modes.current(SID).continuations == 0
+    assert session_mode.current(SID).continuations == 0

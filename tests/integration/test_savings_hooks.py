@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from omcm.calls import ledger, routing_log
-from omcm.core import paths
 from omcm.hud import statusline
 from tests.integration.hookrun import run_hook
 
@@ -173,7 +172,7 @@ def test_a_background_subagent_is_costed_when_its_notification_arrives(tmp_path:
 def test_a_routed_call_is_credited_with_the_claude_tokens_it_avoided(tmp_path: Path) -> None:
     """Observed on Claude first, then routed: the session's counters and the status line
     carry the estimate; a routed agent with nothing observed is counted as unknown."""
-    from omcm.calls import inputs
+    from omcm.calls import counters
 
     main = transcript(tmp_path)
     subagent_transcript(main, "a1", [usage(40_000, 2_000)])
@@ -182,10 +181,10 @@ def test_a_routed_call_is_credited_with_the_claude_tokens_it_avoided(tmp_path: P
         entry = routing_log.CallEntry(
             time=1.0, session_id="s-1", agent=agent, tier=tier, outcome="routed"
         )
-        inputs.count("s-1", 1.0, entry)
-    from omcm.core import state
+        counters.count("s-1", 1.0, entry)
+    from omcm.calls import counters
 
-    counters = state.load(paths.state_file(state.FUSION_STATE), state.FusionState).sessions["s-1"]
-    assert (counters.avoided, counters.avoided_unknown) == (42_000, 1)
+    session = counters.load().sessions["s-1"]
+    assert (session.avoided, session.avoided_unknown) == (42_000, 1)
     line = statusline.render_line(json.dumps({"session_id": "s-1"}).encode(), 2.0)
     assert "saved ~42k +1?" in line

@@ -9,9 +9,9 @@ import pytest
 
 from omcm.calls import inputs
 from omcm.config import Config
-from omcm.core.state import ProviderLimits
 from omcm.providers import codex_limits
 from omcm.routing.engine import Route
+from omcm.routing.usage import ProviderLimits
 
 
 def session(root: Path, day: str, name: str, events: list[dict[str, object]]) -> Path:

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from omcm.calls import routing_log, slots
-from omcm.core import paths, state
+from omcm.calls import counters, routing_log, slots
+from omcm.core import paths
 from omcm.core.proc import ProcResult
 from omcm.hooks import pre_tool_use
 from omcm.hooks.payloads import PreToolUsePayload
 from omcm.providers import PROVIDERS
 from omcm.providers.base import Provider, ProviderRequest, ProviderResult, ProviderSettings, Usage
+from omcm.routing import gauges
 
 
 class FakeProvider(Provider):
@@ -137,7 +138,7 @@ def test_routed_answer_reaches_claude_as_the_subagent_result(
     assert entry["tokens"] == {"input": 1234, "cached": 100, "output": 56, "reasoning": 7}
     assert [a["outcome"] for a in entry["attempts"]] == ["ok"]
     assert entry["context_path"] == str(project / ".omcm" / "handoff" / "context.md")
-    fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
+    fusion = counters.load()
     assert (fusion.total.calls, fusion.total.routed) == (1, 1)
     assert fusion.sessions["s1"].providers["codex"].input_tokens == 1234
 
@@ -167,7 +168,7 @@ def test_rate_limited_provider_falls_through_to_the_next_and_cools_down(
         ("codex", "rate_limited"),
         ("opencode", "ok"),
     ]
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    limits = gauges.load()
     assert limits.providers["codex"].cooldown_until is not None
     assert limits.providers["codex"].cooldown_until > time.time() + 60
     # the next call skips codex while it cools down
@@ -191,7 +192,7 @@ def test_every_provider_failing_lets_claude_run_it_and_says_why(
     )
     entry = last_log()
     assert entry["outcome"] == "fell-back"
-    fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
+    fusion = counters.load()
     assert (fusion.total.routed, fusion.total.fell_back) == (0, 1)
 
 

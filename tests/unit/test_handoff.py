@@ -8,6 +8,7 @@ import pytest
 
 from omcm.calls import handoff
 from omcm.config.schema import ContextConfig
+from omcm.core import tail
 from omcm.core.masking import mask
 
 
@@ -111,7 +112,7 @@ def test_task_tools_rebuild_the_whole_list(tmp_path: Path) -> None:
 def test_transcript_read_from_the_end_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handoff, "CHUNK", 64)
+    monkeypatch.setattr(tail, "CHUNK", 64)
     path = tmp_path / "t.jsonl"
     filler = line(type="assistant", message={"role": "assistant", "content": "x" * 300})
     path.write_text(user("the real prompt " * 10) + filler * 50)
@@ -120,7 +121,7 @@ def test_transcript_read_from_the_end_across_chunks(
 
 def test_scan_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handoff, "MAX_SCAN", 1000)
-    monkeypatch.setattr(handoff, "CHUNK", 200)
+    monkeypatch.setattr(tail, "CHUNK", 200)
     filler = line(type="assistant", message={"role": "assistant", "content": "x" * 100})
     path = tmp_path / "t.jsonl"
     path.write_text(user("too far back") + filler * 100)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from omcm.core.state import (
-    Counters,
-    FallbackState,
-    ProviderCounters,
-    ProviderHealth,
-    ProviderLimits,
-    UsageWindow,
-)
+from omcm.calls.counters import Counters, ProviderCounters
+from omcm.core import humanize
 from omcm.hud import bar
 from omcm.routing import usage
+from omcm.routing.usage import FallbackState, ProviderHealth, ProviderLimits, UsageWindow
 
 NOW = 1_800_000_000.0
 CLAUDE = (1234, 567)
@@ -65,7 +60,7 @@ def busy_view(claude: tuple[int, int] | None = CLAUDE) -> bar.HudView:
     ],
 )
 def test_abbreviate(count: int, text: str) -> None:
-    assert bar.abbreviate(count) == text
+    assert humanize.abbreviate(count) == text
 
 
 @pytest.mark.parametrize(
@@ -84,7 +79,7 @@ def test_abbreviate(count: int, text: str) -> None:
     ],
 )
 def test_duration(seconds: float, text: str) -> None:
-    assert bar.duration(seconds) == text
+    assert humanize.duration(seconds) == text
 
 
 def test_full_line() -> None:

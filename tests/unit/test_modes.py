@@ -10,8 +10,7 @@ import pytest
 
 from omcm.cli import main
 from omcm.config import Config
-from omcm.core import paths, state
-from omcm.routing import agents, keywords, modes
+from omcm.routing import agents, gauges, keywords, modes, session_mode, usage
 from omcm.routing.engine import Call, EngineState, decide
 
 SESSION = "mode-table-session"
@@ -21,13 +20,13 @@ CASES = [
 ]
 
 
-def set_usage(usage: float | None) -> None:
-    def mutate(limits: state.ProviderLimits) -> None:
-        limits.five_hour = state.UsageWindow(
-            used_percentage=usage, resets_at=time.time() + 3600, observed_at=time.time()
+def set_usage(percent: float | None) -> None:
+    def mutate(limits: usage.ProviderLimits) -> None:
+        limits.five_hour = usage.UsageWindow(
+            used_percentage=percent, resets_at=time.time() + 3600, observed_at=time.time()
         )
 
-    state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
+    gauges.update(mutate)
 
 
 def mode_show(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -44,10 +43,10 @@ def pinned(config: Config) -> set[str]:
 def test_mode_show_says_exactly_what_the_engine_routes(
     name: str, fusion: bool, usage: float | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    modes.set_mode(SESSION, name, fusion=fusion)
+    session_mode.set_mode(SESSION, name, fusion=fusion)
     set_usage(usage)
     shown = mode_show(capsys)
-    record = modes.current(SESSION)
+    record = session_mode.current(SESSION)
     engine_state = EngineState(mode=record.mode, mode_fusion=record.fusion, usage=usage)
     routed = [
         agent
@@ -76,8 +75,8 @@ def test_the_table_and_the_engine_agree_with_fusion_default_on(
     monkeypatch.setattr("omcm.config.load", lambda path=None: config)
     set_usage(50.0)
     for name in modes.MODES:
-        modes.set_mode(SESSION, name)
-        record = modes.current(SESSION)
+        session_mode.set_mode(SESSION, name)
+        record = session_mode.current(SESSION)
         engine_state = EngineState(mode=record.mode, mode_fusion=record.fusion, usage=50.0)
         routed = [
             a for a in agents.tier_table() if decide(Call(agent_raw=a), config, engine_state).routed
@@ -95,7 +94,7 @@ def test_the_table_and_the_engine_agree_with_fusion_default_on(
 
 
 def test_save_tokens_note_names_the_roles_it_routes() -> None:
-    record = state.SessionMode(mode="save-tokens")
+    record = session_mode.SessionMode(mode="save-tokens")
     text = modes.describe(record, 50.0, Config())
     assert "LOW and MEDIUM tier analysis, exploring, review or writing subagents" in text
     assert "every other subagent stays on Claude" in text
@@ -105,7 +104,7 @@ def test_save_tokens_note_names_the_roles_it_routes() -> None:
 def test_ulw_note_follows_the_configured_band() -> None:
     config = Config()
     config.routing.usage_threshold = 60
-    text = modes.describe(state.SessionMode(mode="ulw"), 65.0, config)
+    text = modes.describe(session_mode.SessionMode(mode="ulw"), 65.0, config)
     assert "from 60% LOW tier goes to providers, from 75% MEDIUM too, from 90% all" in text
 
 

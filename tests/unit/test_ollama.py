@@ -10,11 +10,11 @@ import pytest
 
 from omcm.calls import inputs
 from omcm.config import Config
-from omcm.core.state import ProviderLimits
 from omcm.providers import PROVIDERS
 from omcm.providers.base import ProviderRequest, ProviderSettings
 from omcm.providers.ollama import OllamaSettings, host_of
 from omcm.routing import engine
+from omcm.routing.usage import ProviderLimits
 from tests.e2e.stub_models import StubModels
 
 OLLAMA = PROVIDERS["ollama"]

@@ -15,10 +15,10 @@ from omcm.core.errors import OmcmError
 
 
 def seen(session_id: str, cwd: Path, at: float) -> None:
-    def mutate(info: state.SessionInfo) -> None:
+    def mutate(info: sessions.SessionInfo) -> None:
         info.cwd, info.last_event_at = str(cwd), at
 
-    state.update(state.session_file(session_id, "session.json"), state.SessionInfo, mutate)
+    state.update(sessions._info_file(session_id), sessions.SessionInfo, mutate)
 
 
 def test_newest_session_in_the_project_dir(tmp_path: Path) -> None:

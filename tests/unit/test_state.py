@@ -7,25 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from omcm.calls import counters
 from omcm.core import paths, state
 
 
 def _path() -> str:
-    return paths.state_file(state.FUSION_STATE)
+    return paths.state_file(counters.FILE)
 
 
 def test_missing_file_means_defaults_and_nothing_written() -> None:
-    assert state.load(_path(), state.FusionState) == state.FusionState()
+    assert state.load(_path(), counters.FusionState) == counters.FusionState()
     assert not os.path.exists(_path())
 
 
 def test_update_writes_versioned_json_and_returns_the_result() -> None:
-    def bump(fusion: state.FusionState) -> int:
+    def bump(fusion: counters.FusionState) -> int:
         fusion.total.calls += 1
         return fusion.total.calls
 
-    assert state.update(_path(), state.FusionState, bump) == 1
-    assert state.update(_path(), state.FusionState, bump) == 2
+    assert state.update(_path(), counters.FusionState, bump) == 1
+    assert state.update(_path(), counters.FusionState, bump) == 2
     data = json.loads(Path(_path()).read_text())
     assert data["version"] == 1
     assert data["total"]["calls"] == 2
@@ -44,8 +45,8 @@ def test_update_writes_versioned_json_and_returns_the_result() -> None:
 def test_corrupt_file_is_moved_aside_and_reported(content: str, why: str) -> None:
     os.makedirs(paths.state_dir())
     Path(_path()).write_text(content)
-    loaded = state.load(_path(), state.FusionState)
-    assert loaded == state.FusionState()
+    loaded = state.load(_path(), counters.FusionState)
+    assert loaded == counters.FusionState()
     aside = [p for p in os.listdir(paths.state_dir()) if p.startswith("fusion-state.json.corrupt-")]
     assert len(aside) == 1
     assert (Path(paths.state_dir()) / aside[0]).read_text() == content
@@ -59,7 +60,7 @@ def test_two_corrupt_files_in_one_second_both_survive() -> None:
     os.makedirs(paths.state_dir())
     for text in ("{1", "{2"):
         Path(_path()).write_text(text)
-        state.load(_path(), state.FusionState)
+        state.load(_path(), counters.FusionState)
     kept = sorted(
         Path(paths.state_dir(), p).read_text()
         for p in os.listdir(paths.state_dir())
@@ -71,13 +72,13 @@ def test_two_corrupt_files_in_one_second_both_survive() -> None:
 def _increment_many(state_dir: str, times: int) -> None:
     os.environ["OMCM_STATE_DIR"] = state_dir
 
-    def bump(fusion: state.FusionState) -> None:
+    def bump(fusion: counters.FusionState) -> None:
         fusion.total.calls += 1
-        counters = fusion.sessions.setdefault("s", state.Counters())
-        counters.routed += 1
+        session = fusion.sessions.setdefault("s", counters.Counters())
+        session.routed += 1
 
     for _ in range(times):
-        state.update(paths.state_file(state.FUSION_STATE), state.FusionState, bump)
+        state.update(paths.state_file(counters.FILE), counters.FusionState, bump)
 
 
 def test_concurrent_processes_lose_no_update() -> None:
@@ -88,7 +89,7 @@ def test_concurrent_processes_lose_no_update() -> None:
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    fusion = state.load(_path(), state.FusionState)
+    fusion = state.load(_path(), counters.FusionState)
     assert fusion.total.calls == 400
     assert fusion.sessions["s"].routed == 400
     assert state.NOTICES == []

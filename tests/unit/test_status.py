@@ -3,21 +3,21 @@ from __future__ import annotations
 import time
 
 from omcm.cli import status
-from omcm.core import paths, state
+from omcm.routing import gauges, usage
 
 
 def test_status_says_where_each_figure_came_from_and_how_old_it_is() -> None:
     now = time.time()
 
-    def seed(limits: state.ProviderLimits) -> None:
-        limits.five_hour = state.UsageWindow(
+    def seed(limits: usage.ProviderLimits) -> None:
+        limits.five_hour = usage.UsageWindow(
             used_percentage=92.0, resets_at=now + 3600, observed_at=now - 120
         )
-        limits.providers["gemini"] = state.ProviderHealth(
+        limits.providers["gemini"] = usage.ProviderHealth(
             cooldown_until=now + 600, cooldown_reason="rate-limited", last_error="429"
         )
 
-    state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, seed)
+    gauges.update(seed)
     text = status.render(status.collect(now))
     assert (
         "claude 5-hour: 92% — from the status line's rate_limits, observed 2m ago, resets in 1h"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omcm.core.state import FallbackState, ProviderLimits, UsageWindow
 from omcm.routing import usage
+from omcm.routing.usage import FallbackState, ProviderLimits, UsageWindow
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

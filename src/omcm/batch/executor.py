@@ -454,7 +454,7 @@ def _summary(
 
 def render(summary: dict[str, Any]) -> str:
     """The summary as a table, then the tasks left for Claude with their prompts."""
-    from omcm.hud.bar import abbreviate, duration
+    from omcm.core.humanize import abbreviate, duration
 
     counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
     lines = [

@@ -28,6 +28,7 @@ from omcm.core.masking import mask
 from omcm.hooks.payloads import AgentInput, PreToolUsePayload
 from omcm.providers import PROVIDERS
 from omcm.providers.base import RETRYABLE, ProviderRequest, ProviderResult, Usage
+from omcm.routing import gauges
 from omcm.routing.engine import Decision, Route
 
 #: Seconds kept free at the end of the hook budget for logging and answering.
@@ -98,7 +99,7 @@ def context_for(
     payload: PreToolUsePayload, task: AgentInput, decision: Decision, config: Config
 ) -> tuple[str, str]:
     """Write the handoff context for a routed call; (its path, the text sent along)."""
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    limits = gauges.load()
     first = PROVIDERS[decision.routes[0].provider]
     context = handoff.build(
         project=payload.cwd,
@@ -433,29 +434,15 @@ def _attempt(
 
 
 def _record_health(name: str, result: ProviderResult, duration: float, config: Config) -> None:
-    now = time.time()
-    settings = config.delegation
-
-    def mutate(limits: state.ProviderLimits) -> None:
-        seen = limits.providers.setdefault(name, state.ProviderHealth())
-        if result.outcome == "ok":
-            seen.consecutive_failures = 0
-            seen.circuit_open_until = None
-            seen.last_ok_at = now
-            seen.latency = duration if seen.latency is None else 0.7 * seen.latency + 0.3 * duration
-            return
-        seen.last_error = result.error or result.outcome
-        if result.outcome == "rate_limited":
-            seen.cooldown_until = result.reset_at or now + settings.rate_limit_cooldown
-            seen.cooldown_reason = "rate-limited"
-            return
-        seen.consecutive_failures += 1
-        if result.outcome in ("not_installed", "auth") or (
-            seen.consecutive_failures >= settings.circuit_failures
-        ):
-            seen.circuit_open_until = now + settings.circuit_seconds
-
-    state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
+    gauges.record_result(
+        name,
+        result.outcome,
+        error=result.error,
+        reset_at=result.reset_at,
+        duration=duration,
+        now=time.time(),
+        settings=config.delegation,
+    )
 
 
 def _answer(

@@ -15,18 +15,16 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from omcm.core import paths, proc, state
+from omcm.core import paths, proc, sessions
 from omcm.core.errors import OmcmError
 from omcm.core.masking import mask
 from omcm.core.state import atomic_write
+from omcm.core.tail import lines_from_end
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from omcm.config.schema import ContextConfig
 
-CHUNK = 1024 * 1024
 MAX_SCAN = 8 * 1024 * 1024  # never read more than this of a transcript
 EDIT_TOOLS = {
     "Edit": "file_path",
@@ -120,7 +118,7 @@ def read_transcript(path: str, want_files: int = 10) -> TranscriptFacts:
     seen_files: dict[str, None] = {}
     tasks = _TaskList()
     try:
-        for raw in lines_from_end(path):
+        for raw in lines_from_end(path, (_USER, _TOOL_USE), MAX_SCAN):
             if not _wanted(raw, facts, len(seen_files) < want_files):
                 continue
             try:
@@ -262,37 +260,6 @@ def _user_text(content: object) -> str:
     return ""
 
 
-def lines_from_end(path: str, markers: tuple[bytes, ...] = (_USER, _TOOL_USE)) -> Iterator[bytes]:
-    """The file's lines, last first, reading at most :data:`MAX_SCAN` bytes.
-
-    Chunks holding none of ``markers`` are skipped without being split into lines.
-    """
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        position = handle.tell()
-        tail = b""
-        scanned = 0
-        while position > 0 and scanned < MAX_SCAN:
-            size = min(CHUNK, position)
-            position -= size
-            handle.seek(position)
-            block = handle.read(size) + tail
-            scanned += size
-            cut = block.find(b"\n")
-            if cut < 0:
-                tail = block
-                continue
-            tail = block[:cut]  # may be the end of an earlier line: keep it for the next chunk
-            lines = block[cut + 1 :]
-            if not any(marker in lines for marker in markers):
-                continue  # nothing in this chunk can matter: skip splitting it
-            for line in reversed(lines.split(b"\n")):
-                if line.strip():
-                    yield line
-        if position == 0 and tail.strip():
-            yield tail
-
-
 def git_changed_files(project: str, limit: int) -> list[str]:
     """Files ``git status`` reports as changed, newest first."""
     result = proc.run(
@@ -338,10 +305,9 @@ def _recorded_prompt(session_id: str) -> str:
     queue, so a subagent call made right after a prompt can find it not yet there.
     """
     try:
-        path = state.session_file(session_id, "session.json")
+        return sessions.info(session_id).last_prompt
     except OmcmError:
         return ""  # no real session (e.g. `omcm handoff` run outside Claude Code)
-    return state.load(path, state.SessionInfo).last_prompt
 
 
 def build(

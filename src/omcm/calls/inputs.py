@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import time
 
+from omcm.calls import counters
 from omcm.core import paths, state
-from omcm.routing import engine
+from omcm.core.humanize import minutes
+from omcm.routing import engine, gauges, session_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,12 +23,13 @@ if TYPE_CHECKING:
     from omcm.config import Config
     from omcm.hooks.payloads import PreToolUsePayload
     from omcm.routing.engine import Decision
+    from omcm.routing.usage import ProviderLimits
 
 #: A usage reading older than this is not trusted for usage-based rules.
 USAGE_MAX_AGE = 15 * 60
 
 
-def claude_usage(limits: state.ProviderLimits, now: float) -> float | None:
+def claude_usage(limits: ProviderLimits, now: float) -> float | None:
     """The larger of Claude's 5-hour and weekly usage %, if a fresh reading exists."""
     from omcm.routing.usage import claude_usage as usage_of
 
@@ -42,14 +45,10 @@ def gather(
     providers' programs is installed and that the provider itself is healthy for
     the route's model (only worth it once a call is going to be routed).
     """
-    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
-    mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode)
-    fusion = (
-        state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
-        if (config.balancing.strategy == "usage")
-        else None
-    )
+    fallback = gauges.load_fallback()
+    limits = gauges.load()
+    mode = state.load(state.session_file(session_id, "mode.json"), session_mode.SessionMode)
+    fusion = counters.load() if (config.balancing.strategy == "usage") else None
     return engine.EngineState(
         fallback_active=fallback.active,
         claude_limited=(limits.claude_limited_until or 0) > now,
@@ -83,7 +82,7 @@ def probed(
 
 def health(
     config: Config,
-    limits: state.ProviderLimits,
+    limits: ProviderLimits,
     now: float,
     probe: list[engine.Route] | None = None,
 ) -> dict[str, engine.Health]:
@@ -124,62 +123,6 @@ def health(
             if why:
                 result[name] = engine.Health(available=False, reason=why)
     return result
-
-
-def minutes(until: float, now: float) -> str:
-    seconds = max(0, int(until - now))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def count(session_id: str, now: float, entry: CallEntry) -> None:
-    """Add one call's log line to the totals and to the session's counters."""
-
-    avoided = None
-    if entry.outcome in ("routed", "cache"):
-        from omcm.calls import ledger
-
-        found = ledger.estimate(ledger.load(), entry.agent, entry.tier)
-        avoided = found.tokens if found else -1
-
-    def mutate(fusion: state.FusionState) -> None:
-        session = fusion.sessions.setdefault(session_id, state.Counters())
-        for counters in (fusion.total, session):
-            add_call(counters, entry)
-            if avoided is not None and avoided >= 0:
-                counters.avoided += avoided
-            elif avoided is not None:
-                counters.avoided_unknown += 1
-            counters.updated_at = now
-        if len(fusion.sessions) > 200:  # keep the file small: drop the oldest sessions
-            oldest = sorted(fusion.sessions, key=lambda s: fusion.sessions[s].updated_at)
-            for stale in oldest[: len(fusion.sessions) - 200]:
-                del fusion.sessions[stale]
-
-    state.update(paths.state_file(state.FUSION_STATE), state.FusionState, mutate)
-
-
-def add_call(counters: state.Counters, entry: CallEntry) -> None:
-    """What one call adds to a set of counters."""
-    counters.calls += 1
-    if entry.outcome in ("routed", "cache"):
-        counters.routed += 1
-    if entry.outcome == "cache":
-        counters.cache_hits += 1
-    if entry.outcome == "fell-back" or entry.reason == "no-provider-available":
-        counters.fell_back += 1
-    for attempt in entry.attempts:
-        from omcm.providers import PROVIDERS  # only a routed call has attempts
-
-        seen = counters.providers.setdefault(attempt.provider, state.ProviderCounters())
-        known = PROVIDERS.get(attempt.provider)
-        seen.mark = known.hud if known else seen.mark
-        seen.calls += 1
-        if attempt.outcome != "ok":
-            seen.failures += 1
-        seen.input_tokens += attempt.tokens.input
-        seen.cached_tokens += attempt.tokens.cached
-        seen.output_tokens += attempt.tokens.output
-        seen.reasoning_tokens += attempt.tokens.reasoning
 
 
 def decision_entry(
@@ -233,7 +176,7 @@ def error_entry(
     )
 
 
-def usage_text(limits: state.ProviderLimits) -> str:
+def usage_text(limits: ProviderLimits) -> str:
     parts = []
     for label, window in (("5-hour", limits.five_hour), ("weekly", limits.seven_day)):
         pct = window.used_percentage

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, ClassVar
 
+    from omcm.routing.usage import FallbackTransition
+
 MAX_BYTES = 10 * 1024 * 1024
 #: Rotated files of releases before 0.2 (``.1`` newest … ``.3``), still read.
 LEGACY_KEEP = 3
@@ -194,6 +196,20 @@ def append(entry: Entry, path: str | None = None) -> None:
             os.close(fd)
     if rotated:
         _index_later(rotated)
+
+
+def note_fallback(switch: FallbackTransition, threshold: int, recovery: int) -> None:
+    """Log a switch of fallback (:func:`omcm.routing.gauges.step_fallback` gave it)."""
+    append(
+        FallbackEntry(
+            time=switch.at,
+            active=switch.active,
+            usage=switch.usage_percentage,
+            reason=switch.reason,
+            threshold=threshold,
+            recovery_threshold=recovery,
+        )
+    )
 
 
 def _compact(entry: Entry) -> dict[str, Any]:

@@ -197,7 +197,7 @@ class _Display:
         from rich.progress_bar import ProgressBar
         from rich.text import Text
 
-        from omcm.hud.bar import duration
+        from omcm.core.humanize import duration
 
         rows: list[Any] = [
             Text(f"batch: {progress.finished}/{progress.total} tasks ended"),
@@ -320,7 +320,7 @@ def from_subagent_call(payload: Any, task: Any, conf: cfg.Config) -> dict[str, A
     )
     if background.wanted(payload, task, conf):
         sessions.note_job(payload.session_id)
-        sessions.mark_call(payload, record.id)
+        sessions.mark_call(payload.session_id, payload.tool_use_id, record.id)
         worker.spawn(record.id)
         return _deny(
             f"[OMCM] The batch of {len(the_plan.tasks)} tasks was started as background job "
@@ -328,7 +328,7 @@ def from_subagent_call(payload: Any, task: Any, conf: cfg.Config) -> dict[str, A
             "notification when the batch ends: carry on meanwhile, and do not do its tasks "
             "yourself (the summary names any left for you)."
         )
-    sessions.mark_call(payload, "")
+    sessions.mark_call(payload.session_id, payload.tool_use_id, "")
     from omcm.core import proc
 
     with proc.cancel_on_signals():

@@ -9,8 +9,9 @@ import time
 
 from omcm import __version__
 from omcm import config as cfg
-from omcm.core import paths, state
+from omcm.core import paths, sessions
 from omcm.core.errors import OmcmError
+from omcm.routing import gauges, session_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -369,7 +370,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def _span(seconds: float) -> str:
-    from omcm.hud.bar import duration
+    from omcm.core.humanize import duration
 
     return duration(seconds)
 
@@ -550,31 +551,33 @@ def session_of(args: argparse.Namespace) -> str:
 
 
 def cmd_mode_set(args: argparse.Namespace) -> int:
-    from omcm.routing import modes
+    from omcm.routing import modes, session_mode
 
     session = session_of(args)
     fusion = args.fusion or (modes.MODES[args.mode].needs_fusion and cfg.load().fusion_default)
-    record = modes.set_mode(session, args.mode, fusion=fusion, task=args.task, keyword="command")
+    record = session_mode.set_mode(
+        session, args.mode, fusion=fusion, task=args.task, keyword="command"
+    )
     report = _mode_report(record)
     # What is printed here is what Claude is told (a slash command's `!` line): remember
     # it, so the next prompt does not tell it again.
-    modes.set_mode(session, args.mode, keyword="command", band=report["band"])
+    session_mode.set_mode(session, args.mode, keyword="command", band=report["band"])
     print(report["description"])
     return 0
 
 
 def cmd_mode_cancel(args: argparse.Namespace) -> int:
-    from omcm.routing import modes
+    from omcm.routing import session_mode
 
     session = session_of(args)
-    ended = modes.cancel(session, args.mode)
+    ended = session_mode.cancel(session, args.mode)
     if ended:
         print(
             f"OMCM: {ended} mode ended for this session; subagents follow the normal "
             "routing rules again."
         )
     else:
-        active = modes.current(session).mode
+        active = session_mode.current(session).mode
         print(
             f"OMCM: no {args.mode or 'mode'} to cancel"
             + (f" ({active} is active)" if active else " (no mode is active)")
@@ -583,10 +586,10 @@ def cmd_mode_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_mode_show(args: argparse.Namespace) -> int:
-    from omcm.routing import modes
+    from omcm.routing import session_mode
 
     session = session_of(args)
-    report = _mode_report(modes.current(session))
+    report = _mode_report(session_mode.current(session))
     if args.json:
         print(json.dumps(report | {"session": session}, indent=2, ensure_ascii=False))
         return 0
@@ -605,7 +608,7 @@ def cmd_mode_reference(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _mode_report(record: state.SessionMode) -> dict[str, Any]:
+def _mode_report(record: session_mode.SessionMode) -> dict[str, Any]:
     """What ``omcm mode show`` says: the mode, what it routes now, and Claude's note.
 
     ``routed_agents`` is the engine's answer for each agent of the tier table (pins,
@@ -615,8 +618,8 @@ def _mode_report(record: state.SessionMode) -> dict[str, Any]:
     from omcm.routing import agents, engine, modes
 
     conf = cfg.load()
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
-    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    limits = gauges.load()
+    fallback = gauges.load_fallback()
     usage = inputs.claude_usage(limits, time.time())
     tiers, roles = modes.routing_now(record, usage, conf)
     health = inputs.health(conf, limits, time.time())
@@ -653,16 +656,11 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 
     session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
     info = (
-        state.load(
-            state.session_file(paths.safe_name(session, "session id"), "session.json"),
-            state.SessionInfo,
-        )
-        if session
-        else state.SessionInfo()
+        sessions.info(paths.safe_name(session, "session id")) if session else sessions.SessionInfo()
     )
     project = os.path.abspath(args.project or info.cwd or ".")
     conf = cfg.load()
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    limits = gauges.load()
     target = {"opencode": "OpenCode", "codex": "Codex"}.get(args.to, "OpenCode or Codex")
     context = handoff.build(
         project=project,
@@ -814,14 +812,4 @@ def cfg_reference(_args: argparse.Namespace) -> int:
     return 0
 
 
-def age(seconds_ago: float | None) -> str:
-    if seconds_ago is None:
-        return "never"
-    delta = max(0, time.time() - seconds_ago)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= size:
-            return f"{delta / size:.0f}{unit} ago"
-    return f"{delta:.0f}s ago"
-
-
-__all__ = ["age", "main"]
+__all__ = ["main"]

@@ -50,7 +50,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def render(live: list[PoolState], now: float) -> str:
-    from omcm.hud.bar import duration
+    from omcm.core.humanize import duration
 
     lines = []
     for found in live:

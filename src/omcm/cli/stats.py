@@ -124,10 +124,10 @@ def cmd_savings(args: argparse.Namespace) -> int:
     conf = config.load()
     if args.what_if:
         from omcm.calls import inputs
-        from omcm.core import paths, state
+        from omcm.routing import gauges
         from omcm.stats import whatif
 
-        limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+        limits = gauges.load()
         usage = inputs.claude_usage(limits, time.time())
         found = whatif.what_if(conf, args.days, usage)
         print(json.dumps(found, indent=2) if args.json else whatif.render(found))

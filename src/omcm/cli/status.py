@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from omcm import config as cfg
+from omcm.calls import counters
 from omcm.core import paths, state
 from omcm.core.errors import ConfigError
 from omcm.providers import pool
-from omcm.routing import usage
+from omcm.routing import gauges, usage
 
 
 def collect(now: float | None = None) -> dict[str, Any]:
@@ -21,9 +22,9 @@ def collect(now: float | None = None) -> dict[str, Any]:
         config_status = "valid" if os.path.exists(config_path) else "missing: defaults in use"
     except ConfigError as exc:
         config, config_status = cfg.Config(), f"INVALID: {exc}"
-    fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
-    fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
-    limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
+    fusion = counters.load()
+    fallback = gauges.load_fallback()
+    limits = gauges.load()
     figure, window = usage.claude_reading(limits, now)
     sessions_root = os.path.join(paths.state_dir(), "sessions")
     sessions = sorted(os.listdir(sessions_root)) if os.path.isdir(sessions_root) else []
@@ -66,13 +67,13 @@ def _provider_notes(config: cfg.Config, now: float) -> dict[str, list[str]]:
 
 
 def _ago(then: float | None, now: float) -> str:
-    from omcm.cli.main import age
+    from omcm.core.humanize import age
 
     return age(then) if then else "never"
 
 
 def _until(then: float, now: float) -> str:
-    from omcm.hud.bar import duration
+    from omcm.core.humanize import duration
 
     return duration(max(0.0, then - now))
 

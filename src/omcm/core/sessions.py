@@ -1,4 +1,5 @@
-"""Per-session bookkeeping under ``sessions/<session_id>/``."""
+"""Per-session bookkeeping under ``sessions/<session_id>/``: the one owner of ``session.json``
+and of the call marks the delivery hook reads."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import os
 import time
 
 from omcm.core import state
+from omcm.core.state import StateRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from omcm.hooks.payloads import HookPayload, PreToolUsePayload
+    from typing import Protocol
+
+    class Event(Protocol):
+        """What :func:`record_event` needs of a hook's payload."""
+
+        session_id: str
+        hook_event_name: str
+        cwd: str
+        transcript_path: str
 
 
 #: Characters of the user's last prompt kept for the handoff context.
@@ -17,8 +27,8 @@ PROMPT_KEPT = 4000
 
 
 def record_event(
-    payload: HookPayload, source: str = "", take_notice: bool = False, prompt: str = ""
-) -> state.SessionInfo:
+    payload: Event, source: str = "", take_notice: bool = False, prompt: str = ""
+) -> SessionInfo:
     """Note in ``session.json`` that a hook for this session ran, and return the record.
 
     With ``take_notice``, a pending notice is handed over (in the returned record)
@@ -26,7 +36,7 @@ def record_event(
     """
     now = time.time()
 
-    def mutate(info: state.SessionInfo) -> state.SessionInfo:
+    def mutate(info: SessionInfo) -> SessionInfo:
         event = payload.hook_event_name
         info.events[event] = info.events.get(event, 0) + 1
         info.last_event, info.last_event_at = event, now
@@ -39,13 +49,33 @@ def record_event(
             info.started_at = info.started_at or now
         if prompt:
             info.last_prompt = prompt[:PROMPT_KEPT]
-        taken = state.SessionInfo.parse(info.dump(), "session")
+        taken = SessionInfo.parse(info.dump(), "session")
         if take_notice:
             info.pending_notice = ""
         return taken
 
-    path = state.session_file(payload.session_id, "session.json")
-    return state.update(path, state.SessionInfo, mutate)
+    return state.update(_info_file(payload.session_id), SessionInfo, mutate)
+
+
+def info(session_id: str) -> SessionInfo:
+    """What OMCM saw of the session (empty if no hook of it ran)."""
+    return state.load(_info_file(session_id), SessionInfo)
+
+
+def leave_notice(session_id: str, message: str, *, limit_told: bool = False) -> None:
+    """Keep ``message`` for the session's next hook that can show it (once); ``limit_told``:
+    it tells the user that Claude hit its limit."""
+
+    def mutate(seen: SessionInfo) -> None:
+        seen.pending_notice = message
+        if limit_told:
+            seen.limit_told_at = time.time()
+
+    state.update(_info_file(session_id), SessionInfo, mutate)
+
+
+def _info_file(session_id: str) -> str:
+    return state.session_file(session_id, "session.json")
 
 
 def call_mark_file(session_id: str, tool_use_id: str) -> str:
@@ -55,11 +85,11 @@ def call_mark_file(session_id: str, tool_use_id: str) -> str:
     return os.path.join(calls, paths.safe_name(tool_use_id, "tool_use_id"))
 
 
-def mark_call(payload: PreToolUsePayload, job_id: str) -> None:
+def mark_call(session_id: str, tool_use_id: str, job_id: str) -> None:
     """Record what PreToolUse made of a subagent call, for the delivery hook beside it:
     the background job it started, or "" (none)."""
-    if payload.tool_use_id:
-        state.atomic_write(call_mark_file(payload.session_id, payload.tool_use_id), job_id)
+    if tool_use_id:
+        state.atomic_write(call_mark_file(session_id, tool_use_id), job_id)
 
 
 def read_call_mark(session_id: str, tool_use_id: str) -> str | None:
@@ -202,8 +232,23 @@ def newest_in(cwd: str) -> str:
     for entry in entries:
         if not entry.is_dir():
             continue
-        info = state.load(os.path.join(entry.path, "session.json"), state.SessionInfo)
-        seen = info.last_event_at or 0.0
-        if info.cwd and os.path.realpath(info.cwd) == wanted and seen > best_at:
+        found = state.load(os.path.join(entry.path, "session.json"), SessionInfo)
+        seen = found.last_event_at or 0.0
+        if found.cwd and os.path.realpath(found.cwd) == wanted and seen > best_at:
             best, best_at = entry.name, seen
     return best
+
+
+class SessionInfo(StateRecord):
+    """``sessions/<id>/session.json``: what OMCM saw of one Claude Code session."""
+
+    cwd: str = ""
+    transcript_path: str = ""
+    source: str = ""
+    started_at: float | None = None
+    last_event: str = ""
+    last_event_at: float | None = None
+    events: dict[str, int] = {}
+    pending_notice: str = ""  # shown to the user by the next hook that can show it
+    limit_told_at: float | None = None  # when OMCM told this session Claude hit its limit
+    last_prompt: str = ""  # as UserPromptSubmit saw it (the transcript may lag behind)

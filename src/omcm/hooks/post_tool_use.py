@@ -32,7 +32,7 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
         return None
     from omcm.calls import ledger
     from omcm.calls.routing_log import SubagentEntry
-    from omcm.routing import agents, modes
+    from omcm.routing import agents, session_mode
 
     task = AgentInput.parse(payload.tool_input, f"PostToolUse tool_input of {payload.tool_name}")
     response: dict[str, Any] = payload.tool_response
@@ -45,7 +45,7 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
         agent_raw=task.subagent_type,
         agent=agent,
         tier=tier,
-        mode=modes.current(payload.session_id).mode,
+        mode=session_mode.current(payload.session_id).mode,
         model=str(response.get("resolvedModel") or task.model or ""),
         source="post-tool-use",
     )
@@ -53,6 +53,7 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
         agent_id = str(response.get("agentId") or "")
         if agent_id:
             from omcm.core import state
+            from omcm.routing import session_mode
 
             entry.background = True
             state.atomic_write(ledger.pending_file(payload.session_id, agent_id), _dumps(entry))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from omcm import config
-from omcm.calls import inputs, routing_log
+from omcm.calls import counters, inputs, routing_log
 from omcm.core import sessions
 from omcm.core.errors import ConfigError
 from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, PreToolUsePayload
@@ -56,9 +56,13 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
 
         if background.wanted(payload, task, conf):
             job = background.start(payload, task, decision, conf)
-            sessions.mark_call(payload, job.id)  # the delivery hook waits for this job
+            sessions.mark_call(
+                payload.session_id, payload.tool_use_id, job.id
+            )  # the delivery hook waits for this job
             return background.started_answer(job)
-    sessions.mark_call(payload, "")  # the delivery hook: no job for this call
+    sessions.mark_call(
+        payload.session_id, payload.tool_use_id, ""
+    )  # the delivery hook: no job for this call
     if decision.routed:
         from omcm.calls import delegate
         from omcm.core import proc
@@ -86,4 +90,4 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
 def _book(payload: PreToolUsePayload, entry: CallEntry, now: float) -> None:
     """Write the call's log line and add it to the counters."""
     routing_log.append(entry)
-    inputs.count(payload.session_id, now, entry)
+    counters.count(payload.session_id, now, entry)

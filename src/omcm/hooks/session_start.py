@@ -31,21 +31,21 @@ RESULT_NOTE = (
 def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
     conf = config.load()
     notice = sessions.record_event(payload, source=payload.source, take_notice=True).pending_notice
-    from omcm.routing import modes
+    from omcm.routing import modes, session_mode
 
     context = [RESULT_NOTE] if conf.routing.enabled else []
     if payload.source == "clear":
-        modes.cancel(payload.session_id)
+        session_mode.cancel(payload.session_id)
     else:
-        mode = modes.current(payload.session_id)
+        mode = session_mode.current(payload.session_id)
         if mode.mode:  # resumed or compacted: Claude should still know what the mode means
             import time
 
             from omcm.calls import inputs
-            from omcm.core import paths, state
+            from omcm.routing import gauges
 
-            limits = state.load(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
-            fallback = state.load(paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+            limits = gauges.load()
+            fallback = gauges.load_fallback()
             usage = inputs.claude_usage(limits, time.time())
             context.append(modes.describe(mode, usage, conf, fallback=fallback.active))
     if conf.routing.enabled and payload.cwd:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from omcm.config import Config
-    from omcm.core.state import SessionMode
+    from omcm.routing.session_mode import SessionMode
 
 PAYLOAD = StopPayload
 
@@ -27,13 +27,13 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
     answers = _background_answers(payload, conf)
     if answers:
         return {"decision": "block", "reason": "\n\n".join(answers)}
-    from omcm.routing import modes
+    from omcm.routing import modes, session_mode
 
-    mode = modes.current(payload.session_id)
+    mode = session_mode.current(payload.session_id)
     if mode.mode != "autopilot":
         return None
     from omcm.calls import handoff
-    from omcm.core import state
+    from omcm.routing import session_mode
 
     facts = handoff.read_transcript(payload.transcript_path, want_files=0)
     remaining = [t for t in facts.todos or [] if t.status != "completed"]
@@ -50,7 +50,7 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
         record.continuations += 1
         return record.continuations
 
-    turn = state.update(modes.mode_file(payload.session_id), state.SessionMode, mutate)
+    turn = session_mode.update(payload.session_id, mutate)
     if turn < 0:
         if done:
             return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from omcm import config
-from omcm.core import paths, sessions, state
+from omcm.core import sessions
 from omcm.hooks.payloads import StopFailurePayload
 
 TYPE_CHECKING = False
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
     from omcm.hooks.payloads import HookPayload
+    from omcm.routing.usage import ProviderLimits
 
 PAYLOAD = StopFailurePayload
 
@@ -50,26 +51,13 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
     half-way (``claude -p`` exits without waiting for it) recorded the limit but
     wrote no handoff and told no one: the back-up does that part.
     """
-    from omcm.hud import statusline
-    from omcm.routing import usage
+    from omcm.routing import gauges
 
     now = time.time()
-    until: list[float] = []
-    known: list[float] = []
-
-    def mutate(limits: state.ProviderLimits) -> state.ProviderLimits:
-        if only_if_new and (limits.claude_limited_until or 0.0) > now:
-            known.append(limits.claude_limited_until or now)
-        else:
-            until.append(usage.mark_claude_limited(limits, now))
-        return limits
-
-    limits = state.update(paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits, mutate)
-    if known:
-        info = state.load(state.session_file(payload.session_id, "session.json"), state.SessionInfo)
-        if info.limit_told_at is not None:
+    limits, until, new = gauges.mark_claude_limited(now, only_if_new=only_if_new)
+    if not new:  # a StopFailure hook recorded it: did that hook also tell the user?
+        if sessions.info(payload.session_id).limit_told_at is not None:
             return ""
-        until = known
     else:
         from omcm.calls import routing_log
 
@@ -77,23 +65,25 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
             routing_log.LimitEntry(
                 time=now,
                 session_id=payload.session_id,
-                until=until[0],
+                until=until,
                 source=payload.hook_event_name,
             )
         )
-        statusline.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
-    when = time.strftime("%H:%M", time.localtime(until[0]))
+        _, switched = gauges.step_fallback(limits, now, conf.threshold, conf.recovery_threshold)
+        if switched is not None:
+            routing_log.note_fallback(switched, conf.threshold, conf.recovery_threshold)
+    when = time.strftime("%H:%M", time.localtime(until))
     message = (
         f"OMCM: Claude hit its usage limit (until about {when}); until then OMCM hands "
         "every subagent to Codex/Gemini/OpenCode."
     )
     if conf.auto_handoff and payload.cwd:
         message += " " + _handoff(payload, limits, conf)
-    _leave_notice(payload.session_id, message)
+    sessions.leave_notice(payload.session_id, message, limit_told=True)
     return message
 
 
-def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -> str:
+def _handoff(payload: HookPayload, limits: ProviderLimits, conf: Config) -> str:
     from omcm.calls import handoff, inputs
 
     context = handoff.build(
@@ -111,11 +101,3 @@ def _handoff(payload: HookPayload, limits: state.ProviderLimits, conf: Config) -
         f"Handoff written to {md_path}. Continue in OpenCode: {commands['opencode']}  "
         f"— or in Codex: {commands['codex']}"
     )
-
-
-def _leave_notice(session_id: str, message: str) -> None:
-    def mutate(info: state.SessionInfo) -> None:
-        info.pending_notice = message
-        info.limit_told_at = time.time()
-
-    state.update(state.session_file(session_id, "session.json"), state.SessionInfo, mutate)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from omcm.config import Config
-    from omcm.core.state import SessionMode
     from omcm.routing.keywords import KeywordMatch
+    from omcm.routing.session_mode import SessionMode
 
 PAYLOAD = UserPromptSubmitPayload
 
@@ -43,9 +43,9 @@ def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
 
 def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] | None:
     match = keywords.detect(payload.prompt)
-    from omcm.routing import modes
+    from omcm.routing import session_mode
 
-    mode = modes.current(payload.session_id)
+    mode = session_mode.current(payload.session_id)
     if match is None and not mode.mode:
         return None
     if match is not None and match.form == "slash":
@@ -58,7 +58,7 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
     if match is not None and match.cancel:
         return _cancel(payload.session_id, match.mode, conf)
     if match is not None:
-        mode = modes.set_mode(
+        mode = session_mode.set_mode(
             payload.session_id,
             match.mode,
             fusion=_fusion(match, conf),
@@ -76,21 +76,21 @@ def _fusion(match: KeywordMatch, conf: Config) -> bool:
 
 
 def _note_command(session_id: str, match: KeywordMatch, mode: SessionMode, conf: Config) -> None:
-    from omcm.routing import modes
+    from omcm.routing import session_mode
 
     fusion = _fusion(match, conf)
     if mode.mode == match.mode:
-        modes.note_command(session_id, fusion=fusion, task=match.task, keyword=match.keyword)
+        session_mode.note_command(session_id, fusion=fusion, task=match.task, keyword=match.keyword)
     else:
-        modes.set_mode(
+        session_mode.set_mode(
             session_id, match.mode, fusion=fusion, task=match.task, keyword=match.keyword
         )
 
 
 def _cancel(session_id: str, mode_name: str, conf: Config) -> dict[str, Any] | None:
-    from omcm.routing import modes
+    from omcm.routing import modes, session_mode
 
-    ended = modes.cancel(session_id, "" if mode_name == "any" else mode_name)
+    ended = session_mode.cancel(session_id, "" if mode_name == "any" else mode_name)
     if not ended:
         text = f"OMCM: no {mode_name} mode was active in this session; nothing to cancel."
         return _context(text, text if conf.notifications.show_on_keyword else None)
@@ -108,13 +108,11 @@ def _tell(
 ) -> dict[str, Any] | None:
     """Explain the mode to Claude when it was just set or when what it routes changed."""
     from omcm.calls import inputs
-    from omcm.core import paths as omcm_paths
-    from omcm.core import state
-    from omcm.routing import modes
+    from omcm.routing import gauges, modes, session_mode
 
     now = time.time()
-    limits = state.load(omcm_paths.state_file(state.PROVIDER_LIMITS), state.ProviderLimits)
-    fallback = state.load(omcm_paths.state_file(state.FALLBACK_STATE), state.FallbackState)
+    limits = gauges.load()
+    fallback = gauges.load_fallback()
     usage = inputs.claude_usage(limits, now)
     band = "fallback" if fallback.active else modes.band(mode, usage, conf)
     changed = band != mode.band or mode.continuations
@@ -125,7 +123,7 @@ def _tell(
     def mutate(record: SessionMode) -> None:
         record.band, record.continuations = band, 0
 
-    state.update(modes.mode_file(session_id), state.SessionMode, mutate)
+    session_mode.update(session_id, mutate)
     if not announce and band == mode.band:
         return None  # only the autopilot continuation counter was reset
     text = modes.describe(mode, usage, conf, fallback=fallback.active)

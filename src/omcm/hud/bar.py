@@ -28,6 +28,7 @@ dataclasses, no datetime).
 
 from __future__ import annotations
 
+from omcm.core.humanize import abbreviate, duration
 from omcm.routing.usage import (
     FIVE_HOURS,
     MAX_AGE,
@@ -39,7 +40,8 @@ from omcm.routing.usage import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from omcm.core.state import Counters, FallbackState, ProviderLimits
+    from omcm.calls.counters import Counters
+    from omcm.routing.usage import FallbackState, ProviderLimits
 
     Window = tuple[str, float | None, float | None, bool]  # label, %, resets in, fresh
 
@@ -206,32 +208,6 @@ def build_view(
 
 
 # --- rendering ---------------------------------------------------------------------
-
-
-def abbreviate(count: int) -> str:
-    """``567``, ``1.2k``, ``25.8k``, ``1.4M`` (one decimal, ``.0`` dropped)."""
-    if count < 1000:
-        return str(count)
-    for size, unit in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
-        text = f"{count / size:.1f}"
-        if float(text) < 1000 or unit == "B":
-            return text.removesuffix(".0") + unit
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def duration(seconds: float) -> str:
-    """``45s``, ``12m``, ``1h12m``, ``2h``, ``3d4h`` (rounded down)."""
-    total = max(int(seconds), 0)
-    if total < 60:
-        return f"{total}s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h" if hours else f"{days}d"
 
 
 def _paint(text: str, code: str, color: bool) -> str:

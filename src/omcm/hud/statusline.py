@@ -17,9 +17,10 @@ import os
 import sys
 import time
 
+from omcm.calls import counters
 from omcm.core import fastjson, paths, state
 from omcm.hud import bar, claude_tokens
-from omcm.routing import usage
+from omcm.routing import gauges, session_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,23 +70,26 @@ def render_line(raw: bytes, now: float) -> str:
         conf = None
     threshold = conf.threshold if conf else 90
     recovery = conf.recovery_threshold if conf else 85
-    limits = record_usage(data, now)
-    fallback = step_fallback(limits, now, threshold, recovery)
+    limits = gauges.record_claude_usage(data, now)
+    fallback, switched = gauges.step_fallback(limits, now, threshold, recovery)
+    if switched is not None:
+        from omcm.calls import routing_log
+
+        routing_log.note_fallback(switched, threshold, recovery)
     session_id = data.get("session_id")
-    counters, mode, claude = None, "", None
+    seen, mode, claude = None, "", None
     if isinstance(session_id, str) and session_id:
         try:
-            fusion = state.load(paths.state_file(state.FUSION_STATE), state.FusionState)
-            counters = fusion.sessions.get(session_id)
-            mode = state.load(state.session_file(session_id, "mode.json"), state.SessionMode).mode
+            seen = counters.load().sessions.get(session_id)
+            mode = session_mode.current(session_id).mode
         except Exception:
-            counters, mode = None, ""
+            seen, mode = None, ""
         claude = _claude_tokens(session_id, data.get("transcript_path"))
     view = bar.build_view(
         claude,
         limits,
         fallback,
-        counters,
+        seen,
         now,
         mode=mode,
         jobs=_job_counts(),
@@ -143,56 +147,6 @@ def _claude_tokens(session_id: str, transcript_path: object) -> tuple[int, int] 
 
         state.log_error("the status line could not count Claude's tokens", traceback.format_exc())
         return None
-
-
-def record_usage(data: dict[str, Any], now: float) -> state.ProviderLimits:
-    """Merge this reading of Claude's usage into ``provider-limits.json``; return the result."""
-    five_hour, seven_day = usage.read_rate_limits(data)
-    path = paths.state_file(state.PROVIDER_LIMITS)
-    limits = state.load(path, state.ProviderLimits)
-    if (five_hour or seven_day) and usage.merge_limits(limits, five_hour, seven_day, now):
-
-        def mutate(stored: state.ProviderLimits) -> state.ProviderLimits:
-            usage.merge_limits(stored, five_hour, seven_day, now)
-            return stored
-
-        limits = state.update(path, state.ProviderLimits, mutate)
-    return limits
-
-
-def step_fallback(
-    limits: state.ProviderLimits, now: float, threshold: int, recovery: int
-) -> state.FallbackState:
-    """Run the fallback state machine on the current usage; persist and log a transition."""
-    figure, source = usage.claude_reading(limits, now)
-    path = paths.state_file(state.FALLBACK_STATE)
-    fallback = state.load(path, state.FallbackState)
-    if usage.step_fallback(fallback, figure, threshold, recovery, now, source=source) is None:
-        return fallback  # no transition: nothing to write
-    transitions: list[state.FallbackTransition] = []
-
-    def mutate(stored: state.FallbackState) -> state.FallbackState:
-        step = usage.step_fallback(stored, figure, threshold, recovery, now, source=source)
-        if step is not None:
-            transitions.append(step)
-        return stored
-
-    fallback = state.update(path, state.FallbackState, mutate)
-    if transitions:
-        from omcm.calls import routing_log
-
-        step = transitions[0]
-        routing_log.append(
-            routing_log.FallbackEntry(
-                time=now,
-                active=step.active,
-                usage=step.usage_percentage,
-                reason=step.reason,
-                threshold=threshold,
-                recovery_threshold=recovery,
-            )
-        )
-    return fallback
 
 
 def _width() -> int | None:

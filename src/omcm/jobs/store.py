@@ -316,7 +316,7 @@ def finish(job_id: str, end: str, reason: str, **outcome: Any) -> JobRecord | No
 
 
 def _log(record: JobRecord) -> None:
-    from omcm.calls import inputs, routing_log
+    from omcm.calls import counters, routing_log
 
     if record.kind == "batch":
         return  # its tasks are logged one by one
@@ -337,7 +337,7 @@ def _log(record: JobRecord) -> None:
         entry.error = record.reason
     routing_log.append(entry)
     if record.source == "hook" and record.kind == "task":
-        inputs.count(record.session_id, entry.time, entry)
+        counters.count(record.session_id, entry.time, entry)
 
 
 def request_cancel(job_id: str) -> JobRecord:

@@ -55,7 +55,7 @@ def _kill(pgid: int) -> None:
 
 
 def write_epitaph(raw: bytes) -> None:
-    from omcm.calls import inputs, routing_log
+    from omcm.calls import counters, routing_log
     from omcm.core import fastjson, state
 
     try:
@@ -70,7 +70,7 @@ def write_epitaph(raw: bytes) -> None:
             return
         entry.time = time.time()
         routing_log.append(entry)
-        inputs.count(entry.session_id, entry.time, entry)
+        counters.count(entry.session_id, entry.time, entry)
     except Exception:  # nobody is left to tell: the error log is all there is
         import traceback
 

@@ -105,7 +105,7 @@ class Codex(Provider):
         self, settings: ProviderSettings, models: list[str], env: Mapping[str, str], now: float
     ) -> str:
         """Skip Codex while its own plan window (from its session files) is used up."""
-        from omcm.calls.inputs import minutes
+        from omcm.core.humanize import minutes
         from omcm.providers import codex_limits
 
         seen = codex_limits.read(codex_limits.sessions_dir(env))
@@ -116,7 +116,7 @@ class Codex(Provider):
 
     def report(self, settings: ProviderSettings, env: Mapping[str, str], now: float) -> list[str]:
         """Codex's own plan windows, as its session files last logged them."""
-        from omcm.hud.bar import duration
+        from omcm.core.humanize import duration
         from omcm.providers import codex_limits
 
         seen = codex_limits.read(codex_limits.sessions_dir(env))

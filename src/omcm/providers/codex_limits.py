@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from omcm.calls.handoff import lines_from_end
+from omcm.core.tail import lines_from_end
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

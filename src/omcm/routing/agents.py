@@ -8,6 +8,10 @@ provider's sandbox (agents that only read run read-only) and which agents the
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from omcm.config import Config
+
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
 # role: explore | analysis | planning | review | writing | build (modes.MODES may route by role)
@@ -91,3 +95,16 @@ def role_of(agent: str) -> str:
 
 def tier_table() -> dict[str, str]:
     return {name: tier for name, (tier, _role) in _AGENTS.items()}
+
+
+def pinned_to_claude(agent: str, config: Config) -> bool:
+    """``routing.prefer_claude`` or ``[agents.NAME] provider = "claude"`` keeps it on Claude."""
+    override = config.agents.get(agent)
+    return agent in names_of(config.routing.prefer_claude) or bool(
+        override and override.provider == "claude"
+    )
+
+
+def names_of(names: list[str]) -> set[str]:
+    """The agents named, normalised as :func:`normalise` does."""
+    return {normalise(name) for name in names}

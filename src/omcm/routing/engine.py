@@ -134,9 +134,9 @@ def decide(call: Call, config: Config, st: EngineState) -> Decision:
         return stay("routing-disabled")
     if agent in agents.CLAUDE_UTILITY_AGENTS:
         return stay("claude-utility-agent")
-    if pinned_to_claude(agent, config):
+    if agents.pinned_to_claude(agent, config):
         return stay("pinned-claude")
-    if agent in _names(routing.prefer_providers):
+    if agent in agents.names_of(routing.prefer_providers):
         return route("pinned-provider")
     if st.claude_limited:
         return route("claude-limited", agents.HIGH if tier == agents.HIGH else tier)
@@ -203,18 +203,6 @@ def _only(config: Config, provider: str) -> Config:
     for tier in (agents.LOW, agents.MEDIUM, agents.HIGH):
         setattr(changed.routing.chains, tier, [provider])
     return changed
-
-
-def pinned_to_claude(agent: str, config: Config) -> bool:
-    """``routing.prefer_claude`` or ``[agents.NAME] provider = "claude"`` keeps it on Claude."""
-    override = config.agents.get(agent)
-    return agent in _names(config.routing.prefer_claude) or bool(
-        override and override.provider == CLAUDE
-    )
-
-
-def _names(names: list[str]) -> set[str]:
-    return {agents.normalise(name) for name in names}
 
 
 def _routes(

@@ -20,7 +20,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from omcm.config import Config
-    from omcm.core.state import SessionMode
+    from omcm.routing.session_mode import SessionMode
 
 LOW, MEDIUM, HIGH = "low", "medium", "high"
 TIER_ORDER = (LOW, MEDIUM, HIGH)
@@ -199,7 +199,6 @@ def routed_agents(mode: SessionMode, usage: float | None, config: Config) -> lis
     itself, and a test checks the two agree.
     """
     from omcm.routing import agents
-    from omcm.routing.engine import pinned_to_claude
 
     tiers, roles = routing_now(mode, usage, config)
     return [
@@ -207,7 +206,7 @@ def routed_agents(mode: SessionMode, usage: float | None, config: Config) -> lis
         for name, tier in agents.tier_table().items()
         if tier in tiers
         and (not roles or agents.role_of(name) in roles)
-        and not pinned_to_claude(name, config)
+        and not agents.pinned_to_claude(name, config)
     ]
 
 
@@ -300,81 +299,3 @@ def reference_table(commands_dir: str) -> str:
         )
         rows.append(f"| {mode.title} | {aliases} | {slash or '—'} | {mode.summary} |")
     return "\n".join(rows) + "\n"
-
-
-# --- a session's mode on disk --------------------------------------------------------
-
-
-def mode_file(session_id: str) -> str:
-    from omcm.core import state
-
-    return state.session_file(session_id, "mode.json")
-
-
-def current(session_id: str) -> SessionMode:
-    from omcm.core import state
-
-    return state.load(mode_file(session_id), state.SessionMode)
-
-
-def set_mode(
-    session_id: str,
-    mode: str,
-    *,
-    fusion: bool = False,
-    task: str = "",
-    keyword: str = "",
-    band: str = "",
-) -> SessionMode:
-    """Set the session's mode; setting the mode it has again keeps its task and fusion
-    unless new ones are given (a slash command's `!` line after its keyword was seen).
-
-    ``band`` is what Claude was just told the mode routes (:func:`band`), if it was.
-    """
-    from omcm.core import state
-
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
-    fusion = fusion or MODES[mode].fusion
-
-    def mutate(record: SessionMode) -> SessionMode:
-        same = record.mode == mode
-        record.fusion = fusion or (same and record.fusion)
-        record.task = task or (record.task if same else "")
-        record.mode, record.keyword = mode, keyword
-        record.set_at, record.continuations, record.band = _now(), 0, band
-        return record
-
-    return state.update(mode_file(session_id), state.SessionMode, mutate)
-
-
-def note_command(session_id: str, *, fusion: bool, task: str, keyword: str) -> None:
-    """Add what the typed slash command says (task, fusion) to the mode its `!` line set."""
-    from omcm.core import state
-
-    def mutate(record: SessionMode) -> None:
-        record.fusion = record.fusion or fusion
-        record.task, record.keyword = task or record.task, keyword
-
-    state.update(mode_file(session_id), state.SessionMode, mutate)
-
-
-def cancel(session_id: str, mode: str = "") -> str:
-    """End the session's mode (only if it is ``mode``, when given); return the mode ended."""
-    from omcm.core import state
-
-    def mutate(record: SessionMode) -> str:
-        ended = record.mode
-        if not ended or (mode and mode != ended):
-            return ""
-        record.mode, record.fusion, record.task, record.keyword = "", False, "", ""
-        record.set_at, record.continuations, record.band = _now(), 0, ""
-        return ended
-
-    return state.update(mode_file(session_id), state.SessionMode, mutate)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

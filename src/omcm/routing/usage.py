@@ -2,8 +2,8 @@
 
 Claude Code hands the plan's usage only to the status-line command
 (``rate_limits.five_hour`` / ``seven_day`` in its stdin), so the HUD records
-each reading in :class:`~omcm.core.state.ProviderLimits` and everything else reads
-the figures from there:
+each reading in :class:`ProviderLimits` (``provider-limits.json``, written
+through :mod:`omcm.routing.limits`) and everything else reads the figures from there:
 
 - :func:`claude_usage` is the number the routing rules use: the larger of the
   5-hour and weekly usage, or ``None`` when it is not known (no reading, or only
@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import math
 
-from omcm.core.state import FallbackTransition, UsageWindow
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from omcm.core.state import FallbackState, ProviderLimits
+from omcm.core.records import Record
+from omcm.core.state import StateRecord
 
 FIVE_HOURS = 5 * 3600.0
 SEVEN_DAYS = 7 * 86400.0
@@ -50,6 +47,55 @@ TIERS_LOW = frozenset({"low"})
 TIERS_LOW_MEDIUM = frozenset({"low", "medium"})
 TIERS_ALL = frozenset({"low", "medium", "high"})
 NO_TIERS: frozenset[str] = frozenset()
+
+
+# --- the records (kept in provider-limits.json and fallback-state.json, see limits.py) ---
+
+
+class UsageWindow(Record):
+    used_percentage: float | None = None
+    resets_at: float | None = None
+    observed_at: float = 0.0
+
+
+class FallbackTransition(Record):
+    """One switch of the fallback state (kept in :attr:`FallbackState.history`)."""
+
+    at: float = 0.0
+    was_active: bool = False
+    active: bool = False
+    usage_percentage: float | None = None
+    reason: str = ""
+
+
+class FallbackState(StateRecord):
+    """``fallback-state.json``: whether every tier is routed because Claude's usage is high."""
+
+    active: bool = False
+    reason: str = ""
+    since: float | None = None
+    usage_percentage: float | None = None
+    changed_at: float | None = None
+    history: list[FallbackTransition] = []  # the last few transitions, oldest first
+
+
+class ProviderHealth(Record):
+    cooldown_until: float | None = None
+    cooldown_reason: str = ""
+    consecutive_failures: int = 0
+    circuit_open_until: float | None = None
+    last_error: str = ""
+    last_ok_at: float | None = None
+    latency: float | None = None  # seconds, moving average of successful runs
+
+
+class ProviderLimits(StateRecord):
+    """``provider-limits.json``: Claude's usage windows and each provider's health."""
+
+    five_hour: UsageWindow = UsageWindow()
+    seven_day: UsageWindow = UsageWindow()
+    claude_limited_until: float | None = None
+    providers: dict[str, ProviderHealth] = {}
 
 
 # --- reading the status line -------------------------------------------------------

@@ -715,7 +715,7 @@ def _report(found: Gathered, seen: Observations, by: str, filters: Filters) -> d
 
 def short(value: float) -> str:
     """``1.2k``, ``3.4M``: token counts as the status line shows them."""
-    from omcm.hud.bar import abbreviate
+    from omcm.core.humanize import abbreviate
 
     return abbreviate(int(value))
 
