@@ -13,26 +13,33 @@ from pathlib import Path
 import pytest
 
 from omcm.calls import routing_log
+from omcm.calls.call import RoutedCall, Source, Task
 from omcm.config import Config
 from omcm.core import paths
 from omcm.core.errors import OmcmError
 from omcm.jobs import delivery, store, worker
+from omcm.routing.engine import Decision, Route
 
 
-def new_job(**fields: object) -> store.JobRecord:
-    values: dict[str, object] = {
-        "source": "hook",
-        "session_id": "s1",
-        "tool_use_id": "toolu_1",
-        "cwd": "/tmp",
-        "agent": "explore",
-        "title": "look around",
-        "routes": [store.RouteEntry(provider="codex", model="m1")],
-        "timeout": 60,
-        "call": {"event": "call", "agent": "explore", "tool_use_id": "toolu_1", "session_id": "s1"},
-    }
-    record = store.JobRecord(**(values | fields))  # type: ignore[arg-type]
-    return store.create(record, {"prompt": "look around"}, Config())
+def new_call(door: str = "hook") -> RoutedCall:
+    decision = Decision(
+        target="providers",
+        reason="fusion-default",
+        agent="explore",
+        agent_raw="explore",
+        tier="low",
+        tier_source="agent table",
+        role="explore",
+        routes=[Route(provider="codex", model="m1", sandbox="read-only")],
+    )
+    source = Source(door=door, session_id="s1", tool_use_id="toolu_1", cwd="/tmp")
+    task = Task(prompt="look around", description="look around", agent="explore")
+    return RoutedCall(source=source, task=task, decision=decision).bind(Config())
+
+
+def new_job(source: str = "hook") -> store.JobRecord:
+    call = new_call(source)
+    return worker.start(call, reason="created", timeout=60, spawn_now=False)
 
 
 def test_a_job_goes_queued_running_done_and_ends_once() -> None:

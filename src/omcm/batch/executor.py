@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from omcm.calls.call import RoutedCall, Source
     from omcm.config import Config
     from omcm.routing.engine import Decision
 
@@ -86,22 +87,32 @@ class Progress:
 # --- routing ---------------------------------------------------------------------------------
 
 
-def route(task: plan.Task, config: Config, session_id: str) -> Decision:
-    """The task's route: its provider if it names one, else hulw's routing of its agent."""
-    from omcm.calls import inputs
+def route(task: plan.Task, config: Config, batch: Source) -> RoutedCall:
+    """The task as a routed call: on its provider if it names one, else routed as hulw
+    routes its agent. ``batch`` says where the batch came from."""
+    from omcm.calls import pipeline
+    from omcm.calls.call import Source, Task
     from omcm.routing import engine
 
-    call = engine.Call(agent_raw=task.agent)
-
-    def decide(st: engine.EngineState) -> Decision:
+    def rule(call: engine.Call, conf: Config, st: engine.EngineState) -> Decision:
         if task.provider not in ("auto", "claude"):
-            return engine.direct(call, config, st, provider=task.provider)
+            return engine.direct(call, conf, st, provider=task.provider)
         if task.provider == "claude":
-            return engine.decide(call, _pinned_claude(config, task.agent), st)
+            return engine.decide(call, _pinned_claude(conf, task.agent), st)
         st.mode, st.mode_fusion = "hulw", True  # a batch is hulw's executor
-        return engine.decide(call, config, st)
+        return engine.decide(call, conf, st)
 
-    return inputs.probed(config, session_id or "batch", time.time(), decide)[0]
+    source = Source(
+        door="batch",
+        session_id=batch.session_id,
+        tool_use_id=f"{batch.batch_id}:{task.id}",
+        tool_name="omcm batch",
+        cwd=batch.cwd,
+        batch_id=batch.batch_id,
+    )
+    return pipeline.decide(
+        source, Task(prompt=task.prompt, description=task.id, agent=task.agent), config, rule
+    )
 
 
 def _pinned_claude(config: Config, agent: str) -> Config:
@@ -224,7 +235,8 @@ def _start(
 ) -> None:
     from omcm.jobs import worker
 
-    decision = route(task, config, batch.session_id)
+    call = route(task, config, _source(batch))
+    decision = call.decision
     result.agent = decision.agent
     if not decision.routed:
         why = decision.explain()
@@ -233,22 +245,14 @@ def _start(
         _end(result, "left-for-claude", why)
         return
     cwd = worktrees.add(task.id) if worktrees is not None else project
-    record = store.JobRecord(
-        source="batch",
-        batch_id=batch.id,
-        session_id=batch.session_id,
-        tool_use_id=f"{batch.id}:{task.id}",
-        cwd=cwd,
-        agent=decision.agent,
-        title=f"{task.id}: {task.prompt.strip().splitlines()[0]}"[:120],
-        routes=[store.RouteEntry(**r.dump()) for r in decision.routes],
-        skipped=dict(decision.skipped),
+    call.source.cwd = cwd
+    first_line = next((line for line in task.prompt.splitlines() if line.strip()), "")
+    job = worker.start(
+        call,
+        title=f"{task.id}: {first_line.strip()}"[:120],
         timeout=task.timeout or config.jobs.timeout,
-        call=_call(batch, task, decision),
         reason=f"task {task.id} of batch {batch.id}",
-    )
-    job = store.create(
-        record, {"prompt": task.prompt, "description": task.id, "subagent_type": task.agent}, config
+        spawn_now=False,
     )
     result.job_id, result.status, result.started_at = job.id, "running", time.time()
     result.provider, result.model = decision.routes[0].provider, decision.routes[0].model
@@ -256,18 +260,11 @@ def _start(
     worker.spawn(job.id)
 
 
-def _call(batch: store.JobRecord, task: plan.Task, decision: Decision) -> dict[str, Any]:
-    from omcm.calls import inputs
+def _source(batch: store.JobRecord) -> Source:
+    """Where a batch's tasks come from: the batch job's own source."""
+    from omcm.calls.call import Source
 
-    entry = inputs.entry_of(
-        decision,
-        session_id=batch.session_id,
-        tool_use_id=f"{batch.id}:{task.id}",
-        tool_name="omcm batch",
-        prompt_chars=len(task.prompt),
-        batch_id=batch.id,
-    )
-    return entry.dump()
+    return Source(door=batch.source, session_id=batch.session_id, cwd=batch.cwd, batch_id=batch.id)
 
 
 def _collect(

@@ -14,6 +14,7 @@ verdict.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 from omcm.core.errors import OmcmError
@@ -513,3 +514,14 @@ def _topological(plan: Plan, after: dict[str, set[str]]) -> list[str]:
         else:  # pragma: no cover - cycles are refused when the plan is read
             raise PlanError(plan.source, ["dependency cycle"])
     return order
+
+
+def read(source: str) -> tuple[bytes, str]:
+    """A plan's bytes and the name to show for it: from a file, or stdin for ``-``."""
+    if source == "-":
+        return sys.stdin.buffer.read(), "plan from stdin"
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(), source
+    except OSError as exc:
+        raise OmcmError(f"{source}: cannot read the plan ({exc.strerror})") from exc

@@ -50,7 +50,8 @@ FILE = "fusion-state.json"
 
 
 def count(session_id: str, now: float, entry: CallEntry) -> None:
-    """Add one call's log line to the totals and to the session's counters."""
+    """Add one call's log line to the totals and, when it came from a Claude session, to
+    that session's counters."""
 
     avoided = None
     if entry.outcome in ("routed", "cache"):
@@ -60,8 +61,10 @@ def count(session_id: str, now: float, entry: CallEntry) -> None:
         avoided = found.tokens if found else -1
 
     def mutate(fusion: FusionState) -> None:
-        session = fusion.sessions.setdefault(session_id, Counters())
-        for counters in (fusion.total, session):
+        sets = [fusion.total]
+        if session_id:
+            sets.append(fusion.sessions.setdefault(session_id, Counters()))
+        for counters in sets:
             add_call(counters, entry)
             if avoided is not None and avoided >= 0:
                 counters.avoided += avoided

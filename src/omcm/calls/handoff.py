@@ -24,6 +24,7 @@ from omcm.core.tail import lines_from_end
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from omcm.config.schema import ContextConfig
+    from omcm.routing.usage import ProviderLimits
 
 MAX_SCAN = 8 * 1024 * 1024  # never read more than this of a transcript
 EDIT_TOOLS = {
@@ -373,3 +374,12 @@ def continue_commands(project: str) -> dict[str, str]:
         "opencode": f"cd {where} && opencode --prompt {shlex.quote(ask)}",
         "codex": f"cd {where} && codex {shlex.quote(ask)}",
     }
+
+
+def usage_text(limits: ProviderLimits) -> str:
+    """Claude's usage as the handoff context states it."""
+    parts = []
+    for label, window in (("5-hour", limits.five_hour), ("weekly", limits.seven_day)):
+        pct = window.used_percentage
+        parts.append(f"{label}: {'unknown' if pct is None else f'{pct:.0f}%'}")
+    return ", ".join(parts)

@@ -1,27 +1,24 @@
-"""Gather the engine's inputs from the state files, and keep the books afterwards.
+"""The engine's inputs, gathered from the state files, and the providers' health probed.
 
 Everything here is cheap enough for the hook's hot path: the state files are
-small JSON documents read under their locks.
+small JSON documents read under their locks; only a call the engine routes has
+its providers probed (installed, logged in, healthy for its model).
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 from omcm.calls import counters
-from omcm.core import paths, state
+from omcm.core import state
 from omcm.core.humanize import minutes
 from omcm.routing import engine, gauges, session_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
-    from omcm.calls.routing_log import CallEntry
     from omcm.config import Config
-    from omcm.hooks.payloads import PreToolUsePayload
     from omcm.routing.engine import Decision
     from omcm.routing.usage import ProviderLimits
 
@@ -123,66 +120,3 @@ def health(
             if why:
                 result[name] = engine.Health(available=False, reason=why)
     return result
-
-
-def decision_entry(
-    payload: PreToolUsePayload, decision: engine.Decision, started: float
-) -> CallEntry:
-    """The routing-log line of a decision (a routed call's run adds to it)."""
-    return entry_of(
-        decision,
-        session_id=payload.session_id,
-        tool_use_id=payload.tool_use_id,
-        tool_name=payload.tool_name,
-        duration=round(time.monotonic() - started, 4),
-    )
-
-
-def entry_of(decision: Decision, **fields: Any) -> CallEntry:
-    """A routing-log line carrying ``decision`` (the agent, tier, target, reason and the
-    providers left out), now, with ``fields`` (where the call came from) added."""
-    from omcm.calls.routing_log import CallEntry
-
-    return CallEntry(
-        time=time.time(),
-        agent_raw=decision.agent_raw,
-        agent=decision.agent,
-        tier=decision.tier,
-        decision=decision.target,
-        reason=decision.reason,
-        skipped=dict(decision.skipped),
-        **fields,
-    )
-
-
-def error_entry(
-    payload: PreToolUsePayload, agent_raw: str, outcome: str, error: str, started: float
-) -> CallEntry:
-    """The line of a call OMCM let through to Claude because it could not decide."""
-    from omcm.calls.routing_log import CallEntry
-    from omcm.routing.agents import normalise
-
-    return CallEntry(
-        time=time.time(),
-        session_id=payload.session_id,
-        tool_use_id=payload.tool_use_id,
-        tool_name=payload.tool_name,
-        agent_raw=agent_raw,
-        agent=normalise(agent_raw),
-        reason=outcome,
-        outcome=outcome,
-        error=error,
-        duration=round(time.monotonic() - started, 4),
-    )
-
-
-def usage_text(limits: ProviderLimits) -> str:
-    parts = []
-    for label, window in (("5-hour", limits.five_hour), ("weekly", limits.seven_day)):
-        pct = window.used_percentage
-        parts.append(f"{label}: {'unknown' if pct is None else f'{pct:.0f}%'}")
-    return ", ".join(parts)
-
-
-def outputs_dir(session_id: str) -> str:
-    return os.path.join(paths.state_dir(), "outputs", paths.safe_name(session_id, "session id"))

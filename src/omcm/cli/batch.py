@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 from omcm import config as cfg
-from omcm.core.errors import OmcmError
 from omcm.providers import REGISTERED
 
 TYPE_CHECKING = False
@@ -20,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    from omcm.batch import executor, plan
+    from omcm.batch import executor
     from omcm.jobs import store
 
 
@@ -45,13 +43,16 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from omcm.batch import plan
+    from omcm.batch import plan, runner
+    from omcm.calls.call import Source
 
     conf = cfg.load()
     project = os.path.abspath(args.cwd or os.getcwd())
-    raw, name = _read(args.plan)
+    raw, name = plan.read(args.plan)
     the_plan = plan.parse(raw, name, conf.routing.max_workers, REGISTERED)
     if args.check:
+        from omcm.batch.check import check
+
         report = check(the_plan, conf, project)
         print(
             json.dumps(report, indent=2, ensure_ascii=False) if args.json else render_check(report)
@@ -60,20 +61,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
     session = os.environ.get("CLAUDE_CODE_SESSION_ID", "")
     inside = os.environ.get("CLAUDECODE") == "1"
     background = args.background or (inside and not args.wait)
-    record = start(
+    source = Source(door="cli", session_id=session, tool_name="omcm batch", cwd=project)
+    record = runner.create(
         raw,
         name,
         the_plan,
         conf,
-        project,
-        session=session,
+        source,
         deliver=inside and bool(session),
         notify=background and not inside and conf.jobs.notify,
     )
     if background:
-        from omcm.jobs import worker
-
-        worker.spawn(record.id)
+        runner.spawn(record.id)
         if args.json:
             print(json.dumps({"job": record.id}))
         else:
@@ -85,60 +84,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return _foreground(record, conf, args.json)
 
 
-def _read(source: str) -> tuple[bytes, str]:
-    if source == "-":
-        return sys.stdin.buffer.read(), "plan from stdin"
-    try:
-        with open(source, "rb") as handle:
-            return handle.read(), source
-    except OSError as exc:
-        raise OmcmError(f"{source}: cannot read the plan ({exc.strerror})") from exc
-
-
-def start(
-    raw: bytes,
-    name: str,
-    the_plan: plan.Plan,
-    conf: cfg.Config,
-    project: str,
-    *,
-    session: str = "",
-    deliver: bool = False,
-    notify: bool = False,
-    tool_use_id: str = "",
-) -> store.JobRecord:
-    """Create the batch's job (the plan copied beside it); its worker runs it."""
-    from omcm.core import state
-    from omcm.jobs import store
-
-    record = store.JobRecord(
-        kind="batch",
-        source="hook" if tool_use_id else "cli",
-        deliver=deliver,
-        session_id=session,
-        tool_use_id=tool_use_id,
-        cwd=project,
-        agent="batch",
-        title=f"{os.path.basename(name)}: {len(the_plan.tasks)} tasks",
-        timeout=conf.jobs.timeout,
-        notify=notify,
-        reason="a batch",
-    )
-    job = store.create(record, {"prompt": name, "subagent_type": "omcm:batch"}, conf)
-    suffix = ".json" if raw.lstrip().startswith(b"{") else ".toml"
-    state.atomic_write(
-        os.path.join(store.job_dir(job.id), "plan" + suffix), raw.decode("utf-8", errors="replace")
-    )
-    return job
-
-
 def _foreground(record: store.JobRecord, conf: cfg.Config, as_json: bool) -> int:
-    from omcm.batch import executor
-    from omcm.jobs import store, worker
+    from omcm.batch import executor, runner
+    from omcm.jobs import store
 
     display = _Display() if sys.stdout.isatty() and not as_json else _Lines(as_json)
     try:
-        ended = worker.run_batch(store.load(record.id), conf, on_progress=display.update)
+        ended = runner.run(record.id, conf, on_progress=display.update)
     finally:
         display.close()
     if ended is None or ended.state != "done":
@@ -219,43 +171,6 @@ class _Display:
 # --- the analysis (--check) ------------------------------------------------------------------
 
 
-def check(the_plan: plan.Plan, conf: cfg.Config, project: str) -> dict[str, Any]:
-    """What running the plan would do, without running anything."""
-    from omcm.batch import executor, plan
-
-    analysis = plan.analyse(the_plan, project)
-    session = os.environ.get("CLAUDE_CODE_SESSION_ID", "")
-    routes = {}
-    for task in the_plan.tasks:
-        decision = executor.route(task, conf, session)
-        routes[task.id] = {
-            "agent": decision.agent,
-            "tier": decision.tier,
-            "runs_on": [r.provider for r in decision.routes] or ["claude"],
-            "model": decision.routes[0].model if decision.routes else "",
-            "reason": decision.reason,
-            "why": decision.explain(),
-            "skipped": decision.skipped,
-            "isolated": the_plan.isolated(task),
-        }
-    return {
-        "plan": the_plan.source,
-        "tasks": len(the_plan.tasks),
-        "max_concurrent": the_plan.max_concurrent,
-        "strategy": the_plan.strategy,
-        "on_failure": the_plan.on_failure,
-        "waves": analysis.waves,
-        "conflicts": [
-            {"first": c.first, "then": c.then, "patterns": list(c.patterns)}
-            for c in analysis.conflicts
-        ],
-        "routes": routes,
-        "canParallel": analysis.can_parallel,
-        "reason": analysis.reason,
-        "checked_at": time.time(),
-    }
-
-
 def render_check(report: dict[str, Any]) -> str:
     lines = [
         f"plan {report['plan']}: {report['tasks']} tasks, at most {report['max_concurrent']} at "
@@ -288,60 +203,3 @@ def render_check(report: dict[str, Any]) -> str:
 
 
 # --- a batch handed over as a subagent call (hulw) -------------------------------------------
-
-
-def from_subagent_call(payload: Any, task: Any, conf: cfg.Config) -> dict[str, Any]:
-    """The PreToolUse answer to a call of the ``omcm:batch`` agent: OMCM runs the plan
-    (its prompt: a plan file or the plan itself) as a job, in the background when the call is
-    a background one, and Claude gets the job's start or, blocking, its summary."""
-    from omcm.batch import plan
-    from omcm.core import sessions
-    from omcm.jobs import background, delivery, store, worker
-
-    text = task.prompt.strip()
-    path = os.path.join(payload.cwd, text) if text and "\n" not in text else ""
-    raw, name = _read(path) if path and os.path.isfile(path) else (text.encode(), "the plan")
-    try:
-        the_plan = plan.parse(raw, name, conf.routing.max_workers, REGISTERED)
-    except plan.PlanError as exc:
-        return _deny(
-            f"[OMCM] The batch plan is invalid, so nothing ran: {exc}. Fix the plan and "
-            "call the omcm:batch agent again."
-        )
-    record = start(
-        raw,
-        name,
-        the_plan,
-        conf,
-        payload.cwd,
-        session=payload.session_id,
-        deliver=True,
-        tool_use_id=payload.tool_use_id,
-    )
-    if background.wanted(payload, task, conf):
-        sessions.note_job(payload.session_id)
-        sessions.mark_call(payload.session_id, payload.tool_use_id, record.id)
-        worker.spawn(record.id)
-        return _deny(
-            f"[OMCM] The batch of {len(the_plan.tasks)} tasks was started as background job "
-            f"{record.id}; nothing went wrong. Its summary will arrive by itself as a separate "
-            "notification when the batch ends: carry on meanwhile, and do not do its tasks "
-            "yourself (the summary names any left for you)."
-        )
-    sessions.mark_call(payload.session_id, payload.tool_use_id, "")
-    from omcm.core import proc
-
-    with proc.cancel_on_signals():
-        ended = worker.run_batch(store.load(record.id), conf)
-    taken = store.claim_delivery(record.id, "hook") if ended else None
-    return _deny(delivery.answer_text(taken or store.load(record.id), conf))
-
-
-def _deny(reason: str) -> dict[str, Any]:
-    return {
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": "deny",
-            "permissionDecisionReason": reason,
-        }
-    }

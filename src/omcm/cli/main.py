@@ -243,7 +243,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from omcm.calls import inputs
+    from omcm.calls import pipeline
+    from omcm.calls.call import Source, Task
     from omcm.jobs import store, worker
     from omcm.routing import engine
 
@@ -252,34 +253,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     cwd = os.path.abspath(args.cwd or os.getcwd())
     if not os.path.isdir(cwd):
         raise OmcmError(f"--cwd {cwd}: no such directory")
-    now = time.time()
-    call = engine.Call(agent_raw=args.agent)
-    decision, _st = inputs.probed(
-        conf,
-        "cli",
-        now,
-        lambda st: engine.direct(call, conf, st, args.provider or "", args.run_model or ""),
-    )
-    if not decision.routed:
-        skipped = "; ".join(f"{p}: {why}" for p, why in decision.skipped.items()) or "none set"
-        raise OmcmError(f"no provider can run it ({skipped}); see omcm doctor")
-    record = store.JobRecord(
-        source="cli",
-        cwd=cwd,
-        agent=decision.agent,
-        title=prompt.strip().splitlines()[0][:120],
-        routes=[store.RouteEntry(**r.dump()) for r in decision.routes],
-        skipped=dict(decision.skipped),
-        timeout=conf.jobs.timeout,
-        notify=conf.jobs.notify and args.background,
+    provider, model = args.provider or "", args.run_model or ""
+
+    def requested(call: engine.Call, conf: cfg.Config, st: engine.EngineState) -> engine.Decision:
+        return engine.direct(call, conf, st, provider, model)
+
+    task = Task(prompt=prompt, agent=args.agent)
+    task.description = task.title
+    source = Source(door="cli", tool_name="omcm run", cwd=cwd)
+    call = pipeline.decide(source, task, conf, requested)
+    if not call.routed:
+        skipped = "; ".join(f"{p}: {why}" for p, why in call.decision.skipped.items())
+        raise OmcmError(f"no provider can run it ({skipped or 'none set'}); see omcm doctor")
+    job = worker.start(
+        call,
         reason="started with omcm run",
-    )
-    record.call = _cli_call(decision, prompt)
-    job = store.create(
-        record, {"prompt": prompt, "description": record.title, "subagent_type": args.agent}, conf
+        notify=conf.jobs.notify and args.background,
+        spawn_now=args.background,
     )
     if args.background:
-        worker.spawn(job.id)
         print(job.id)
         return 0
     ended = worker.run(job.id) or store.load(job.id)
@@ -302,13 +294,6 @@ def _task_text(args: argparse.Namespace) -> str:
     if not text.strip():
         raise OmcmError("the task is empty")
     return text
-
-
-def _cli_call(decision: Any, prompt: str) -> dict[str, Any]:
-    from omcm.calls import inputs
-
-    entry = inputs.entry_of(decision, tool_name="omcm run", prompt_chars=len(prompt))
-    return entry.dump()
 
 
 def _print_result(record: Any, why_to: Any = None) -> int:
@@ -652,7 +637,7 @@ def _mode_report(record: session_mode.SessionMode) -> dict[str, Any]:
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:
-    from omcm.calls import handoff, inputs
+    from omcm.calls import handoff
 
     session = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID", "")
     info = (
@@ -668,7 +653,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         transcript_path=info.transcript_path,
         task="Continue the work of this Claude Code session",
         target=target,
-        usage=inputs.usage_text(limits),
+        usage=handoff.usage_text(limits),
         settings=conf.context,
     )
     md_path, _ = handoff.write(context, conf.context.max_context_length)

@@ -108,6 +108,10 @@ class TierChains(Section):
     medium: list[str] = ["codex", "opencode", "gemini"]
     high: list[str] = ["codex", "opencode", "gemini"]
 
+    def named(self) -> list[str]:
+        """Every provider some tier's chain names, in the order first named."""
+        return list(dict.fromkeys([*self.low, *self.medium, *self.high]))
+
 
 class RoutingConfig(Section):
     DOCS = {

@@ -49,6 +49,8 @@ CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 #: how the watchdog is started (see :mod:`omcm.jobs.watchdog`)
 WATCHDOG_ENTRY = "from omcm.jobs.watchdog import main; main()"
+#: The process group a watchdog is given when there is nothing to kill.
+NO_GROUP = 0
 
 
 class Cancelled(BaseException):
@@ -293,6 +295,17 @@ class _Watchdog:
         except OSError:
             pass
 
+    def orphan(self, epitaph: str) -> None:
+        """Hand the watchdog an epitaph whose owner is already gone: it writes it at once
+        (there is no group to kill) and leaves."""
+        self.watch(NO_GROUP, epitaph)
+        os.close(self._write)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
     def release(self) -> None:
         """The run is over (reaped): tell the watchdog to leave.
 
@@ -308,6 +321,13 @@ class _Watchdog:
                 self.process.wait(timeout=KILL_GRACE)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def write_epitaph(epitaph: str) -> None:
+    """Have the watchdog write ``epitaph`` (a dead caller's routing-log line, or a job to
+    end) now: every epitaph is written by that one process (:mod:`omcm.jobs.watchdog`),
+    whoever holds it."""
+    _Watchdog().orphan(epitaph)
 
 
 def _signal_group(pgid: int, sig: int) -> bool:

@@ -69,3 +69,14 @@ class SessionEndPayload(HookPayload):
 
 
 SUBAGENT_TOOLS = ("Agent", "Task")
+
+
+def deny(reason: str) -> dict[str, Any]:
+    """A PreToolUse answer that stops the tool call; Claude reads ``reason`` as its result."""
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    }

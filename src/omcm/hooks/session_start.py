@@ -79,7 +79,8 @@ def _prewarm(conf: config.Config, project: str) -> None:
     try:
         from omcm.providers import pool
 
-        pool.prewarm(conf, project)
+        chained = {name: conf.providers[name] for name in conf.routing.chains.named()}
+        pool.prewarm(chained, project)
     except Exception:
         import traceback
 

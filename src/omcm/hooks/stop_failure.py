@@ -84,7 +84,7 @@ def record_limit(payload: HookPayload, conf: Config, *, only_if_new: bool = Fals
 
 
 def _handoff(payload: HookPayload, limits: ProviderLimits, conf: Config) -> str:
-    from omcm.calls import handoff, inputs
+    from omcm.calls import handoff
 
     context = handoff.build(
         project=payload.cwd,
@@ -92,7 +92,7 @@ def _handoff(payload: HookPayload, limits: ProviderLimits, conf: Config) -> str:
         transcript_path=payload.transcript_path,
         task="Continue the session Claude Code had to stop (usage limit)",
         target="OpenCode or Codex",
-        usage=inputs.usage_text(limits),
+        usage=handoff.usage_text(limits),
         settings=conf.context,
     )
     md_path, _ = handoff.write(context, conf.context.max_context_length)

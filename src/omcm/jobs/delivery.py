@@ -54,9 +54,8 @@ def answer_text(record: store.JobRecord, config: Config) -> str:
             f"{record.reason}). No answer will come from OMCM for it: run it yourself now, or "
             "issue the subagent call again."
         )
-    from omcm.calls.delegate import frame_answer
+    from omcm.calls.answers import frame
     from omcm.providers import PROVIDERS
-    from omcm.providers.base import Usage
 
     try:
         with open(store.output_file(record.id), encoding="utf-8") as handle:
@@ -69,13 +68,12 @@ def answer_text(record: store.JobRecord, config: Config) -> str:
         f"{record.model}). What follows is the subagent's result, not an error: use it as the "
         "subagent's answer and do not run the task again."
     )
-    tokens = record.tokens
-    return frame_answer(
+    return frame(
         record.agent,
         record.provider,
         record.model,
         text,
-        usage=Usage(tokens.input, tokens.cached, tokens.output, tokens.reasoning),
+        tokens=record.tokens,
         seconds=record.elapsed(time.time()),
         output_path=store.output_file(record.id),
         cap=config.delegation.max_answer_chars,

@@ -4,7 +4,8 @@ A job is one run of a provider chain with its own folder, ``jobs/<id>/``:
 
 - ``job.json``: the record (:class:`JobRecord`), every state change written
   atomically under the state lock with its time and reason;
-- ``task.json``: the subagent call (prompt, description, agent);
+- ``call.json``: the routed call (:class:`~omcm.calls.call.RoutedCall`: who asked, the
+  task, the engine's decision), from which the worker runs it and the log line is made;
 - ``prompt.md``: the prompt exactly as it was last sent to a provider;
 - ``output.md``: the provider's whole answer;
 - ``events.jsonl``: what happened, line by line (states, attempts, delivery).
@@ -29,17 +30,19 @@ from __future__ import annotations
 import os
 import time
 
-from omcm.calls.routing_log import AttemptEntry, CallEntry, Tokens
+from omcm.calls.routing_log import AttemptEntry, Tokens
 from omcm.core import fastjson, paths, state
-from omcm.core.records import Record
+from omcm.core.records import Record, RecordError
+from omcm.routing.engine import Route
 
-__all__ = ["AttemptEntry", "CallEntry", "JobRecord", "RouteEntry", "Tokens"]
+__all__ = ["AttemptEntry", "JobRecord", "Tokens"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
 
+    from omcm.calls.call import Outcome, RoutedCall, Source
     from omcm.config import Config
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "timed-out")
@@ -62,12 +65,6 @@ class Transition(Record):
     reason: str = ""
 
 
-class RouteEntry(Record):
-    provider: str
-    model: str = ""
-    sandbox: str = "read-only"
-
-
 class JobRecord(state.StateRecord):
     """``jobs/<id>/job.json``."""
 
@@ -87,11 +84,10 @@ class JobRecord(state.StateRecord):
     cwd: str = ""
     agent: str = ""
     title: str = ""  # the task's description or first line
-    routes: list[RouteEntry] = []
+    routes: list[Route] = []
     skipped: dict[str, str] = {}
     context_path: str = ""
     timeout: int = 0
-    call: dict[str, Any] = {}  # the routing-log line of the decision (finishing completes it)
     worker_pid: int | None = None
     worker_started: float | None = None  # the worker's process start time (liveness)
     provider_pgid: int | None = None
@@ -140,6 +136,10 @@ def output_file(job_id: str) -> str:
 
 def prompt_file(job_id: str) -> str:
     return os.path.join(job_dir(job_id), "prompt.md")
+
+
+def call_file(job_id: str) -> str:
+    return os.path.join(job_dir(job_id), "call.json")
 
 
 def new_id(now: float) -> str:
@@ -198,21 +198,69 @@ def worker_alive(record: JobRecord) -> bool:
 # --- records -----------------------------------------------------------------------------
 
 
-def create(record: JobRecord, task: dict[str, Any], config: Config) -> JobRecord:
-    """Write a new queued job (its folder, record and task)."""
+def create(
+    source: Source,
+    *,
+    title: str,
+    timeout: int,
+    reason: str,
+    call: RoutedCall | None = None,
+    agent: str = "",
+    kind: str = "task",
+    deliver: bool = False,
+    notify: bool = False,
+    files: dict[str, str] | None = None,
+) -> JobRecord:
+    """Write a new queued job: its folder, its record and its files; the one place a job
+    record is made.
+
+    A task job runs ``call`` (kept as ``call.json``); a batch job (``kind="batch"``) runs
+    the plan among ``files``.
+    """
     now = time.time()
-    record.id = record.id or new_id(now)
-    record.created_at = now
-    record.state = "queued"
-    record.transitions = [Transition(at=now, state="queued", reason=record.reason or "created")]
+    record = JobRecord(
+        id=new_id(now),
+        kind=kind,
+        source=source.door,
+        deliver=deliver,
+        batch_id=source.batch_id,
+        session_id=source.session_id,
+        tool_use_id=source.tool_use_id,
+        cwd=source.cwd,
+        agent=agent,
+        title=title,
+        timeout=timeout,
+        notify=notify,
+        reason=reason,
+        created_at=now,
+        transitions=[Transition(at=now, state="queued", reason=reason or "created")],
+    )
+    if call is not None:
+        record.agent = call.decision.agent
+        record.routes = list(call.decision.routes)
+        record.skipped = dict(call.decision.skipped)
+        record.context_path = call.context_path
     folder = job_dir(record.id)
     os.makedirs(jobs_dir(), exist_ok=True)
     os.mkdir(folder, 0o700)  # fails if the id were ever taken
-    state.atomic_write(os.path.join(folder, "task.json"), fastjson.dumps(task) + "\n")
+    if call is not None:
+        state.atomic_write(call_file(record.id), fastjson.dumps(call.dump()) + "\n")
+    for name, text in (files or {}).items():
+        state.atomic_write(os.path.join(folder, paths.safe_name(name, "job file")), text)
     state.atomic_write(job_file(record.id), fastjson.dumps(record.dump()) + "\n")
     _event(record.id, "created", state="queued", source=record.source)
     _refresh_summary(record)
     return record
+
+
+def load_call(job_id: str, config: Config) -> RoutedCall:
+    """The routed call a task job runs (``call.json``), bound to ``config``."""
+    from omcm.calls.call import RoutedCall
+
+    path = call_file(job_id)
+    with open(path, "rb") as handle:
+        call = RoutedCall.parse(fastjson.loads(handle.read()), path)
+    return call.bind(config)
 
 
 def load(job_id: str, *, check: bool = True) -> JobRecord:
@@ -316,28 +364,49 @@ def finish(job_id: str, end: str, reason: str, **outcome: Any) -> JobRecord | No
 
 
 def _log(record: JobRecord) -> None:
-    from omcm.calls import counters, routing_log
-
+    """Book the job's call (its routing-log line, counters) as it ended."""
     if record.kind == "batch":
-        return  # its tasks are logged one by one
+        return  # its tasks are booked one by one
+    from omcm.calls import pipeline
 
-    entry = routing_log.parse(record.call) if record.call else None
-    if not isinstance(entry, CallEntry):
-        entry = CallEntry(session_id=record.session_id, agent=record.agent, decision="providers")
-    entry.time = record.ended_at or time.time()
-    entry.outcome = OUTCOME[record.state]
-    entry.job_id, entry.batch_id = record.id, record.batch_id
-    entry.provider, entry.model = record.provider, record.model
-    entry.attempts, entry.tokens = list(record.attempts), record.tokens
-    entry.answer_chars = record.answer_chars
-    entry.duration = round(record.elapsed(entry.time), 3)
+    try:
+        call = load_call(record.id, _config())
+    except (OSError, ValueError, RecordError) as exc:
+        state.log_error(f"job {record.id}: its call.json cannot be read to log it", str(exc))
+        return
+    pipeline.book(call, outcome_of(record))
+
+
+def outcome_of(record: JobRecord) -> Outcome:
+    """What a finished job's run gave, as the pipeline books it."""
+    from omcm.calls.call import Outcome
+
+    outcome = Outcome(
+        ended=OUTCOME[record.state],
+        attempts=list(record.attempts),
+        provider=record.provider,
+        model=record.model,
+        tokens=record.tokens,
+        answer_chars=record.answer_chars,
+        context_path=record.context_path,
+        job_id=record.id,
+        duration=round(record.elapsed(record.ended_at or time.time()), 3),
+    )
     if record.state == "done":
-        entry.output_path = output_file(record.id)
+        outcome.output_path = output_file(record.id)
     else:
-        entry.error = record.reason
-    routing_log.append(entry)
-    if record.source == "hook" and record.kind == "task":
-        counters.count(record.session_id, entry.time, entry)
+        outcome.reason = record.reason
+    return outcome
+
+
+def _config() -> Config:
+    """The config for booking (the defaults if the file is invalid: the line still goes)."""
+    from omcm import config
+
+    try:
+        return config.load()
+    except config.ConfigError:
+        return config.Config()
 
 
 def request_cancel(job_id: str) -> JobRecord:

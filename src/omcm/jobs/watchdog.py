@@ -42,7 +42,8 @@ def main() -> None:
     rest = stream.read().splitlines()
     if rest and rest[-1].strip() == b"done":
         return
-    _kill(pgid)
+    if pgid > 0:  # 0: an epitaph handed over by a caller that is already gone
+        _kill(pgid)
     if rest and rest[0].startswith(b"{"):
         write_epitaph(rest[0])
 
@@ -55,7 +56,7 @@ def _kill(pgid: int) -> None:
 
 
 def write_epitaph(raw: bytes) -> None:
-    from omcm.calls import counters, routing_log
+    from omcm.calls import pipeline, routing_log
     from omcm.core import fastjson, state
 
     try:
@@ -69,8 +70,7 @@ def write_epitaph(raw: bytes) -> None:
         if not isinstance(entry, routing_log.CallEntry):
             return
         entry.time = time.time()
-        routing_log.append(entry)
-        counters.count(entry.session_id, entry.time, entry)
+        pipeline.book_entry(entry)
     except Exception:  # nobody is left to tell: the error log is all there is
         import traceback
 

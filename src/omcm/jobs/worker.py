@@ -1,15 +1,19 @@
 """The detached worker that runs one background job (:mod:`omcm.jobs.store`).
 
-:func:`spawn` starts ``python -c "from omcm.jobs.worker import main; main()" JOB_ID``
-forked twice and in a session of its own, so it belongs to no process tree of
-Claude Code's (which kills a stopped hook's whole tree), keeps running when the
-session or the terminal ends, and holds none of the hook's pipes. :func:`run`
-is the job itself: it registers as the job's worker (a job never runs twice),
-takes worker slots like any routed call, runs the provider chain with the usual
-retries and failure handling, and finishes the job with its answer, or why not.
-``omcm cancel`` and SIGTERM stop it, killing the provider's process group; if the
-worker itself is killed, the provider run's watchdog kills the provider and
-ends the job as failed.
+:func:`start` makes a routed call (:class:`~omcm.calls.call.RoutedCall`) a job and
+:func:`spawn` starts its worker: ``python -c "from omcm.jobs.worker import main;
+main()" JOB_ID`` forked twice and in a session of its own, so it belongs to no
+process tree of Claude Code's (which kills a stopped hook's whole tree), keeps
+running when the session or the terminal ends, and holds none of the hook's
+pipes. :func:`run` is the job itself: it registers as the job's worker (a job
+never runs twice), runs the call through the one pipeline
+(:func:`omcm.calls.pipeline.run_now`: worker slots, the provider chain, retries,
+failure handling) within the job's own time, and finishes the job with its
+answer, or why not. ``omcm cancel`` and SIGTERM stop it, killing the provider's
+process group; if the worker itself is killed, the provider run's watchdog kills
+the provider and ends the job as failed.
+
+A batch job (a plan whose tasks are jobs) has its own worker: :mod:`omcm.batch.runner`.
 """
 
 from __future__ import annotations
@@ -23,23 +27,46 @@ from omcm.jobs import store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from omcm.batch.executor import Progress
-    from omcm.calls.delegate import Attempt, Chain
-    from omcm.config import Config
-    from omcm.hooks.payloads import AgentInput
+    from omcm.calls.call import Outcome, RoutedCall, Step
 
 ENTRY = "from omcm.jobs.worker import main; main()"
 KILLED = "its worker was killed; the watchdog stopped the provider"
-#: A chain that stopped this close to the job's deadline ran out of time.
-_MARGIN = 20.0
 
 
-def spawn(job_id: str) -> None:
-    """Start the job's worker, detached from this process and everything above it."""
+def start(
+    call: RoutedCall,
+    *,
+    reason: str,
+    timeout: int | None = None,
+    title: str = "",
+    deliver: bool = False,
+    notify: bool = False,
+    spawn_now: bool = True,
+) -> store.JobRecord:
+    """Make ``call`` a queued job (its handoff context written first) and, with
+    ``spawn_now``, start its worker."""
+    from omcm.calls import pipeline
+
+    pipeline.prepare(call)
+    record = store.create(
+        call.source,
+        call=call,
+        title=title or call.task.title,
+        timeout=timeout or call.config.jobs.timeout,
+        reason=reason,
+        deliver=deliver,
+        notify=notify,
+    )
+    if spawn_now:
+        spawn(record.id)
+    return record
+
+
+def spawn(job_id: str, entry: str = ENTRY) -> None:
+    """Start the job's worker (``entry``: a batch's is another), detached from this process
+    and everything above it."""
     log = os.path.join(store.job_dir(job_id), "worker.log")
-    proc.spawn_detached([sys.executable, "-c", ENTRY, job_id], log, dict(os.environ))
+    proc.spawn_detached([sys.executable, "-c", entry, job_id], log, dict(os.environ))
 
 
 def main() -> None:
@@ -54,6 +81,8 @@ def main() -> None:
 def run(job_id: str) -> store.JobRecord | None:
     """Run the job in this process; its finished record (None if another worker has it)."""
     from omcm import config
+    from omcm.calls import pipeline
+    from omcm.calls.call import Controls
     from omcm.core.errors import ConfigError
 
     record = store.register_worker(job_id, os.getpid())
@@ -63,136 +92,66 @@ def run(job_id: str) -> store.JobRecord | None:
         conf = config.load()
     except ConfigError as exc:
         return store.finish(job_id, "failed", f"config.toml is invalid: {exc}")
-    if record.kind == "batch":
-        return run_batch(record, conf)
-    deadline = time.monotonic() + record.timeout
-    with proc.cancel_on_signals():
-        chain = _run_chain(record, conf, deadline)
-    return _finish(record, chain, conf, out_of_time=time.monotonic() >= deadline - _MARGIN)
-
-
-def run_batch(
-    record: store.JobRecord, conf: Config, on_progress: Callable[[Progress], None] | None = None
-) -> store.JobRecord | None:
-    """Run a batch job's plan (its tasks are jobs of their own); the batch ends done with
-    its summary as the answer, or failed when the plan could not run at all."""
-    from omcm.batch import executor
-    from omcm.core import state
-    from omcm.core.errors import OmcmError
-
-    store.mark_running(record.id, "the batch executor", os.getpgid(0))
-    try:
-        with proc.cancel_on_signals():
-            summary = executor.run(record.id, conf, on_progress=on_progress)
-    except proc.Cancelled:
-        return store.finish(record.id, "cancelled", "cancelled with omcm cancel")
-    except OmcmError as exc:
-        return store.finish(record.id, "failed", str(exc))
-    text = executor.render(summary)
-    state.atomic_write(store.output_file(record.id), text + "\n")
-    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
-    tokens = store.Tokens()
-    for task in summary["tasks"]:
-        for name, value in task["tokens"].items():
-            setattr(tokens, name, getattr(tokens, name) + value)
-    ended = store.finish(
-        record.id,
-        "done",
-        f"{len(summary['tasks'])} tasks: {counts}",
-        tokens=tokens,
-        answer_chars=len(text),
-    )
-    if ended is not None and ended.notify:
-        notify_desktop(ended)
-    return ended
-
-
-def _run_chain(record: store.JobRecord, conf: Config, deadline: float) -> Chain:
-    from omcm.calls import delegate
-    from omcm.routing.engine import Route
-
-    task = _task(record.id)
-    context = ""
-    if record.context_path:
-        try:
-            with open(record.context_path, encoding="utf-8") as handle:
-                context = handle.read()
-        except OSError:
-            context = ""
-    routes = [Route(provider=r.provider, model=r.model, sandbox=r.sandbox) for r in record.routes]
+    call = store.load_call(job_id, conf)
 
     def cancel() -> str:
-        wanted = store.load(record.id, check=False).cancel_requested
+        wanted = store.load(job_id, check=False).cancel_requested
         return "cancelled with omcm cancel" if wanted else ""
 
-    def epitaph(_attempts: list[Attempt]) -> str:
-        return fastjson.dumps({"job": record.id, "reason": KILLED})
-
-    def sent(prompt: str) -> None:
-        from omcm.core import state
-
-        state.atomic_write(store.prompt_file(record.id), prompt)
-
-    return delegate.run_chain(
-        task,
-        routes,
-        cwd=record.cwd,
-        context=context,
-        config=conf,
-        deadline=deadline,
+    controls = Controls(
+        time.monotonic() + record.timeout,
         cancel=cancel,
-        epitaph=epitaph,
-        sent=sent,
-        on_run=lambda provider, pgid: store.mark_running(record.id, provider, pgid),
+        progress=lambda step: _progress(job_id, step),
+        epitaph=lambda _attempts: fastjson.dumps({"job": job_id, "reason": KILLED}),
+        output_path=store.output_file(job_id),
     )
+    with proc.cancel_on_signals():
+        outcome = pipeline.run_now(call, controls)
+    return _finish(record, outcome)
 
 
-def _task(job_id: str) -> AgentInput:
-    from omcm.hooks.payloads import AgentInput
-
-    with open(os.path.join(store.job_dir(job_id), "task.json"), "rb") as handle:
-        return AgentInput.parse(fastjson.loads(handle.read()), f"job {job_id} task.json")
-
-
-def _finish(
-    record: store.JobRecord, chain: Chain, conf: Config, *, out_of_time: bool
-) -> store.JobRecord | None:
-    from omcm.calls import delegate
+def _progress(job_id: str, step: Step) -> None:
+    """What the job's record and event log keep of a step of its run."""
     from omcm.core import state
 
-    attempts = [a.log() for a in chain.attempts]
-    for attempt in attempts:
+    if step.kind == "sent":
+        state.atomic_write(store.prompt_file(job_id), step.prompt)
+    elif step.kind == "started":
+        store.mark_running(job_id, step.provider, step.pgid)
+
+
+def _finish(record: store.JobRecord, outcome: Outcome) -> store.JobRecord | None:
+    from omcm import config
+
+    for attempt in outcome.attempts:
         store.note(record.id, "attempt", **attempt.dump())
-    if chain.cancelled:
-        cancelled = store.load(record.id, check=False).cancel_requested
-        why = "cancelled with omcm cancel" if cancelled else chain.cancelled
-        ended = store.finish(record.id, "cancelled", why, attempts=attempts)
-    elif chain.result is not None and chain.route is not None:
-        text = chain.result.answer.strip()
-        state.atomic_write(store.output_file(record.id), text + "\n")
-        model = chain.result.model or chain.route.model
+    done = {"attempts": list(outcome.attempts)}
+    if outcome.ended == "cancelled":
+        wanted = store.load(record.id, check=False).cancel_requested
+        why = "cancelled with omcm cancel" if wanted else outcome.reason
+        ended = store.finish(record.id, "cancelled", why, **done)
+    elif outcome.answered:
         ended = store.finish(
             record.id,
             "done",
-            f"answered by {chain.route.provider}",
-            provider=chain.route.provider,
-            model=model,
-            tokens=delegate.tokens_of(chain.result.usage),
-            attempts=attempts,
-            answer_chars=len(text),
+            f"answered by {outcome.provider}",
+            provider=outcome.provider,
+            model=outcome.model,
+            tokens=outcome.tokens,
+            answer_chars=outcome.answer_chars,
+            **done,
         )
-    elif out_of_time:
-        ended = store.finish(
-            record.id,
-            "timed-out",
-            f"the job's time ({record.timeout}s, store.timeout) ran out",
-            attempts=attempts,
-        )
+    elif outcome.out_of_time:
+        why = f"the job's time ({record.timeout}s, jobs.timeout) ran out"
+        ended = store.finish(record.id, "timed-out", why, **done)
     else:
-        ended = store.finish(record.id, "failed", chain.why_not(record.skipped), attempts=attempts)
+        ended = store.finish(record.id, "failed", outcome.reason, **done)
     if ended is not None and ended.notify:
         notify_desktop(ended)
-    store.prune(conf)
+    try:
+        store.prune(config.load())
+    except config.ConfigError:
+        pass  # nothing is removed until the config is valid again
     return ended
 
 

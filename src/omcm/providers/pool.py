@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm.core import fastjson, paths, state
+from omcm.core import fastjson, paths, proc, state
 from omcm.core.records import Record, RecordError
 
 TYPE_CHECKING = False
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from omcm.config import Config
     from omcm.providers.base import ProviderRequest, ProviderSettings, WarmServer
 
 ENTRY = "from omcm.providers.pool import main; main()"
@@ -211,8 +210,6 @@ def pools(clean: bool = True) -> list[PoolState]:
 
 def ensure(provider: str, settings: ProviderSettings, project: str, env: dict[str, str]) -> str:
     """The pool's key, its supervisor started if none runs (it starts ``min`` servers)."""
-    from omcm.core import proc
-
     key = key_of(provider, settings, project, env)
     if running(key):
         return key
@@ -265,8 +262,6 @@ def call(
     """
     import socket
 
-    from omcm.core import proc
-
     began = time.monotonic()
     key = ensure(provider, settings, request.cwd, env)
     live = _wait_listening(key, began + SPAWN_WAIT)
@@ -317,8 +312,6 @@ def _receive(
 ) -> dict[str, Any]:
     """The supervisor's one-line reply, polling ``cancel`` while waiting."""
 
-    from omcm.core import proc
-
     sock.settimeout(0.2)
     data = b""
     while b"\n" not in data:
@@ -367,21 +360,17 @@ def stop(key: str) -> bool:
     return True
 
 
-def prewarm(config: Config, project: str) -> list[str]:
-    """Start the pools of providers with ``warm`` on and ``pool.min`` > 0 (SessionStart)."""
-    from omcm.core import proc
+def prewarm(chained: dict[str, ProviderSettings], project: str) -> list[str]:
+    """Start the pools of ``chained`` providers (those a routing chain names) with ``warm``
+    on and ``pool.min`` > 0, for ``project`` (SessionStart); their keys."""
     from omcm.providers import PROVIDERS
 
     started = []
     env = proc.child_env()
-    chained = {
-        p for tier in ("low", "medium", "high") for p in getattr(config.routing.chains, tier)
-    }
-    for name, provider in PROVIDERS.items():
-        settings = config.providers[name]
+    for name, settings in chained.items():
         pool = getattr(settings, "pool", None)
-        wanted = settings.enabled and getattr(settings, "warm", False) and name in chained
-        if wanted and pool is not None and pool.min > 0 and provider.warm(settings):
+        wanted = settings.enabled and getattr(settings, "warm", False)
+        if wanted and pool is not None and pool.min > 0 and PROVIDERS[name].warm(settings):
             started.append(ensure(name, settings, project, env))
     return started
 
@@ -738,7 +727,7 @@ class Supervisor:
         if how:
             self.note(f"server {slot.id}: call {how[0]}; aborted")
             if how[0] == "gone" and message.get("epitaph"):
-                _write_epitaph(str(message["epitaph"]))
+                proc.write_epitaph(str(message["epitaph"]))
         else:
             stop.set()  # the watcher's line is the caller's business now
         self.release(slot, broken)
@@ -816,12 +805,6 @@ def _reply(conn: socket.socket, data: dict[str, Any]) -> None:
         conn.sendall((fastjson.dumps(data) + "\n").encode())
     except OSError:
         pass
-
-
-def _write_epitaph(line: str) -> None:
-    from omcm.jobs import watchdog
-
-    watchdog.write_epitaph(line.encode())
 
 
 def group_rss_kib(pgid: int) -> int:

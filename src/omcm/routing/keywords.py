@@ -63,8 +63,7 @@ triggers, ``what does ulw do?`` does not.
 
 from __future__ import annotations
 
-from omcm.routing.modes import FUSION_WORDS
-from omcm.routing.modes import MODES as _TABLE
+from omcm.routing.modes import FUSION_WORDS, MODES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,9 +101,6 @@ else:
             return value
 
 
-MODES = tuple(_TABLE)
-
-
 class _Vocabulary:
     """What the mode table's aliases give the detector, worked out once per process.
 
@@ -115,7 +111,7 @@ class _Vocabulary:
     """
 
     def __init__(self) -> None:
-        aliases = [(mode.name, alias) for mode in _TABLE.values() for alias in mode.aliases]
+        aliases = [(mode.name, alias) for mode in MODES.values() for alias in mode.aliases]
         single = sorted({a for _, a in aliases if " " not in a}, key=len)
         stems: list[str] = []
         for word in single:
@@ -151,8 +147,8 @@ def reset() -> None:
 class KeywordMatch:
     """What a prompt asks for: a mode (or a cancel of one) and the task left over.
 
-    ``mode`` is one of :data:`MODES`; ``task`` is the prompt without the trigger
-    (stripped, may be empty); ``keyword`` is the trigger exactly as typed, which
+    ``mode`` is a name in :data:`omcm.routing.modes.MODES`; ``task`` is the prompt without
+    the trigger (stripped, may be empty); ``keyword`` is the trigger exactly as typed, which
     is ``prompt[span[0]:span[1]]`` (e.g. ``"with hulw"``, ``"hulw:"``,
     ``"/omcm:autopilot hulw"``, ``"cancel autopilot"``); ``form`` says which
     grammar form matched: ``slash``, ``label``, ``leading`` or ``trailing``.
@@ -378,7 +374,7 @@ class _Grammar:
         any run of spaces or tabs, or one hyphen)."""
         return {
             mode.name: "|".join(_alias_pattern(a) for a in sorted(mode.aliases, key=len)[::-1])
-            for mode in _TABLE.values()
+            for mode in MODES.values()
         }
 
     @cached_property
@@ -393,7 +389,7 @@ class _Grammar:
 
     @cached_property
     def slash(self) -> Pattern[str]:
-        names = {m.name: "|".join(re.escape(c) for c in m.commands) for m in _TABLE.values()}
+        names = {m.name: "|".join(re.escape(c) for c in m.commands) for m in MODES.values()}
         return re.compile(r"\s*/(?:omcm:)?(?P<cancel>cancel-)?" rf"(?:{_groups(names)})(?=\s|$)")
 
     @cached_property
@@ -458,7 +454,7 @@ class _Grammar:
     def fusion_suffix(self) -> Pattern[str]:
         """After a mode that takes fusion: a fusion word or a fusion mode's alias."""
         words = [re.escape(w) for w in FUSION_WORDS]
-        words += [self.aliases[m.name] for m in _TABLE.values() if m.fusion]
+        words += [self.aliases[m.name] for m in MODES.values() if m.fusion]
         return re.compile(
             rf"[ \t]*+(?:with[ \t]++)?(?:{'|'.join(words)})(?:[ \t]*+(?:mode|모드))?"
             r"(?:으로|로)?(?![\w-])"
@@ -681,13 +677,13 @@ def _groups(patterns: dict[str, str]) -> str:
 
 
 def _mode(m: Match[str]) -> str:
-    names = list(_TABLE)
+    names = list(MODES)
     return next(names[i] for i in range(len(names)) if m.group(f"m{i}") is not None)
 
 
 def _fusion_taker() -> str:
     """The mode that fusion can be added to by a word after it (autopilot)."""
-    return next(m.name for m in _TABLE.values() if m.needs_fusion)
+    return next(m.name for m in MODES.values() if m.needs_fusion)
 
 
 def _slash(prompt: str, low: str, g: _Grammar) -> KeywordMatch | None:
@@ -698,8 +694,8 @@ def _slash(prompt: str, low: str, g: _Grammar) -> KeywordMatch | None:
         return _scan(prompt, _mask(low, g), g)
     mode, end = _mode(m), m.end()
     cancel = m.group("cancel") is not None
-    fusion = _TABLE[mode].fusion
-    if _TABLE[mode].needs_fusion and not cancel:
+    fusion = MODES[mode].fusion
+    if MODES[mode].needs_fusion and not cancel:
         marker = g.fusion_suffix.match(low, end)
         if marker is not None:  # "/omcm:autopilot hulw <task>"
             fusion, end = True, marker.end()
@@ -762,7 +758,7 @@ class _Spot:
         self.mode = _mode(m)
         self.particle = m.group("particle")
         self.cancel = False
-        self.fusion = _TABLE[self.mode].fusion
+        self.fusion = MODES[self.mode].fusion
 
     def before(self) -> str:
         return self.text[self.line_start : self.start]
@@ -822,9 +818,9 @@ def _suffixes(spot: _Spot, g: _Grammar) -> bool:
     if particle in _OBJECT:
         return False  # "울트라워크를 설명해줘": the keyword is the object of another verb
     spot.take(g.mode_suffix)
-    if _TABLE[spot.mode].needs_fusion and spot.take(g.fusion_suffix):
+    if MODES[spot.mode].needs_fusion and spot.take(g.fusion_suffix):
         spot.fusion = True
-    elif _TABLE[spot.mode].fusion and spot.take(g.fusion_taker_suffix):
+    elif MODES[spot.mode].fusion and spot.take(g.fusion_taker_suffix):
         spot.mode = _fusion_taker()  # "hulw autopilot": autopilot with fusion
     if spot.take(g.off_suffix):
         spot.cancel = True
@@ -842,7 +838,7 @@ def _labelled(prompt: str, spot: _Spot, lead: Match[str], end: int, g: _Grammar)
     cancel = spot.cancel or lead.group("cancel") is not None
     start = spot.line_start + _verb_start(lead)
     fusion = spot.fusion
-    if _TABLE[spot.mode].needs_fusion and not fusion:
+    if MODES[spot.mode].needs_fusion and not fusion:
         marker = g.fusion_suffix.match(spot.text, end, spot.line_end)
         if marker is not None:  # "autopilot: hulw <task>"
             fusion, end = True, marker.end()

@@ -19,8 +19,17 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from omcm.config import Config
-    from omcm.routing.session_mode import SessionMode
+
+    class SessionMode(Protocol):
+        """What these functions read of a session's mode (:mod:`omcm.routing.session_mode`)."""
+
+        mode: str
+        fusion: bool
+        task: str
+
 
 LOW, MEDIUM, HIGH = "low", "medium", "high"
 TIER_ORDER = (LOW, MEDIUM, HIGH)

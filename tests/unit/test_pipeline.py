@@ -1,4 +1,4 @@
-"""The routed path of the PreToolUse hook, with fake providers registered in the real registry.
+"""The routed-call pipeline behind every door, with fake providers registered in the real registry.
 
 The fakes run real (tiny) processes through omcm.core.proc, so timeouts, retries and
 worker slots are exercised for real; only the CLI on the other end is fake.
@@ -266,8 +266,8 @@ def test_no_free_worker_slot_within_the_budget_falls_back_visibly(
 ) -> None:
     configure("[routing]\nmax_workers = 1\n[delegation]\nhook_budget = 30\n")
     fake(monkeypatch, "codex", "cat >/dev/null; echo NEVER")
-    monkeypatch.setattr("omcm.calls.delegate.MARGIN", 1.0)
-    monkeypatch.setattr("omcm.calls.delegate.MIN_RUN", 28.5)
+    monkeypatch.setattr("omcm.hooks.pre_tool_use.MARGIN", 1.0)
+    monkeypatch.setattr("omcm.calls.chain.MIN_RUN", 28.5)
     held = slots.acquire(1, time.monotonic() + 1)
     assert held is not None
     try:
@@ -328,3 +328,65 @@ def test_the_log_line_is_json_with_every_field(
         "warm",
         "warm_error",
     }
+
+
+def test_every_door_writes_the_same_log_line_for_the_same_decision(
+    monkeypatch: pytest.MonkeyPatch, project: Path
+) -> None:
+    """A subagent call, ``omcm run`` and a batch task decided alike are booked alike: only
+    where each came from differs (the door, its ids, its output file and its timing)."""
+    from omcm import config
+    from omcm.batch import executor, plan
+    from omcm.calls.call import Source
+    from omcm.cli.main import main
+    from omcm.jobs import worker
+    from omcm.routing import engine
+
+    configure()
+    fake(monkeypatch, "codex", "cat >/dev/null; echo FIXED")
+    decision = engine.Decision(
+        target="providers",
+        reason="fusion-default",
+        agent="explore",
+        agent_raw="explore",
+        tier="low",
+        tier_source="the agent table",
+        role="explore",
+        routes=[engine.Route(provider="codex", model="m1", sandbox="read-only")],
+        skipped={"gemini": "disabled in config"},
+    )
+    monkeypatch.setattr(engine, "decide", lambda *_args, **_kw: decision)
+    monkeypatch.setattr(engine, "direct", lambda *_args, **_kw: decision)
+    prompt = "list the modules"
+
+    assert call(project, agent="explore", prompt=prompt) is not None
+    assert main(["run", "--agent", "explore", "--cwd", str(project), prompt]) == 0
+    task = plan.parse(
+        f'[[tasks]]\nid = "t1"\nagent = "explore"\nprompt = "{prompt}"\n'.encode(),
+        "plan.toml",
+        3,
+        ("codex",),
+    ).tasks[0]
+    batch = Source(door="cli", session_id="s1", cwd=str(project), batch_id="b1")
+    job = worker.start(executor.route(task, config.load(), batch), reason="a task", spawn_now=False)
+    worker.run(job.id)
+
+    lines = [line for line in routing_log.read() if line.get("event") == "call"]
+    assert [line["source"] for line in lines] == ["hook", "cli", "batch"]
+    where = {"time", "source", "session_id", "tool_use_id", "tool_name", "batch_id", "job_id"}
+    where |= {"duration", "output_path", "context_path", "mode"}  # a batch is hulw's executor
+
+    def what(line: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in line.items() if k not in where}
+        kept["attempts"] = [a | {"duration": None} for a in line["attempts"]]
+        return kept
+
+    assert [line.get("mode", "") for line in lines] == ["", "", "hulw"]
+    hook, cli, batch_task = (what(line) for line in lines)
+    assert hook == cli == batch_task
+    assert (hook["outcome"], hook["provider"], hook["reason"]) == (
+        "routed",
+        "codex",
+        "fusion-default",
+    )
+    assert hook["prompt_chars"] == len(prompt) and hook["skipped"] == decision.skipped
