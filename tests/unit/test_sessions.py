@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from omcm.cli import main
+from omcm.cli import session
 from omcm.core import sessions, state
 from omcm.core.errors import OmcmError
 
@@ -43,11 +43,11 @@ def test_cli_guesses_the_session_only_inside_claude_code(
     monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
     args = argparse.Namespace(session=None)
     with pytest.raises(OmcmError, match="no session"):
-        main.session_of(args)  # a user's own shell: never act on a guessed session
+        session.session_of(args)  # a user's own shell: never act on a guessed session
     monkeypatch.setenv("CLAUDECODE", "1")
-    assert main.session_of(args) == "abc"
+    assert session.session_of(args) == "abc"
     monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", "given")
-    assert main.session_of(args) == "given"
+    assert session.session_of(args) == "given"
 
 
 def test_the_version_is_found_behind_large_request_lines(tmp_path: Path) -> None:

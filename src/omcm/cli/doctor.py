@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,6 +17,9 @@ from omcm.providers import REGISTERED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from omcm.providers.base import ProviderSettings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -177,3 +181,50 @@ def render(checks: list[Check]) -> str:
         if check.fix and check.status != OK:
             lines.append(f"    fix: {check.fix}")
     return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = run_checks(args.plugin_root)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2, ensure_ascii=False))
+    else:
+        print(render(checks))
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from omcm.config.edit import ensure_file
+    from omcm.hud import claude_settings
+
+    path = paths.config_file()
+    if ensure_file(path):
+        print(f"Wrote a commented default config: {path}")
+    checks = run_checks(args.plugin_root)
+    print(render(checks))
+    settings = claude_settings.default_file()
+    try:
+        with open(settings, encoding="utf-8") as handle:
+            has_hud = "omcm" in handle.read()
+    except OSError:
+        has_hud = False
+    if not has_hud:
+        print(
+            "! status line: OMCM's HUD is not installed; it is also how OMCM learns Claude's "
+            "usage %.\n    fix: /omcm:hud-setup  (or: omcm hud setup)"
+        )
+    ready = [c.name for c in checks if c.name in REGISTERED and c.status == OK]
+    print(f"Providers ready: {', '.join(ready) or 'none yet'}.")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    doctor = sub.add_parser("doctor", help="check the installation and say what is missing")
+    doctor.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.set_defaults(handler=cmd_doctor)
+
+
+def add_setup_parser(sub: Any) -> None:
+    setup_all = sub.add_parser("setup", help="doctor, default config, and what to do next")
+    setup_all.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    setup_all.set_defaults(handler=cmd_setup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -12,6 +13,10 @@ from omcm.core import paths, state
 from omcm.core.errors import ConfigError
 from omcm.providers import pool
 from omcm.routing import gauges, usage
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 
 def collect(now: float | None = None) -> dict[str, Any]:
@@ -169,3 +174,17 @@ def _claude_lines(report: dict[str, Any], now: float) -> list[str]:
             f"{_until(limits['claude_limited_until'], now)}"
         )
     return lines
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from omcm.cli.status import collect, render
+
+    report = collect()
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else render(report))
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    status = sub.add_parser("status", help="config, routing counters, fallback and usage state")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=cmd_status)

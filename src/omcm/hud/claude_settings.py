@@ -319,3 +319,9 @@ def run_chained(previous: dict[str, Any], stdin: bytes | str, timeout: float = 2
         why = result.error or f"exit {result.returncode}"
         return f"[your status line failed: {why}]"
     return ""
+
+
+def default_file() -> str:
+    """Claude Code's user settings: ``$CLAUDE_CONFIG_DIR/settings.json`` or ``~/.claude``'s."""
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return os.path.join(base, "settings.json")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from omcm.config import Config
 
 CHAIN_FILE = "statusline-chain.json"
-#: what settings.json runs: ``python -c FAST_ENTRY`` (see omcm.cli.main.hud_command)
+#: what settings.json runs: ``python -c FAST_ENTRY`` (see omcm.cli.hud.hud_command)
 FAST_ENTRY = "from omcm.hud.statusline import main; main()"
 
 

@@ -1,0 +1,205 @@
+"""``omcm run``, ``jobs``, ``result`` and ``cancel``: routed work as jobs, from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from omcm import config as cfg
+from omcm.core.errors import OmcmError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="route a task to a provider and run it, outside Claude Code")
+    run.add_argument("prompt", nargs="?", help="the task (default: --file, else stdin)")
+    run.add_argument("--file", help="read the task from this file")
+    run.add_argument(
+        "--agent", default="general-purpose", help="the agent it is for (decides tier and chain)"
+    )
+    run.add_argument("--provider", help="this provider only (codex, gemini, opencode)")
+    run.add_argument("--model", dest="run_model", metavar="MODEL", help="the provider's model")
+    run.add_argument("--cwd", help="the project directory (default: the current one)")
+    run.add_argument(
+        "--background", action="store_true", help="start it as a job and print the job id"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    listing = sub.add_parser("jobs", help="background jobs: running ones and recent ones")
+    listing.add_argument("--all", action="store_true", help="every job kept, not only recent ones")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_jobs)
+
+    result = sub.add_parser("result", help="a job's answer (or why it has none)")
+    result.add_argument("job", help="the job id (or the start of its random tail)")
+    result.add_argument("--wait", action="store_true", help="wait until the job has ended")
+    result.add_argument("--timeout", type=float, help="with --wait: give up after this many s")
+    result.set_defaults(handler=cmd_result)
+
+    cancel = sub.add_parser("cancel", help="stop a job and its provider")
+    cancel.add_argument("job", help="the job id (or the start of its random tail)")
+    cancel.set_defaults(handler=cmd_cancel)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from omcm.calls import pipeline
+    from omcm.calls.call import Source, Task
+    from omcm.jobs import store, worker
+    from omcm.routing import engine
+
+    prompt = _task_text(args)
+    conf = cfg.load()
+    cwd = os.path.abspath(args.cwd or os.getcwd())
+    if not os.path.isdir(cwd):
+        raise OmcmError(f"--cwd {cwd}: no such directory")
+    provider, model = args.provider or "", args.run_model or ""
+
+    def requested(call: engine.Call, conf: cfg.Config, st: engine.EngineState) -> engine.Decision:
+        return engine.direct(call, conf, st, provider, model)
+
+    task = Task(prompt=prompt, agent=args.agent)
+    task.description = task.title
+    source = Source(door="cli", tool_name="omcm run", cwd=cwd)
+    call = pipeline.decide(source, task, conf, requested)
+    if not call.routed:
+        skipped = "; ".join(f"{p}: {why}" for p, why in call.decision.skipped.items())
+        raise OmcmError(f"no provider can run it ({skipped or 'none set'}); see omcm doctor")
+    job = worker.start(
+        call,
+        reason="started with omcm run",
+        notify=conf.jobs.notify and args.background,
+        spawn_now=args.background,
+    )
+    if args.background:
+        print(job.id)
+        return 0
+    ended = worker.run(job.id) or store.load(job.id)
+    return _print_result(ended)
+
+
+def _task_text(args: argparse.Namespace) -> str:
+    if args.prompt and args.prompt != "-":
+        text: str = args.prompt
+    elif args.file:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise OmcmError(f"--file {args.file}: {exc.strerror}") from exc
+    elif not sys.stdin.isatty() or args.prompt == "-":
+        text = sys.stdin.read()
+    else:
+        raise OmcmError("give the task as an argument, with --file, or on stdin")
+    if not text.strip():
+        raise OmcmError("the task is empty")
+    return text
+
+
+def _print_result(record: Any, why_to: Any = None) -> int:
+    """A finished job's answer on stdout (its whole text), why not on ``why_to`` (stderr);
+    0 if it was answered, else 1."""
+    from omcm.jobs import store
+
+    store.mark_read(record.id)
+    if record.state == "done":
+        with open(store.output_file(record.id), encoding="utf-8") as handle:
+            sys.stdout.write(handle.read())
+        tokens = record.tokens
+        print(
+            f"— {record.provider}/{record.model} · {tokens.input:,} in / {tokens.output:,} out "
+            f"tokens · {record.elapsed(time.time()):.1f}s · job {record.id}",
+            file=sys.stderr,
+        )
+        return 0
+    print(f"omcm: job {record.id} {record.state}: {record.reason}", file=why_to or sys.stderr)
+    return 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from omcm.jobs import store
+
+    now = time.time()
+    shown = [
+        r
+        for r in store.all_jobs()
+        if args.all or not r.finished or (r.ended_at or r.created_at) > now - 86400
+    ]
+    if args.json:
+        rows = [r.dump() | {"elapsed": round(r.elapsed(now), 3)} for r in shown]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not shown:
+        print("no jobs" + ("" if args.all else " in the last day (omcm jobs --all)"))
+        return 0
+    print(
+        f"{'JOB':<24} {'STATE':<9} {'PROVIDER/MODEL':<28} {'AGENT':<16} {'AGE':>6} "
+        f"{'TIME':>6} {'TOKENS':>13}  TASK"
+    )
+    for r in shown:
+        route = (
+            f"{r.provider}/{r.model}"
+            if r.provider
+            else (f"{r.routes[0].provider}/{r.routes[0].model or '-'}" if r.routes else "-")
+        )
+        tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
+        flag = " *" if r.unread else ""
+        print(
+            f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
+            f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
+            f"{r.title[:60]}{flag}"
+        )
+    if any(r.unread for r in shown):
+        print("* finished, answer not yet read: omcm result JOB")
+    return 0
+
+
+def _span(seconds: float) -> str:
+    from omcm.core.humanize import duration
+
+    return duration(seconds)
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    from omcm.jobs import store
+
+    job_id = store.find(args.job)
+    record = store.load(job_id)
+    if args.wait:
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        while not record.finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                print(
+                    f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
+                    file=sys.stderr,
+                )
+                return 124
+            time.sleep(0.25)
+            record = store.load(job_id)
+    if not record.finished:
+        print(
+            f"omcm: job {job_id} is {record.state} ({_span(record.elapsed(time.time()))} so far); "
+            "omcm result --wait waits for it"
+        )
+        return 0
+    # Exit 0 for any ending: a slash command's `!` line that fails shows nothing at all.
+    _print_result(record, why_to=sys.stdout)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from omcm.jobs import store, worker
+
+    job_id = store.find(args.job)
+    before = store.load(job_id)
+    if before.finished:
+        print(f"omcm: job {job_id} had already ended ({before.state}: {before.reason})")
+        return 0
+    after = worker.cancel(job_id)
+    print(f"omcm: job {job_id} {after.state}: {after.reason}")
+    return 0
