@@ -84,7 +84,6 @@ def run(
     """Run the batch in this process (its worker); its finished record, None if another
     worker has it."""
     from omcm.batch import executor
-    from omcm.core import state
     from omcm.core.errors import OmcmError
 
     record = store.register_worker(job_id, os.getpid())
@@ -99,7 +98,7 @@ def run(
     except OmcmError as exc:
         return store.finish(record.id, "failed", str(exc))
     text = executor.render(summary)
-    state.atomic_write(store.output_file(record.id), text + "\n")
+    store.write_output(record.id, text)
     counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
     tokens = store.Tokens()
     for task in summary["tasks"]:

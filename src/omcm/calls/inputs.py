@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from omcm.calls import counters
-from omcm.core import state
 from omcm.core.humanize import minutes
 from omcm.routing import engine, gauges, session_mode
 
@@ -44,7 +43,7 @@ def gather(
     """
     fallback = gauges.load_fallback()
     limits = gauges.load()
-    mode = state.load(state.session_file(session_id, "mode.json"), session_mode.SessionMode)
+    mode = session_mode.current(session_id)
     fusion = counters.load() if (config.balancing.strategy == "usage") else None
     return engine.EngineState(
         fallback_active=fallback.active,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm.core import paths, state
+from omcm.core import fastjson, paths, state
 from omcm.core.records import Record
 
 TYPE_CHECKING = False
@@ -121,6 +121,31 @@ def from_usage(usage: dict[str, Any]) -> dict[str, int]:
 def pending_file(session_id: str, agent_id: str) -> str:
     folder = os.path.join(paths.session_dir(session_id), "claude-subagents")
     return os.path.join(folder, paths.safe_name(agent_id, "agent id") + ".json")
+
+
+def keep_pending(entry: SubagentEntry, agent_id: str) -> None:
+    """Note a background subagent's start (PostToolUse) until its notification ends it."""
+    path = pending_file(entry.session_id, agent_id)
+    state.atomic_write(path, fastjson.dumps(entry.dump()))
+
+
+def pending(session_id: str, agent_id: str) -> SubagentEntry | None:
+    """The note :func:`keep_pending` left for this subagent, if OMCM saw it start."""
+    from omcm.calls.routing_log import SubagentEntry
+
+    path = pending_file(session_id, agent_id)
+    try:
+        with open(path, "rb") as handle:
+            return SubagentEntry.parse(fastjson.loads(handle.read()), path)
+    except (OSError, ValueError):
+        return None
+
+
+def forget_pending(session_id: str, agent_id: str) -> None:
+    try:
+        os.unlink(pending_file(session_id, agent_id))
+    except FileNotFoundError:
+        pass
 
 
 def notification_fields(prompt: str) -> dict[str, str]:

@@ -50,10 +50,9 @@ def hud_command() -> str:
 
 def cmd_hud_setup(args: argparse.Namespace) -> int:
     from omcm.hud import claude_settings
-    from omcm.hud.statusline import CHAIN_FILE
 
     settings = args.settings or claude_settings.default_file()
-    chain = paths.state_file(CHAIN_FILE)
+    chain = paths.statusline_chain()
     if args.remove:
         result = claude_settings.remove(settings, chain, hud_command())
     else:

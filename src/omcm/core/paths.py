@@ -81,6 +81,11 @@ def routing_log() -> str:
     return os.path.join(state_dir(), "routing-log.jsonl")
 
 
+def statusline_chain() -> str:
+    """The user's own status line that ``omcm hud setup`` chained after OMCM's."""
+    return os.path.join(state_dir(), "statusline-chain.json")
+
+
 def session_dir(session_id: str) -> str:
     return os.path.join(state_dir(), "sessions", safe_name(session_id, "session id"))
 

@@ -52,11 +52,8 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
     if response.get("isAsync") or response.get("status") == "async_launched":
         agent_id = str(response.get("agentId") or "")
         if agent_id:
-            from omcm.core import state
-            from omcm.routing import session_mode
-
             entry.background = True
-            state.atomic_write(ledger.pending_file(payload.session_id, agent_id), _dumps(entry))
+            ledger.keep_pending(entry, agent_id)
         return None
     # Every request the subagent made, from its own transcript (tool_response's usage is
     # its last response's only); 2.1.332 may not have written that last one yet.
@@ -82,8 +79,3 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
     ledger.record(entry)
     return None
 
-
-def _dumps(entry: Any) -> str:
-    from omcm.core import fastjson
-
-    return fastjson.dumps(entry.dump())

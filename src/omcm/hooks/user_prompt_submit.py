@@ -145,21 +145,15 @@ def _context(text: str, note: str | None) -> dict[str, Any]:
 
 def _background_subagent_done(payload: UserPromptSubmitPayload) -> None:
     """Log what a background subagent that ran on Claude cost (PostToolUse left a note)."""
-    import os
 
     from omcm.calls import ledger
-    from omcm.calls.routing_log import SubagentEntry
-    from omcm.core import fastjson
 
     fields = ledger.notification_fields(payload.prompt)
     agent_id = fields.get("task-id", "")
     if not agent_id:
         return
-    note = ledger.pending_file(payload.session_id, agent_id)
-    try:
-        with open(note, "rb") as handle:
-            entry = SubagentEntry.parse(fastjson.loads(handle.read()), note)
-    except (OSError, ValueError):
+    entry = ledger.pending(payload.session_id, agent_id)
+    if entry is None:
         return  # not a subagent that ran on Claude (or one OMCM did not see start)
     spent = ledger.subagent_usage(payload.transcript_path, agent_id, wait=3.0)
     if spent is not None:
@@ -176,4 +170,4 @@ def _background_subagent_done(payload: UserPromptSubmitPayload) -> None:
     entry.tool_uses = int(fields.get("tool_uses") or 0)
     entry.duration_ms = int(fields.get("duration_ms") or 0)
     ledger.record(entry)
-    os.unlink(note)
+    ledger.forget_pending(payload.session_id, agent_id)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
 
-CHAIN_FILE = "statusline-chain.json"
 #: what settings.json runs: ``python -c FAST_ENTRY`` (see omcm.cli.hud.hud_command)
 FAST_ENTRY = "from omcm.hud.statusline import main; main()"
 
@@ -167,7 +166,7 @@ def _width() -> int | None:
 
 def _chain(line: str, raw: bytes) -> str:
     """Show the user's own status line after OMCM's, when ``omcm hud setup`` chained one."""
-    chain_file = paths.state_file(CHAIN_FILE)
+    chain_file = paths.statusline_chain()
     if not os.path.exists(chain_file):
         return line
     try:

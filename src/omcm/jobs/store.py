@@ -138,6 +138,16 @@ def prompt_file(job_id: str) -> str:
     return os.path.join(job_dir(job_id), "prompt.md")
 
 
+def write_output(job_id: str, text: str) -> None:
+    """Keep the job's whole answer (``output.md``)."""
+    state.atomic_write(output_file(job_id), text + "\n")
+
+
+def write_prompt(job_id: str, text: str) -> None:
+    """Keep the prompt exactly as it was last sent to a provider (``prompt.md``)."""
+    state.atomic_write(prompt_file(job_id), text)
+
+
 def call_file(job_id: str) -> str:
     return os.path.join(job_dir(job_id), "call.json")
 

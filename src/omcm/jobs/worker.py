@@ -112,10 +112,8 @@ def run(job_id: str) -> store.JobRecord | None:
 
 def _progress(job_id: str, step: Step) -> None:
     """What the job's record and event log keep of a step of its run."""
-    from omcm.core import state
-
     if step.kind == "sent":
-        state.atomic_write(store.prompt_file(job_id), step.prompt)
+        store.write_prompt(job_id, step.prompt)
     elif step.kind == "started":
         store.mark_running(job_id, step.provider, step.pgid)
 

@@ -132,6 +132,11 @@ def key_of(provider: str, settings: ProviderSettings, project: str, env: dict[st
     return f"{provider}-{digest}"
 
 
+def save(record: PoolState) -> None:
+    """Write a pool's state (its supervisor does, on every change)."""
+    state.atomic_write(pool_file(record.key, ".json"), fastjson.dumps(record.dump()))
+
+
 def running(key: str) -> bool:
     """Whether a supervisor holds the pool's lock."""
     import fcntl

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm.core import fastjson, proc, state
+from omcm.core import fastjson, proc
 from omcm.providers.pool import (
     START_BACKOFF,
     START_TIMEOUT,
@@ -37,6 +37,7 @@ from omcm.providers.pool import (
     Unavailable,
     pool_file,
     pools_dir,
+    save,
 )
 
 TYPE_CHECKING = False
@@ -473,7 +474,7 @@ class Supervisor:
             )
         self._written = now
         if not self.stopping.is_set():
-            state.atomic_write(pool_file(self.key, ".json"), fastjson.dumps(record.dump()))
+            save(record)
 
 
 def _reply(conn: socket.socket, data: dict[str, Any]) -> None:
