@@ -78,4 +78,3 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
     entry.tool_uses = tools if isinstance(tools, int) else 0
     ledger.record(entry)
     return None
-

@@ -210,6 +210,9 @@ class Provider:
     local: ClassVar[bool] = False
     #: it has no usable default model: a tier without a named model skips it
     needs_model: ClassVar[bool] = False
+    #: the vendor of its models in genai-prices (``openai``); "" when each model names its
+    #: vendor (``vendor/model``, as OpenCode's do)
+    prices: ClassVar[str] = ""
 
     def program(self, settings: ProviderSettings) -> str:
         """The program a call runs (the configured command)."""

@@ -59,6 +59,7 @@ class Codex(Provider):
     hud = "O"
     install = "npm install -g @openai/codex"
     summary = "OpenAI Codex CLI (`codex exec`; warm: `codex app-server`)."
+    prices = "openai"
     defaults = WarmSettings(
         command="codex",
         model=TierModels(low="gpt-5.1-codex-mini", medium="gpt-5.2-codex", high="gpt-5.2-codex"),

@@ -76,6 +76,7 @@ class Gemini(Provider):
     hud = "G"
     install = "npm install -g @google/gemini-cli"
     summary = "Google Gemini CLI (`gemini -p`; warm: `gemini --acp`)."
+    prices = "google"
     defaults = WarmSettings(
         command="gemini",
         model=TierModels(low="gemini-2.5-flash", medium="gemini-2.5-pro", high="gemini-2.5-pro"),

@@ -1,1 +1,1 @@
-"""stats."""
+"""``omcm stats`` and ``omcm savings``: what OMCM did and saved, read from the routing log."""

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
 
-#: OMCM's provider → genai-prices' provider id (opencode names the provider in the model).
-PROVIDER_IDS = {"codex": "openai", "gemini": "google", "claude": "anthropic"}
 #: opencode's provider ids (models.dev) that genai-prices calls something else.
 OPENCODE_IDS = {"xai": "x-ai", "google-vertex": "google", "amazon-bedrock": "aws"}
 _MILLION = 1_000_000
@@ -101,6 +99,15 @@ class Prices:
             found = self._local[provider] = known is not None and known.local
         return found
 
+    def vendor(self, provider: str) -> str:
+        """genai-prices' vendor of the provider's models ("" when the model names it)."""
+        if provider == "claude":
+            return "anthropic"
+        from omcm.providers import PROVIDERS
+
+        known = PROVIDERS.get(provider)
+        return known.prices if known else ""
+
     def _look_up(self, provider: str, model: str, at: float, month: str) -> Rates | str:
         override = self.overrides.get(f"{provider}/{model}")
         if override is not None:
@@ -114,8 +121,8 @@ class Prices:
             )
         if not model:
             return "no price: the model is not known"
-        vendor, ref = PROVIDER_IDS.get(provider, ""), model
-        if provider in ("opencode", "ollama") and "/" in model:
+        vendor, ref = self.vendor(provider), model
+        if not vendor and "/" in model:
             vendor, ref = model.split("/", 1)
             vendor = OPENCODE_IDS.get(vendor, vendor)
         if not vendor:
