@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
     csub.add_parser("path", help="print the config file's path").set_defaults(handler=cfg_path)
     show = csub.add_parser("show", help="print the effective config as TOML")
     show.set_defaults(handler=cfg_show)
-    get = csub.add_parser("get", help="print one key's value, e.g. inputs.max_workers")
+    get = csub.add_parser("get", help="print one key's value, e.g. routing.max_workers")
     get.add_argument("key")
     get.set_defaults(handler=cfg_get)
     setp = csub.add_parser("set", help="set one key, keeping the file's comments")
