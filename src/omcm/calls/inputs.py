@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-from omcm.calls import counters
-from omcm.core.humanize import minutes
 from omcm.routing import engine, gauges, session_mode
 
 TYPE_CHECKING = False
@@ -44,7 +42,11 @@ def gather(
     fallback = gauges.load_fallback()
     limits = gauges.load()
     mode = session_mode.current(session_id)
-    fusion = counters.load() if (config.balancing.strategy == "usage") else None
+    fusion = None
+    if config.balancing.strategy == "usage":
+        from omcm.calls import counters
+
+        fusion = counters.load()
     return engine.EngineState(
         fallback_active=fallback.active,
         claude_limited=(limits.claude_limited_until or 0) > now,
@@ -85,7 +87,7 @@ def health(
     result: dict[str, engine.Health] = {}
     for name, seen in limits.providers.items():
         if (seen.cooldown_until or 0) > now:
-            left = minutes(seen.cooldown_until or now, now)
+            left = _minutes(seen.cooldown_until or now, now)
             result[name] = engine.Health(
                 available=False,
                 reason=f"{seen.cooldown_reason or 'rate-limited'}; cooling down for {left}",
@@ -93,7 +95,7 @@ def health(
         elif (seen.circuit_open_until or 0) > now:
             result[name] = engine.Health(
                 available=False,
-                reason=f"skipped for {minutes(seen.circuit_open_until or now, now)} "
+                reason=f"skipped for {_minutes(seen.circuit_open_until or now, now)} "
                 f"after {seen.consecutive_failures} failures in a row ({seen.last_error})",
             )
     if probe:
@@ -119,3 +121,9 @@ def health(
             if why:
                 result[name] = engine.Health(available=False, reason=why)
     return result
+
+
+def _minutes(until: float, now: float) -> str:
+    from omcm.core.humanize import minutes  # only a cooling or broken provider needs it
+
+    return minutes(until, now)
