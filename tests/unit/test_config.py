@@ -140,10 +140,9 @@ def test_set_keeps_comments_and_other_keys() -> None:
 
 def test_set_adds_a_new_top_level_key_above_the_first_table() -> None:
     path = write("# my settings\n[routing]\nusage_threshold = 60\n")
-    value, kept = edit.set_value(str(path), "fusion_default", "true")
-    assert (value, kept) == (True, True)
+    assert edit.set_value(str(path), "fusion_default", "true") is True
     assert path.read_text() == (
-        "# my settings\nfusion_default = true\n[routing]\nusage_threshold = 60\n"
+        "# my settings\nfusion_default = true\n\n[routing]\nusage_threshold = 60\n"
     )
 
 
@@ -160,9 +159,7 @@ def test_set_validates_before_writing() -> None:
 
 def test_set_string_keys_take_bare_text() -> None:
     path = write("")
-    value, kept = edit.set_value(str(path), "providers.codex.command", "/opt/codex")
-    assert value == "/opt/codex"
-    assert kept
+    assert edit.set_value(str(path), "providers.codex.command", "/opt/codex") == "/opt/codex"
     assert config.load().providers.codex.command == "/opt/codex"
 
 
@@ -282,3 +279,77 @@ def test_an_unknown_key_deep_in_a_partial_table_is_still_an_error() -> None:
         r"\(did you mean 'providers\.opencode\.model\.low'\?\)",
     ):
         config.load()
+
+
+# --- the file `config init` writes takes every documented edit (issue 16, defects 2 and 3) ---
+
+
+def test_a_model_string_replaces_the_model_table_of_the_written_defaults() -> None:
+    """`config set providers.ollama.model M` on the file `config init` wrote used to fail with
+    TOMLDecodeError: Cannot overwrite a value."""
+    path = Path(paths.config_file())
+    assert edit.ensure_file(str(path))
+    for provider in ("ollama", "opencode"):
+        edit.set_value(str(path), f"providers.{provider}.model", "qwen2.5-coder:7b")
+    loaded = config.load()
+    model = loaded.providers.ollama.model
+    assert [model.low, model.medium, model.high] == ["qwen2.5-coder:7b"] * 3
+    assert loaded.providers.opencode.model.low == "qwen2.5-coder:7b"
+    assert "# Whether OMCM may hand work to this provider." in path.read_text()
+
+
+def test_the_written_defaults_take_named_tables_and_keep_their_comments() -> None:
+    """`config init` wrote `agents = {}` and `prices = {}`, so the README's `[agents.explore]`
+    and `[prices."codex/my-model"]` examples failed (declared twice)."""
+    path = Path(paths.config_file())
+    assert edit.ensure_file(str(path))
+    text = path.read_text()
+    assert "agents = {}" not in text and "prices = {}" not in text
+    assert "# [agents.explore]" in text and '# [prices."codex/my-model"]' in text
+    path.write_text(
+        text + '\n[agents.explore]\nprovider = "codex"\n\n'
+        '[prices."codex/my-model"]\ninput = 1.25\noutput = 10.0\nsource = "contract"\n'
+    )
+    assert config.load().agents["explore"].provider == "codex"
+    edit.set_value(str(path), "agents.writer.provider", "gemini")
+    with pytest.raises(ConfigError, match=r"prices\.codex/other\.output' is required"):
+        edit.set_value(str(path), 'prices."codex/other".input', "2")  # a price needs all three
+    edit.set_value(
+        str(path), 'prices."codex/other"', '{input = 2, output = 8, source = "their page"}'
+    )
+    loaded = config.load()
+    assert (loaded.agents["explore"].provider, loaded.agents["writer"].provider) == (
+        "codex",
+        "gemini",
+    )
+    assert loaded.prices["codex/other"].output == 8.0
+    assert "# Route MEDIUM and LOW agents" in path.read_text()
+
+
+def test_set_refuses_keys_the_named_tables_do_not_have() -> None:
+    path = write("")
+    with pytest.raises(ConfigError, match=r"unknown key 'agents\.explore\.color'"):
+        edit.set_value(str(path), "agents.explore.color", "red")
+    with pytest.raises(ConfigError, match="not a key"):
+        edit.set_value(str(path), 'prices."codex', "1")
+    assert path.read_text() == ""
+
+
+def test_show_and_get_print_agent_and_price_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    """`config show` and `config get agents` raised TypeError (AgentOverride is not TOML
+    serializable) while `config validate` called the file valid."""
+    from omcm.cli.main import main
+
+    write(
+        '[agents.explore]\nprovider = "codex"\n\n'
+        '[prices."codex/my-model"]\ninput = 1.25\noutput = 10.0\nsource = "contract"\n'
+    )
+    assert main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert '[agents.explore]\nprovider = "codex"\n' in shown
+    assert '[prices."codex/my-model"]\ninput = 1.25\noutput = 10.0\nsource = "contract"' in shown
+    assert validate.parse_text(shown, "shown") == config.load()
+    assert main(["config", "get", "agents"]) == 0
+    assert capsys.readouterr().out.strip() == '{ explore = { provider = "codex" } }'
+    assert main(["config", "get", "agents.explore.provider"]) == 0
+    assert capsys.readouterr().out.strip() == "codex"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
 
-from omcm import config as cfg
 from omcm.core import paths
 
 TYPE_CHECKING = False
@@ -44,14 +42,14 @@ def cfg_path(_args: argparse.Namespace) -> int:
 
 
 def cfg_show(_args: argparse.Namespace) -> int:
-    from omcm.config.edit import render_defaults
+    from omcm.config.edit import render
     from omcm.config.validate import validate_file
 
     path = paths.config_file()
     config = validate_file(path)
     origin = path if os.path.exists(path) else f"{path} (missing: defaults)"
     print(f"# effective configuration from {origin}\n")
-    print(render_defaults(config, cfg.Config, []))
+    print(render(config), end="")
     return 0
 
 
@@ -68,12 +66,8 @@ def cfg_set(args: argparse.Namespace) -> int:
     from omcm.config.edit import set_value, toml_value
 
     path = paths.config_file()
-    value, kept = set_value(path, args.key, args.value)
+    value = set_value(path, args.key, args.value)
     print(f"{args.key} = {toml_value(value)}  ({path})")
-    if not kept:
-        print(
-            "note: the file had to be rewritten whole; its comments were not kept", file=sys.stderr
-        )
     return 0
 
 

@@ -1,8 +1,12 @@
-"""``omcm config get|set|init|reference``: reading one key, and edits that keep the user's file.
+"""``omcm config get|set|init|show|reference``: one key, and edits that keep the user's file.
 
-``config set`` validates the whole file with the new value before writing it, and
-changes only that key's line where it can (comments and layout stay); ``config
-init`` writes every default with its meaning as a comment.
+The file is read and written with tomlkit, which keeps every comment, blank line
+and the user's layout: ``config set`` changes one value (adding its table when it
+is missing) and validates the whole file with the new value before anything is
+written. Keys are checked against the schema, including those under a table of
+the user's own naming (``agents.NAME.provider``, ``prices."codex/MODEL".input``).
+``config init`` writes every default with its meaning as a comment, and the
+per-agent and price tables as commented examples.
 """
 
 from __future__ import annotations
@@ -11,24 +15,101 @@ import os
 import tomllib
 from typing import Any
 
-import tomli_w
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import InlineTable
 
 from omcm.config.schema import Config
-from omcm.config.validate import parse_text, validate_data
+from omcm.config.validate import validate_data
 from omcm.core.errors import ConfigError
-from omcm.core.records import Record, Section
+from omcm.core.records import _MISSING, Record, Section
+
+#: What ``config init`` shows for tables whose keys are the user's to name.
+EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "agents": ("explore", {"provider": "codex", "model": "gpt-5.1-codex-mini"}),
+    "prices": ("codex/my-model", {"input": 1.25, "output": 10.0, "source": "my contract"}),
+}
+#: How much of a value an error message quotes.
+QUOTE = 80
+
+
+def plain(value: Any) -> Any:
+    """A config value as plain data (records and tables of records dumped)."""
+    if isinstance(value, Record):
+        return value.dump()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def get_value(config: Config, key: str) -> Any:
+    """The value of ``key`` (``routing.max_workers``, ``agents``) as plain data."""
     node: Any = config
-    for part in key.split("."):
+    for part in _parts(key):
         if isinstance(node, Record) and part in {s.name for s in node._specs()}:
             node = getattr(node, part)
         elif isinstance(node, dict) and part in node:
             node = node[part]
         else:
-            raise ConfigError(f"unknown key '{key}' (see `omcm config show`)")
-    return node.dump() if isinstance(node, Record) else node
+            raise ConfigError(f"unknown key {_quote(key)} (see `omcm config show`)")
+    return plain(node)
+
+
+def leaf_default(key: str) -> Any:
+    """The schema's default for ``key``, raising :class:`ConfigError` for a key the schema
+    does not have. Under a table of the user's naming (``agents.NAME.provider``) it is
+    the field's default; a new key of a free-form table (``balancing.weights.NAME``) has
+    none (``None``)."""
+    parts = _parts(key)
+    section: type[Section] = Config
+    record: Record | None = Config()  # the defaults at this depth (None: a named table's)
+    index = 0
+    while index < len(parts):
+        last = index == len(parts) - 1
+        specs = {s.name: s for s in section._specs()}
+        spec = specs.get(parts[index])
+        if spec is None:
+            break
+        if record is not None:
+            value = getattr(record, spec.name)
+        else:
+            value = None if spec.default is _MISSING else plain(spec.default)
+        named = _named_table(section, spec.name)
+        if named is not None and not last:
+            if index + 1 == len(parts) - 1:
+                return {}  # a whole named table: agents.explore = {provider = "codex"}
+            section, record, index = named, None, index + 2
+            continue
+        if isinstance(value, Section):
+            if last:
+                return plain(value)
+            section, record, index = type(value), value, index + 1
+            continue
+        if last:
+            return plain(value)
+        if isinstance(value, dict) and index + 1 == len(parts) - 1:
+            return plain(value).get(parts[-1])
+        break
+    raise ConfigError(f"unknown key {_quote(key)} (see `omcm config show`)")
+
+
+def _named_table(section: type[Section], name: str) -> type[Section] | None:
+    """The record type of ``name``'s tables when it is a table of tables the user names
+    (``agents``: ``dict[str, AgentOverride]``)."""
+    import sys
+
+    for owner in section.__mro__:
+        annotation = vars(owner).get("__annotations__", {}).get(name)
+        if annotation is None:
+            continue
+        text = str(annotation)
+        if not (text.startswith("dict[str, ") and text.endswith("]")):
+            return None
+        found = vars(sys.modules[owner.__module__]).get(text[10:-1].strip())
+        return found if isinstance(found, type) and issubclass(found, Section) else None
+    return None
 
 
 def parse_value(raw: str) -> Any:
@@ -39,143 +120,162 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
-def set_value(path: str, key: str, raw: str) -> tuple[Any, bool]:
-    """Set ``key`` in the file at ``path``, validating first; return (value, comments kept)."""
-    parts = key.split(".")
+def set_value(path: str, key: str, raw: str) -> Any:
+    """Set ``key`` in the file at ``path`` (validating the whole file first); the value set."""
+    parts = _parts(key)
+    current = leaf_default(key)  # raises for a key the schema does not have
     value = parse_value(raw)
-    current = get_value(Config(), key)  # raises for unknown keys
     if isinstance(current, str) and not isinstance(value, str):
         value = raw  # `omcm config set providers.codex.command 42` means the text 42
+    doc = _read(path)
+    node: Any = doc
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None or (isinstance(child, InlineTable) and not child):
+            child = tomlkit.table(is_super_table=depth + 1 < len(parts) - 1)
+            node[part] = child
+        elif not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"{path}: '{where}' is not a table, so '{key}' cannot be set in it")
+        node = child
+    node[parts[-1]] = value
+    validate_data(doc.unwrap(), path)
+    from omcm.core.state import atomic_write
+
+    atomic_write(path, doc.as_string())
+    return value
+
+
+def _read(path: str) -> tomlkit.TOMLDocument:
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        text = ""
-    data = tomllib.loads(text) if text.strip() else {}
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{path}: '{part}' is not a table; cannot set '{key}'")
-    node[parts[-1]] = value
-    validate_data(data, path)
-    edited = edit_in_place(text, parts, value)
-    kept = edited is not None and tomllib.loads(edited) == data
-    new_text = edited if kept and edited is not None else tomli_w.dumps(data)
-    parse_text(new_text, path)
-    from omcm.core.state import atomic_write
-
-    atomic_write(path, new_text)
-    return value, kept
+        return tomlkit.document()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from exc
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 
 
-def edit_in_place(text: str, parts: list[str], value: Any) -> str | None:
-    """Change one key's line in ``text``, keeping everything else; None if not simple.
+def _parts(key: str) -> list[str]:
+    """``a.b."c.d".e`` as its parts (a quoted part may hold dots)."""
+    parts, current, quoted = [], "", False
+    for char in key:
+        if char == '"':
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    if quoted or not all(parts):
+        raise ConfigError(f"{_quote(key)} is not a key (e.g. routing.max_workers)")
+    return parts
 
-    Handles ``key = value`` lines (values may span lines) under ``[table]``
-    headers, and adds a missing key at the end of its table or a new table.
-    """
-    line_value = toml_value(value)
-    table, key = parts[:-1], parts[-1]
-    lines = text.splitlines(keepends=True)
-    current: list[str] = []
-    table_end = None  # a top-level key ends before the first [table] header, not at EOF
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            if current == table and table_end is None:
-                table_end = i
-            current = _header(stripped)
-            if current == table:
-                table_end = None
-            continue
-        if current != table or "=" not in stripped or stripped.startswith("#"):
-            continue
-        name = stripped.split("=", 1)[0].strip().strip('"')
-        if name != key:
-            continue
-        end = _value_end(lines, i)
-        indent = line[: len(line) - len(line.lstrip())]
-        comment = _trailing_comment(lines[end]) if end == i else ""
-        lines[i : end + 1] = [f"{indent}{key} = {line_value}{comment}\n"]
-        return "".join(lines)
-    entry = f"{key} = {line_value}\n"
-    if table_end is None and current == table:
-        table_end = len(lines)
-    if table_end is not None:
-        insert_at = table_end
-        while insert_at > 0 and not lines[insert_at - 1].strip():
-            insert_at -= 1
-        if insert_at and not lines[insert_at - 1].endswith("\n"):
-            lines[insert_at - 1] += "\n"
-        lines.insert(insert_at, entry)
-        return "".join(lines)
-    block = ("\n" if text.strip() else "") + f"[{'.'.join(table)}]\n{entry}"
-    return text + ("" if not text or text.endswith("\n") else "\n") + block
+
+def _quote(text: str) -> str:
+    shown = text if len(text) <= QUOTE else text[: QUOTE - 1] + "…"
+    return repr(shown)
 
 
 def toml_value(value: Any) -> str:
-    """``value`` as it stands right of ``=`` on one line (tables inline)."""
+    """``value`` as it stands right of ``=`` on one line (tables inline; keys left unset,
+    empty or null, out)."""
+    value = plain(value)
     if isinstance(value, dict):
-        inner = ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return tomli_w.dumps({"v": value}).strip()[len("v = ") :]
+        shown = [f"{_key(k)} = {toml_value(v)}" for k, v in value.items() if v not in (None, "")]
+        return "{ " + ", ".join(shown) + " }" if shown else "{}"
+    return str(tomlkit.item(value).as_string())
 
 
-def _toml_key(key: str) -> str:
-    bare = key and all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in key)
-    return key if bare else toml_value(key)
-
-
-def _header(stripped: str) -> list[str]:
-    inner = stripped.split("]", 1)[0].lstrip("[").strip()
-    return [p.strip().strip('"') for p in inner.split(".")]
-
-
-def _value_end(lines: list[str], start: int) -> int:
-    depth = 0
-    for j in range(start, len(lines)):
-        text = lines[j].split("#", 1)[0] if j > start else lines[j].split("=", 1)[1].split("#")[0]
-        depth += text.count("[") + text.count("{") - text.count("]") - text.count("}")
-        if depth <= 0:
-            return j
-    return start
-
-
-def _trailing_comment(line: str) -> str:
-    body = line.rstrip("\n")
-    in_string = None
-    for i, ch in enumerate(body):
-        if in_string:
-            if ch == in_string:
-                in_string = None
-        elif ch in "\"'":
-            in_string = ch
-        elif ch == "#":
-            return "  " + body[i:].strip()
-    return ""
+# --- whole files ---------------------------------------------------------------------
 
 
 def default_toml() -> str:
     """A commented config.toml holding every default."""
-    return render_defaults(Config(), Config, [])
+    return render(Config(), examples=True)
 
 
-def render_defaults(record: Record, section: type[Section], table: list[str]) -> str:
-    scalars, tables = [], []
+def render(config: Config, *, examples: bool = False) -> str:
+    """``config`` as TOML, each key under its meaning; tables of the user's naming as
+    tables (or, when empty and ``examples``, a commented example of one)."""
+    doc = tomlkit.document()
+    _fill(doc, config, Config, examples)
+    return doc.as_string()
+
+
+def _fill(node: Any, record: Record, section: type[Section], examples: bool) -> None:
+    """Add ``record``'s keys to ``node``: its values first, then its tables."""
+    tables: list[tuple[str, Any]] = []
+    keys = 0
     for spec in section._specs():
         value = getattr(record, spec.name)
-        doc = section.DOCS.get(spec.name, "")
+        if isinstance(value, Section) or _named_table(section, spec.name) is not None:
+            tables.append((spec.name, value))
+        elif value is not None:  # TOML has no null: an unset optional key is left out
+            if keys:
+                node.add(tomlkit.nl())
+            keys += 1
+            _comment(node, section.DOCS.get(spec.name, ""))
+            item = plain(value)
+            if isinstance(item, dict):  # a small table of values stays on its line
+                inline = tomlkit.inline_table()
+                inline.update(item)
+                item = inline
+            node.add(spec.name, item)
+    for name, value in tables:
+        doc = section.DOCS.get(name, "")
         if isinstance(value, Section):
-            tables.append(render_defaults(value, type(value), [*table, spec.name]))
-            continue
-        line = f"{spec.name} = {toml_value(value)}"
-        scalars.append(f"# {doc}\n{line}\n" if doc else f"{line}\n")
-    head = f"[{'.'.join(table)}]\n" if table and scalars else ""
-    body = head + "\n".join(scalars)
-    return "\n".join(part for part in [body, *tables] if part.strip())
+            only_tables = all(
+                isinstance(getattr(value, s.name), Section) for s in type(value)._specs()
+            )
+            table = tomlkit.table(is_super_table=only_tables)
+            if doc and not only_tables:
+                _comment(table, doc)
+                table.add(tomlkit.nl())
+            _fill(table, value, type(value), examples)
+            node.add(name, table)
+        elif value:
+            node.add(name, _named_tables(value))
+        elif examples and name in EXAMPLES:
+            _add_example(node, name, doc)
+
+
+def _named_tables(value: dict[str, Record]) -> Any:
+    """``[agents.explore]``-style tables, one per name (unset keys left out)."""
+    outer = tomlkit.table(is_super_table=True)
+    for name, record in value.items():
+        inner = tomlkit.table()
+        for field, field_value in record.dump().items():
+            if field_value not in (None, ""):
+                inner.add(field, field_value)
+        outer.add(name, inner)
+    return outer
+
+
+def _add_example(node: Any, name: str, doc: str) -> None:
+    """A commented example of a table the user names (``# [agents.explore]``)."""
+    example_name, fields = EXAMPLES[name]
+    node.add(tomlkit.nl())
+    _comment(node, doc or name)
+    node.add(tomlkit.comment(f"[{name}.{_key(example_name)}]"))
+    for field, field_value in fields.items():
+        node.add(tomlkit.comment(f"{field} = {tomlkit.item(field_value).as_string()}"))
+
+
+def _comment(node: Any, text: str, width: int = 88) -> None:
+    import textwrap
+
+    for line in textwrap.wrap(text, width):
+        node.add(tomlkit.comment(line))
+
+
+def _key(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else f'"{name}"'
 
 
 def reference_rows() -> list[tuple[str, str, str]]:
