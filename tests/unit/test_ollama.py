@@ -187,11 +187,34 @@ def test_the_doctor_reports_the_server_and_the_models(
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     off = doctor._provider("ollama", settings())
-    assert (off.status, off.detail) == (
+    assert (off.status, off.detail, off.ready) == (
         doctor.OK,
-        "off until a model is named (omcm config set providers.ollama.model MODEL)",
+        "off: off until a model is named (omcm config set providers.ollama.model MODEL)",
+        False,
     )
     ready = doctor._provider("ollama", settings(host=server.url, model="qwen3:8b"))
     assert ready.status == doctor.OK and f"server {server.url} has qwen3:8b" in ready.detail
+    assert ready.ready
     missing = doctor._provider("ollama", settings(host=server.url, model="phi4"))
     assert (missing.status, missing.fix) == (doctor.WARN, "ollama pull phi4")
+
+
+def test_omcm_run_says_which_model_the_server_lacks(
+    server: StubModels, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`omcm run --provider ollama` said "no provider can run it (none set)" (issue 16, 8)."""
+    from pathlib import Path
+
+    from omcm.cli.main import main
+    from omcm.core import paths
+
+    monkeypatch.setattr("shutil.which", lambda command: f"/usr/bin/{command}")
+    assert main(["run", "--provider", "ollama", "say hi"]) == 1
+    assert "ollama: no model named for the medium tier" in capsys.readouterr().err
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[providers.ollama]\nhost = "{server.url}"\n')
+    assert main(["run", "--provider", "ollama", "--model", "phi4", "say hi"]) == 1
+    err = capsys.readouterr().err
+    assert f"ollama: model phi4 is not on the Ollama server at {server.url}" in err
+    assert "(fix: ollama pull phi4)" in err

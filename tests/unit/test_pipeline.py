@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ from omcm.core.proc import ProcResult
 from omcm.hooks import pre_tool_use
 from omcm.hooks.payloads import PreToolUsePayload
 from omcm.providers import PROVIDERS
-from omcm.providers.base import Provider, ProviderRequest, ProviderResult, ProviderSettings, Usage
+from omcm.providers.base import (
+    Login,
+    Provider,
+    ProviderRequest,
+    ProviderResult,
+    ProviderSettings,
+    Usage,
+)
 from omcm.routing import gauges
 
 
@@ -34,6 +42,9 @@ class FakeProvider(Provider):
         self.hud, self.summary = real.hud, real.summary  # type: ignore[misc]
         self.script = script
         self.requests: list[ProviderRequest] = []
+
+    def login(self, settings: ProviderSettings, env: Mapping[str, str]) -> Login:
+        return Login(True, "a fake that needs no login")
 
     def argv(self, request: ProviderRequest, settings: ProviderSettings) -> list[str]:
         self.requests.append(request)
@@ -287,7 +298,12 @@ def test_providers_that_are_not_installed_are_skipped(
     fake(monkeypatch, "opencode", "cat >/dev/null; echo OK")
     answer = call(project)
     assert answer is not None
-    assert last_log()["skipped"] == {"codex": "not installed (`codex` not on PATH)"}
+    skipped = last_log()["skipped"]
+    assert skipped["codex"] == (
+        "not-installed: `codex` is not on PATH (fix: npm install -g @openai/codex)"
+    )
+    assert skipped["gemini"].startswith("not-logged-in: not logged in")  # no key, no login
+    assert last_log()["provider"] == "opencode"
 
 
 def test_the_log_line_is_json_with_every_field(

@@ -198,7 +198,8 @@ def test_doctor_does_not_call_a_provider_ready_without_a_login(
         monkeypatch.delenv(var, raising=False)
     [check] = [c for c in doctor.run_checks() if c.name == "codex"]
     assert check.status == doctor.WARN, check
-    assert check.detail == f"codex-cli 0.169.0 at {codex}; not ready: not logged in"
+    assert check.detail == f"codex-cli 0.169.0 at {codex}; not ready (not-logged-in): not logged in"
+    assert check.ready is False
     assert check.fix == "codex login"
     rendered = doctor.render([check])
     assert rendered == f"! codex: {check.detail}\n    fix: codex login"

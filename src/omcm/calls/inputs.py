@@ -99,28 +99,36 @@ def health(
                 f"after {seen.consecutive_failures} failures in a row ({seen.last_error})",
             )
     if probe:
-        import shutil
-
-        from omcm.core import proc
-        from omcm.providers import PROVIDERS
-
-        env = proc.child_env()
-        models: dict[str, list[str]] = {}
-        for route in probe:
-            models.setdefault(route.provider, []).append(route.model)
-        for name, wanted in models.items():
-            if name in result:
-                continue
-            provider, settings = PROVIDERS[name], config.providers[name]
-            program = provider.program(settings)
-            why = (
-                f"not installed (`{program}` not on PATH)"
-                if not shutil.which(program)
-                else provider.health(settings, [m for m in wanted if m], env, now)
-            )
-            if why:
-                result[name] = engine.Health(available=False, reason=why)
+        result |= _probe(config, limits, now, probe)
     return result
+
+
+def _probe(
+    config: Config, limits: ProviderLimits, now: float, probe: list[engine.Route]
+) -> dict[str, engine.Health]:
+    """Each probed provider's readiness for the routes' models: one that is not installed,
+    not logged in or unhealthy is skipped now, not found out by a failed run. What the
+    login check found is kept for the status line (``provider-limits.json``)."""
+    from omcm.core import proc
+    from omcm.providers import readiness
+
+    env = proc.child_env()
+    models: dict[str, list[str]] = {}
+    for route in probe:
+        models.setdefault(route.provider, []).append(route.model)
+    found: dict[str, engine.Health] = {}
+    logins: dict[str, str] = {}
+    for name, wanted in models.items():
+        verdict = readiness.check(name, config.providers[name], env, now, models=wanted)
+        if not verdict.ready:
+            found[name] = engine.Health(available=False, reason=verdict.why())
+        not_logged_in = verdict.detail if verdict.reason == readiness.NOT_LOGGED_IN else ""
+        seen = limits.providers.get(name)
+        if (seen.login_problem if seen else "") != not_logged_in:
+            logins[name] = not_logged_in
+    if logins:
+        gauges.note_logins(logins)
+    return found
 
 
 def _minutes(until: float, now: float) -> str:

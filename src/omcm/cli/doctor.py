@@ -32,6 +32,7 @@ class Check:
     status: str
     detail: str
     fix: str = ""
+    ready: bool | None = None  # a provider's readiness (None: not a provider)
 
 
 def run_checks(plugin_root: str | None = None) -> list[Check]:
@@ -52,7 +53,7 @@ def _python() -> Check:
 
 def _packages() -> Check:
     found, missing = [f"omcm {__version__}"], []
-    for name in ("pydantic", "platformdirs", "tomli-w", "jsonlines", "rich", "genai-prices"):
+    for name in ("pydantic", "platformdirs", "tomlkit", "jsonlines", "rich", "genai-prices"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -124,42 +125,58 @@ def _program(command: str, what: str, install: str, label: str | None = None) ->
 
 
 def _provider(name: str, settings: ProviderSettings) -> Check:
-    """Installed, answering ``--version``, and logged in: only then is a provider ready."""
-    from omcm.providers import PROVIDERS
+    """The provider's readiness verdict (the one routing uses, asked afresh), and its
+    version: only a ready provider is OK."""
+    import time
 
+    from omcm.providers import PROVIDERS, readiness
+
+    verdict = readiness.check(name, settings, proc.child_env(), time.time(), fresh=True)
+    if verdict.reason in (readiness.DISABLED, readiness.NO_MODEL):
+        return Check(name, OK, f"off: {verdict.detail} ({verdict.fix})", ready=False)
+    if verdict.reason == readiness.NOT_INSTALLED:
+        return Check(name, WARN, verdict.detail, verdict.fix, ready=False)
     provider = PROVIDERS[name]
-    if not settings.enabled:
-        return Check(name, OK, "disabled in config")
-    if provider.needs_model and not settings.model.named():
-        return Check(
-            name, OK, f"off until a model is named (omcm config set providers.{name}.model MODEL)"
-        )
-    program = provider.program(settings)
-    installed = _program(program, name, provider.install, label=name)
-    if installed.status != OK:
-        return installed
-    login = provider.login(settings, proc.child_env())
-    if not login.ready:
-        return Check(name, WARN, f"{installed.detail}; not ready: {login.detail}", login.fix)
-    return Check(name, OK, f"{installed.detail}; {login.detail}")
+    shown = _version(provider.program(settings), quiet=not provider.version_writes)
+    if not verdict.ready:
+        why = f"{shown}; not ready ({verdict.reason}): {verdict.detail}"
+        return Check(name, WARN, why, verdict.fix, ready=False)
+    return Check(name, OK, f"{shown}; {verdict.detail}", ready=True)
+
+
+def _version(program: str, *, quiet: bool) -> str:
+    """``codex-cli 0.169.0 at /usr/bin/codex``, from its npm package.json when it has one;
+    else by ``--version`` when that writes nothing (``quiet``)."""
+    import json
+
+    where = shutil.which(program) or program
+    folder = os.path.dirname(os.path.realpath(where))
+    for _ in range(4):
+        try:
+            with open(os.path.join(folder, "package.json"), encoding="utf-8") as handle:
+                package = json.load(handle)
+            if isinstance(package, dict) and package.get("version"):
+                return f"{package.get('name', program)} {package['version']} at {where}"
+        except (OSError, ValueError):
+            pass
+        folder = os.path.dirname(folder)
+    if not quiet:
+        return f"version not known (its --version writes files) at {where}"
+    result = proc.run([where, "--version"], timeout=20)
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return f"{lines[0] if result.ok and lines else 'version not known'} at {where}"
 
 
 def _hooks_env(plugin_root: str | None) -> Check:
-    if os.environ.get("OMCM_PYTHON"):
-        python, origin = os.environ["OMCM_PYTHON"], "OMCM_PYTHON"
-    elif plugin_root and os.path.exists(os.path.join(plugin_root, ".venv", "bin", "python")):
-        python, origin = os.path.join(plugin_root, ".venv", "bin", "python"), "checkout .venv"
-    else:
-        env_dir = os.path.join(paths.data_dir(), "venv")
-        python, origin = os.path.join(env_dir, "bin", "python"), env_dir
-        if not os.path.exists(os.path.join(env_dir, ".omcm-stamp")):
-            return Check(
-                "hooks env",
-                WARN,
-                f"{env_dir} is not built yet",
-                "start a Claude Code session with the plugin (SessionStart builds it), "
-                "or run /omcm:fusion-setup",
-            )
+    python, origin = hooks_python(plugin_root)
+    if not python:
+        return Check(
+            "hooks env",
+            WARN,
+            f"not built yet (looked in {origin})",
+            "start a Claude Code session with the plugin (SessionStart builds it), "
+            "or run /omcm:fusion-setup",
+        )
     result = proc.run(
         [python, "-c", "import omcm.hooks.runner, omcm; print(omcm.__version__)"], timeout=30
     )
@@ -183,12 +200,62 @@ def render(checks: list[Check]) -> str:
     return "\n".join(lines)
 
 
+def hooks_python(plugin_root: str | None) -> tuple[str, str]:
+    """The Python the hook launcher would run, found as ``hooks/omcm-hook`` finds it, and
+    where it came from; ("", where it looked) when there is none yet."""
+    if os.environ.get("OMCM_PYTHON"):
+        return os.environ["OMCM_PYTHON"], "OMCM_PYTHON"
+    looked: list[str] = []
+    roots = [r for r in (plugin_root, _checkout()) if r]
+    for root in roots:
+        candidate = os.path.join(root, ".venv", "bin", "python")
+        if os.path.exists(candidate):
+            return candidate, f"the checkout's environment {root}/.venv"
+        try:
+            with open(os.path.join(root, ".omcm-python"), encoding="utf-8") as handle:
+                used = handle.read().strip()
+        except OSError:
+            used = ""
+        if used and os.path.exists(used):
+            return used, f"the Python the hooks last used ({root}/.omcm-python)"
+    for env_dir in _plugin_envs():
+        looked.append(env_dir)
+        if os.path.exists(os.path.join(env_dir, ".omcm-stamp")):
+            return os.path.join(env_dir, "bin", "python"), f"the plugin environment {env_dir}"
+    return "", ", ".join(looked)
+
+
+def _checkout() -> str:
+    """The checkout this omcm runs from (``…/src/omcm``), if it is one."""
+    import omcm
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(omcm.__file__))))
+    return root if os.path.exists(os.path.join(root, "hooks", "omcm-hook")) else ""
+
+
+def _plugin_envs() -> list[str]:
+    """Where Claude Code keeps the plugin's data, newest layout first: $CLAUDE_PLUGIN_DATA,
+    its plugins' data dirs (2.1.78+), the platform data dir (before)."""
+    import glob
+
+    found = []
+    if os.environ.get("CLAUDE_PLUGIN_DATA"):
+        found.append(os.path.join(os.environ["CLAUDE_PLUGIN_DATA"], "venv"))
+    claude = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    found += sorted(glob.glob(os.path.join(claude, "plugins", "data", "omcm-*", "venv")))
+    found.append(os.path.join(paths.data_dir(), "venv"))
+    return found
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     checks = run_checks(args.plugin_root)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2, ensure_ascii=False))
     else:
         print(render(checks))
+    if not any(c.ready for c in checks):
+        print("no provider is ready: OMCM can route nothing (see the fixes above)", file=sys.stderr)
+        return 1
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 
@@ -212,7 +279,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
             "! status line: OMCM's HUD is not installed; it is also how OMCM learns Claude's "
             "usage %.\n    fix: /omcm:hud-setup  (or: omcm hud setup)"
         )
-    ready = [c.name for c in checks if c.name in REGISTERED and c.status == OK]
+    ready = [c.name for c in checks if c.ready]
     print(f"Providers ready: {', '.join(ready) or 'none yet'}.")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from omcm.core.errors import OmcmError
@@ -75,14 +76,16 @@ def render(live: list[PoolState], now: float) -> str:
 def cmd_start(args: argparse.Namespace) -> int:
     from omcm import config
     from omcm.core import proc
-    from omcm.providers import PROVIDERS, pool
+    from omcm.providers import PROVIDERS, pool, readiness
 
     conf = config.load()
     project = os.path.realpath(args.cwd or os.getcwd())
     if not os.path.isdir(project):
         raise OmcmError(f"--cwd {project}: no such directory")
     names = [args.provider] if args.provider else list(PROVIDERS)
-    started = []
+    started: list[str] = []
+    skipped: list[str] = []
+    env = proc.child_env()
     for name in names:
         if name not in PROVIDERS:
             raise OmcmError(f"--provider {name}: unknown (one of {', '.join(PROVIDERS)})")
@@ -93,9 +96,19 @@ def cmd_start(args: argparse.Namespace) -> int:
             continue
         if not getattr(settings, "warm", False) and not args.provider:
             continue
-        key = pool.ensure(name, settings, project, proc.child_env())
+        verdict = readiness.check(name, settings, env, time.time())
+        if not verdict.ready:  # a supervisor for it could never start a server
+            if args.provider:
+                raise OmcmError(f"{name} cannot serve: {verdict.why()}")
+            skipped.append(f"{name}: not started, {verdict.why()}")
+            continue
+        key = pool.ensure(name, settings, project, env)
         started.append(f"{name}: pool {key}")
+    if skipped:
+        print("\n".join(skipped), file=sys.stderr)
     if not started:
+        if skipped:
+            raise OmcmError("no warm pool could start (see above)")
         raise OmcmError("no provider has warm = true (omcm config set providers.NAME.warm true)")
     print("\n".join(started))
     return 0

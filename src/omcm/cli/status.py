@@ -48,10 +48,23 @@ def collect(now: float | None = None) -> dict[str, Any]:
         "fallback": fallback.dump(),
         "limits": limits.dump(),
         "claude_usage": {"percentage": figure, "window": window},
+        "providers": _readiness(config, now),
         "provider_notes": _provider_notes(config, now),
         "pools": [p.public() for p in pool.pools()],
         "sessions": len(sessions),
         "notices": list(state.NOTICES),
+    }
+
+
+def _readiness(config: cfg.Config, now: float) -> dict[str, dict[str, Any]]:
+    """Each provider's verdict, as routing would find it now."""
+    from omcm.core import proc
+    from omcm.providers import REGISTERED, readiness
+
+    env = proc.child_env()
+    return {
+        name: readiness.check(name, config.providers[name], env, now).dump()
+        for name in REGISTERED
     }
 
 
@@ -132,6 +145,11 @@ def render(report: dict[str, Any]) -> str:
             + ("; ".join(notes) or "healthy")
             + (f"; last answer {_ago(health['last_ok_at'], now)}" if health["last_ok_at"] else "")
         )
+    for name, verdict in report["providers"].items():
+        shown = "ready" if verdict["ready"] else f"not ready ({verdict['reason']})"
+        detail = f": {verdict['detail']}" if verdict["detail"] else ""
+        fix = f" — fix: {verdict['fix']}" if verdict["fix"] and not verdict["ready"] else ""
+        lines.append(f"{name + ':':10} {shown}{detail}{fix}")
     for name, notes in report["provider_notes"].items():
         lines += [f"{name + ':':10} {note}" for note in notes]
     if report["pools"]:

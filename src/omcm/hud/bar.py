@@ -64,6 +64,7 @@ class HudView:
         "cooldowns",
         "fallback",
         "jobs",
+        "logins",
         "mode",
         "pools",
         "routed",
@@ -86,6 +87,7 @@ class HudView:
         jobs: tuple[int, int] = (0, 0),
         pools: list[tuple[str, int, int, float]] | None = None,
         saved: tuple[int, int] = (0, 0),
+        logins: list[str] | None = None,
         warn_at: float = 70,
         alert_at: float = 90,
     ) -> None:
@@ -105,6 +107,8 @@ class HudView:
         self.pools = pools if pools is not None else []
         #: this session's Claude tokens avoided (estimated) and routed calls with no estimate
         self.saved = saved
+        #: providers that routing found not logged in (skipped until they are)
+        self.logins = logins if logins is not None else []
         self.warn_at = warn_at
         self.alert_at = alert_at
 
@@ -200,6 +204,7 @@ def build_view(
         calls=counters.calls if counters else 0,
         saved=(counters.avoided, counters.avoided_unknown) if counters else (0, 0),
         cooldowns=_cooldowns(limits, now),
+        logins=sorted(n for n, h in limits.providers.items() if h.login_problem),
         jobs=jobs,
         pools=pools,
         warn_at=warn_at,
@@ -255,7 +260,8 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
         )
         segments.append(
             " ".join(
-                _paint(f"{name}⏸{duration(left)}", YELLOW, color) for name, left in view.cooldowns
+                [_paint(f"{name}⏸{duration(left)}", YELLOW, color) for name, left in view.cooldowns]
+                + [_paint(f"{name}✗login", RED, color) for name in view.logins]
             )
         )
     return [s for s in segments if s]

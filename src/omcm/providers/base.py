@@ -210,6 +210,8 @@ class Provider:
     local: ClassVar[bool] = False
     #: it has no usable default model: a tier without a named model skips it
     needs_model: ClassVar[bool] = False
+    #: its ``--version`` writes files (gemini's project registry): the doctor does not run it
+    version_writes: ClassVar[bool] = False
     #: the vendor of its models in genai-prices (``openai``); "" when each model names its
     #: vendor (``vendor/model``, as OpenCode's do)
     prices: ClassVar[str] = ""
@@ -225,6 +227,11 @@ class Provider:
         the CLI will run with.
         """
         raise NotImplementedError
+
+    def login_files(self, settings: ProviderSettings, env: Mapping[str, str]) -> list[str] | None:
+        """The files :meth:`login` reads, when it is costly enough that its verdict is kept
+        until one of them changes (``None``: :meth:`login` is cheap, ask it every time)."""
+        return None
 
     def health(
         self, settings: ProviderSettings, models: list[str], env: Mapping[str, str], now: float

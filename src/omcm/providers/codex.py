@@ -102,6 +102,16 @@ class Codex(Provider):
             return Login(ready=False, detail=done.error, fix=self.install)
         return Login(ready=False, detail="not logged in", fix="codex login")
 
+    def login_files(self, settings: ProviderSettings, env: Mapping[str, str]) -> list[str] | None:
+        """``codex login status`` is a Node start: its verdict is kept until the login
+        (``auth.json``) or the config that may name a model provider changes."""
+        import os
+
+        home = os.path.expanduser(
+            env.get("CODEX_HOME") or os.path.join(env.get("HOME") or "~", ".codex")
+        )
+        return [os.path.join(home, "auth.json"), os.path.join(home, "config.toml")]
+
     def health(
         self, settings: ProviderSettings, models: list[str], env: Mapping[str, str], now: float
     ) -> str:

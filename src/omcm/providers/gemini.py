@@ -77,6 +77,7 @@ class Gemini(Provider):
     install = "npm install -g @google/gemini-cli"
     summary = "Google Gemini CLI (`gemini -p`; warm: `gemini --acp`)."
     prices = "google"
+    version_writes = True
     defaults = WarmSettings(
         command="gemini",
         model=TierModels(low="gemini-2.5-flash", medium="gemini-2.5-pro", high="gemini-2.5-pro"),

@@ -171,7 +171,7 @@ def direct(
     override = config.agents.get(agent)
     if override and override.tier:
         tier, tier_source = override.tier, f"[agents.{agent}] tier"
-    routes, skipped = _routes(agent, tier, tier, config, st)
+    routes, skipped = _routes(agent, tier, tier, config, st, model=model)
     if provider:
         if provider not in REGISTERED:
             known = ", ".join(REGISTERED)
@@ -180,10 +180,10 @@ def direct(
         else:
             skipped = {p: r for p, r in skipped.items() if p == provider}
             routes = [r for r in routes if r.provider == provider]
-            if not routes and provider not in skipped:
-                routes = _routes(agent, tier, tier, _only(config, provider), st)[0]
-    if model:
-        routes = [Route(provider=r.provider, model=model, sandbox=r.sandbox) for r in routes]
+            if not routes and provider not in skipped:  # not in the tier's chain: asked for
+                routes, skipped = _routes(
+                    agent, tier, tier, _only(config, provider), st, model=model
+                )
     return Decision(
         target=PROVIDER if routes else CLAUDE,
         reason="requested" if routes else "no-provider-available",
@@ -206,8 +206,10 @@ def _only(config: Config, provider: str) -> Config:
 
 
 def _routes(
-    agent: str, tier: str, model_tier: str, config: Config, st: EngineState
+    agent: str, tier: str, model_tier: str, config: Config, st: EngineState, *, model: str = ""
 ) -> tuple[list[Route], dict[str, str]]:
+    """The chain's routes for ``agent`` and the providers left out, with why; ``model``
+    (someone asked for it) replaces every provider's own."""
     override = config.agents.get(agent)
     chain = list(getattr(config.routing.chains, tier))
     if override and override.provider in REGISTERED:
@@ -224,17 +226,19 @@ def _routes(
     for name in dict.fromkeys(chain):
         provider = config.providers[name]
         health = st.health.get(name, Health())
-        model = (override.model if override and override.model else "") or getattr(
-            provider.model, model_tier
+        chosen = (
+            model
+            or (override.model if override and override.model else "")
+            or getattr(provider.model, model_tier)
         )
         if not provider.enabled:
             skipped[name] = "disabled in config"
-        elif not model and REGISTRY[name].needs_model:
+        elif not chosen and REGISTRY[name].needs_model:
             skipped[name] = f"no model named for the {model_tier} tier ([providers.{name}.model])"
         elif not health.available:
             skipped[name] = health.reason or "unavailable"
         else:
-            routes.append(Route(provider=name, model=model, sandbox=sandbox))
+            routes.append(Route(provider=name, model=chosen, sandbox=sandbox))
     return routes, skipped
 
 

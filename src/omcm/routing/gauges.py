@@ -100,6 +100,16 @@ def step_fallback(
     return fallback, (switched[0] if switched else None)
 
 
+def note_logins(problems: dict[str, str]) -> None:
+    """Keep what the routing probe found of each provider's login ("" when logged in)."""
+
+    def mutate(limits: ProviderLimits) -> None:
+        for name, problem in problems.items():
+            limits.providers.setdefault(name, ProviderHealth()).login_problem = problem
+
+    update(mutate)
+
+
 def record_result(
     name: str,
     outcome: str,

@@ -87,6 +87,7 @@ class ProviderHealth(Record):
     last_error: str = ""
     last_ok_at: float | None = None
     latency: float | None = None  # seconds, moving average of successful runs
+    login_problem: str = ""  # why it is not logged in, as the last routing probe found
 
 
 class ProviderLimits(StateRecord):
