@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,31 @@ def test_log_filters_by_kind_session_and_outcome(capsys: pytest.CaptureFixture[s
     assert [(f["event"], f["time"]) for f in found] == [("call", 1.0), ("limit", 4.0)]
     main.main(["log", "--json", "--outcome", "claude"])
     assert [json.loads(x)["time"] for x in capsys.readouterr().out.splitlines()] == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("task.bin", b"\xff\xfe fix it", "not UTF-8 text (byte 0xff at offset 0)"),
+        ("", None, "--file: the path is empty"),
+        ("folder", "dir", "is a directory, not a file"),
+        ("missing.md", None, "no such file"),
+    ],
+)
+def test_run_file_errors_name_the_file_and_what_is_wrong(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | str | None,
+    message: str,
+) -> None:
+    """`omcm run --file task.bin` raised UnicodeDecodeError; a directory or "" likewise
+    (issue 16, defect 5)."""
+    path = tmp_path / name if name else None
+    if isinstance(content, bytes) and path:
+        path.write_bytes(content)
+    elif content == "dir" and path:
+        path.mkdir()
+    assert main.main(["run", "--file", str(path) if path else ""]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -518,10 +518,8 @@ def _topological(plan: Plan, after: dict[str, set[str]]) -> list[str]:
 
 def read(source: str) -> tuple[bytes, str]:
     """A plan's bytes and the name to show for it: from a file, or stdin for ``-``."""
+    from omcm.core.userfile import read_bytes
+
     if source == "-":
         return sys.stdin.buffer.read(), "plan from stdin"
-    try:
-        with open(source, "rb") as handle:
-            return handle.read(), source
-    except OSError as exc:
-        raise OmcmError(f"{source}: cannot read the plan ({exc.strerror})") from exc
+    return read_bytes(source, "the plan"), source

@@ -86,14 +86,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _task_text(args: argparse.Namespace) -> str:
     if args.prompt and args.prompt != "-":
         text: str = args.prompt
-    elif args.file:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise OmcmError(f"--file {args.file}: {exc.strerror}") from exc
+    elif args.file is not None:
+        from omcm.core.userfile import read_text
+
+        text = read_text(args.file, "--file")
     elif not sys.stdin.isatty() or args.prompt == "-":
-        text = sys.stdin.read()
+        raw = sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OmcmError(f"the task on stdin is not UTF-8 text (offset {exc.start})") from None
     else:
         raise OmcmError("give the task as an argument, with --file, or on stdin")
     if not text.strip():
