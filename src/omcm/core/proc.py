@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 KILL_GRACE = 3.0
 #: Seconds between checks of ``cancel`` while a run is waited for.
@@ -174,6 +175,7 @@ def run(
     cancel: Callable[[], str] | None = None,
     watchdog: bool = False,
     epitaph: str = "",
+    on_line: Callable[[str], None] | None = None,
 ) -> ProcResult:
     """Run ``argv`` to completion or ``timeout`` seconds, whichever comes first.
 
@@ -183,6 +185,8 @@ def run(
     and raises :class:`Cancelled` with it, as a cancelling signal does.
     ``watchdog`` kills the run's group should this process die first, and then
     writes ``epitaph`` (one JSON line, see :mod:`omcm.jobs.watchdog`) if given.
+    ``on_line`` hears each line of stdout as it comes (a CLI's progress events).
+    The run ends when the child exits, and takes its whole process group with it.
     """
     started = time.monotonic()
     guard = _Watchdog() if watchdog else None
@@ -219,7 +223,9 @@ def run(
             guard.watch(child.pid, epitaph)
         if on_start is not None:
             on_start(child.pid)
-        return _wait(child, argv, input, started=started, timeout=timeout, cancel=cancel)
+        return _wait(
+            child, argv, input, started=started, timeout=timeout, cancel=cancel, on_line=on_line
+        )
     finally:
         if guard:
             guard.release()
@@ -233,19 +239,22 @@ def _wait(
     started: float,
     timeout: float,
     cancel: Callable[[], str] | None,
+    on_line: Callable[[str], None] | None = None,
 ) -> ProcResult:
+    """Wait for the child itself to exit (not for its pipes to close: a native binary it
+    started may hold them), then take its whole group down with it at once."""
     deadline = started + timeout
+    output = _Output(child, input, on_line)
     try:
         while True:
             left = deadline - time.monotonic()
             try:
-                step = min(left, POLL) if cancel else left
-                stdout, stderr = child.communicate(input, timeout=max(step, 0.0))
+                child.wait(timeout=max(0.0, min(left, POLL) if cancel else left))
                 break
             except subprocess.TimeoutExpired:
-                input = None  # already handed over: communicate() goes on writing it
                 if time.monotonic() >= deadline:
-                    stdout, stderr = _kill_group(child)
+                    _stop_group(child, KILL_GRACE)
+                    stdout, stderr = output.collect()
                     return ProcResult(
                         argv,
                         child.returncode,
@@ -260,13 +269,86 @@ def _wait(
                 if why:
                     raise Cancelled(why) from None
     except BaseException:
-        _kill_group(child, grace=0.0)  # a cancel or a crash here: no grace for the run
+        _stop_group(child, 0.0)  # a cancel or a crash here: no grace for the run
+        output.collect()
         raise
-    finally:
-        _reap_group(child.pid)
+    # The child is gone: whatever it left in its group (a native child of a killed
+    # wrapper, helpers) goes now, so its pipes close and nothing runs on unseen.
+    _signal_group(child.pid, signal.SIGKILL)
+    stdout, stderr = output.collect()
     return ProcResult(
         argv, child.returncode, stdout, stderr, time.monotonic() - started, pid=child.pid
     )
+
+
+class _Output:
+    """The child's stdin fed and its stdout and stderr read in threads of their own, so the
+    wait is on the child's exit; each stdout line goes to ``on_line`` as it comes."""
+
+    def __init__(
+        self,
+        child: subprocess.Popen[str],
+        input: str | None,
+        on_line: Callable[[str], None] | None,
+    ) -> None:
+        import threading
+
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.threads = [
+            threading.Thread(target=_pump, args=(child.stdout, self.out, on_line), daemon=True),
+            threading.Thread(target=_pump, args=(child.stderr, self.err, None), daemon=True),
+        ]
+        if child.stdin is not None:
+            self.threads.append(
+                threading.Thread(target=_feed, args=(child.stdin, input or ""), daemon=True)
+            )
+        for thread in self.threads:
+            thread.start()
+
+    def collect(self, wait: float = KILL_GRACE) -> tuple[str, str]:
+        """What the child wrote; once its group is gone the pipes close at once, and a
+        process that left the group yet holds them is not waited for beyond ``wait``."""
+        until = time.monotonic() + wait
+        for thread in self.threads:
+            thread.join(max(0.0, until - time.monotonic()))
+        return "".join(self.out), "".join(self.err)
+
+
+def _pump(pipe: Any, into: list[str], on_line: Callable[[str], None] | None) -> None:
+    try:
+        for line in pipe:
+            into.append(line)
+            if on_line is not None:
+                try:
+                    on_line(line)
+                except Exception:  # a display must never stop the run it shows
+                    pass
+    except (OSError, ValueError):
+        pass  # closed under us
+
+
+def _feed(pipe: Any, text: str) -> None:
+    try:
+        pipe.write(text)
+        pipe.close()
+    except (OSError, ValueError):
+        pass  # the child exited without reading it all
+
+
+def _stop_group(child: subprocess.Popen[str], grace: float) -> None:
+    """TERM the child's process group, then KILL what is left (at once with ``grace`` 0)."""
+    if grace > 0:
+        _signal_group(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(child.pid, signal.SIGKILL)
+    try:
+        child.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class _Watchdog:
@@ -336,31 +418,3 @@ def _signal_group(pgid: int, sig: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def _kill_group(child: subprocess.Popen[str], grace: float = KILL_GRACE) -> tuple[str, str]:
-    """TERM the child's process group, then KILL what is left; return the output so far.
-
-    With ``grace`` 0 the group is killed at once (a cancelled run).
-    """
-    if grace > 0:
-        _signal_group(child.pid, signal.SIGTERM)
-        try:
-            return child.communicate(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-    _signal_group(child.pid, signal.SIGKILL)
-    try:
-        return child.communicate(timeout=KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        # A grandchild that left the group still holds the pipes: stop waiting for it.
-        for pipe in (child.stdout, child.stderr):
-            if pipe:
-                pipe.close()
-        child.wait()
-        return "", ""
-
-
-def _reap_group(pgid: int) -> None:
-    """Kill whatever the child left running in its group (helpers, native children)."""
-    _signal_group(pgid, signal.SIGKILL)
