@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -174,3 +175,37 @@ def test_run_file_errors_name_the_file_and_what_is_wrong(
     assert main.main(["run", "--file", str(path) if path else ""]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_run_shows_what_the_provider_is_doing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`omcm run` printed nothing while a provider worked (issue 16, defect 7); not on a
+    terminal the progress is plain lines on stderr, and --quiet prints none."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    codex = folder / "codex"
+    codex.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        'echo \'{"type":"turn.started"}\'\n'
+        'echo \'{"type":"item.started","item":{"type":"command_execution",'
+        '"command":"/bin/bash -lc \'"\'"\'pytest -q\'"\'"\'"}}\'\n'
+        'echo \'{"type":"item.completed","item":{"type":"agent_message","text":"ALL GOOD"}}\'\n'
+        'echo \'{"type":"turn.completed","usage":{"input_tokens":3,"output_tokens":2}}\'\n'
+    )
+    codex.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert main.main(["run", "--provider", "codex", "check the tests"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "ALL GOOD\n"
+    progress = [line for line in captured.err.splitlines() if line.startswith("omcm: ")]
+    assert [line.rsplit(" · ", 1)[-1] for line in progress] == [
+        "starting",
+        "working",
+        "thinking",
+        "running: pytest -q",
+    ]
+    assert progress[0].startswith("omcm: codex/gpt-5.2-codex · ")
+    assert main.main(["run", "--quiet", "--provider", "codex", "again"]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("omcm:")]

@@ -678,3 +678,13 @@ def test_reset_from_an_http_date_header() -> None:
 )
 def test_seconds(text: str, expected: float | None) -> None:
     assert seconds(text) == expected
+
+
+def test_streamed_events_say_what_the_cli_is_doing() -> None:
+    """What `omcm run` shows while a provider works, from the captured real streams."""
+    codex = (FIXTURES / "codex" / "tool_steps.stdout").read_text().splitlines()
+    said = [PROVIDERS["codex"].progress(line) for line in codex]
+    assert [s for s in said if s] == ["thinking", "running: cat notes.txt"]
+    opencode = (FIXTURES / "opencode" / "read_only_denied.stdout").read_text().splitlines()
+    assert "thinking" in [PROVIDERS["opencode"].progress(line) for line in opencode]
+    assert PROVIDERS["gemini"].progress('{"response": "x"}') == ""

@@ -89,12 +89,14 @@ class RoutedCall(Record):
 class Step(Record):
     """One step of a run as it happens, for whoever follows it (:attr:`Controls.progress`)."""
 
-    kind: str  # "sent": a prompt went out; "started": a provider process; "ended": an attempt
+    kind: str  # "sent": a prompt went out; "started": a provider process; "output": what it
+    # says it is doing (its CLI's progress events); "ended": an attempt
     provider: str = ""
     model: str = ""
     pgid: int = 0  # "started": the provider's process group
     prompt: str = ""  # "sent": the prompt exactly as sent
     outcome: str = ""  # "ended": how the attempt ended
+    text: str = ""  # "output": e.g. "running: pytest -q"
 
 
 class Controls:

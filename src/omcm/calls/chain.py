@@ -198,6 +198,12 @@ class _Run:
     ) -> proc.ProcResult:
         """A new process of the provider's CLI, watched so it dies with this one."""
         provider, controls = PROVIDERS[route.provider], self.controls
+
+        def heard(line: str) -> None:
+            said = provider.progress(line)
+            if said:
+                controls.tell("output", provider=route.provider, text=said)
+
         return proc.run(
             provider.argv(request, settings),
             input=provider.stdin(request),
@@ -208,6 +214,7 @@ class _Run:
             on_start=lambda pgid: controls.tell("started", provider=route.provider, pgid=pgid),
             watchdog=True,
             epitaph=self.died(route, ""),
+            on_line=heard if controls.progress is not None else None,
         )
 
     def warm(

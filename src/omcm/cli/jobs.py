@@ -9,6 +9,7 @@ import time
 
 from omcm import config as cfg
 from omcm.core.errors import OmcmError
+from omcm.providers import REGISTERED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,9 +24,14 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--agent", default="general-purpose", help="the agent it is for (decides tier and chain)"
     )
-    run.add_argument("--provider", help="this provider only (codex, gemini, opencode)")
+    run.add_argument(
+        "--provider",
+        choices=list(REGISTERED),
+        help=f"this provider only (one of {', '.join(REGISTERED)})",
+    )
     run.add_argument("--model", dest="run_model", metavar="MODEL", help="the provider's model")
     run.add_argument("--cwd", help="the project directory (default: the current one)")
+    run.add_argument("--quiet", action="store_true", help="no progress while it runs (for scripts)")
     run.add_argument(
         "--background", action="store_true", help="start it as a job and print the job id"
     )
@@ -79,8 +85,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.background:
         print(job.id)
         return 0
-    ended = worker.run(job.id) or store.load(job.id)
-    return _print_result(ended)
+    watching = None if args.quiet else Watch(call.decision.routes[0].provider)
+    try:
+        ended = worker.run(job.id, watch=watching.update if watching else None)
+    finally:
+        if watching:
+            watching.close()
+    return _print_result(ended or store.load(job.id))
+
+
+class Watch:
+    """``omcm run``'s progress on stderr: a live line on a terminal (the provider and model,
+    the time so far, what the CLI says it is doing), plain lines otherwise."""
+
+    def __init__(self, first: str) -> None:
+        self.began = time.monotonic()
+        self.provider, self.model, self.doing = first, "", "starting"
+        self.live: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(self, console=Console(stderr=True), refresh_per_second=4)
+            self.live.start()
+
+    def __rich__(self) -> str:
+        from omcm.core.humanize import duration
+
+        where = f"{self.provider}/{self.model}" if self.model else self.provider
+        return f"⠿ {where} · {duration(time.monotonic() - self.began)} · {self.doing}"
+
+    def update(self, step: Any) -> None:
+        if step.kind == "sent":
+            self.provider, self.model, self.doing = step.provider, step.model, "starting"
+        elif step.kind == "started":
+            self.doing = "working"
+        elif step.kind == "output":
+            self.doing = step.text
+        elif step.kind == "ended" and step.outcome != "ok":
+            self.doing = f"{step.outcome.replace('_', ' ')}; trying the next"
+        else:
+            return
+        if self.live is None:
+            print(f"omcm: {self.__rich__()[2:]}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
 
 
 def _task_text(args: argparse.Namespace) -> str:

@@ -27,6 +27,8 @@ from omcm.jobs import store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from omcm.calls.call import Outcome, RoutedCall, Step
 
 ENTRY = "from omcm.jobs.worker import main; main()"
@@ -78,8 +80,9 @@ def main() -> None:
     run(sys.argv[1])
 
 
-def run(job_id: str) -> store.JobRecord | None:
-    """Run the job in this process; its finished record (None if another worker has it)."""
+def run(job_id: str, watch: Callable[[Step], None] | None = None) -> store.JobRecord | None:
+    """Run the job in this process; its finished record (None if another worker has it).
+    ``watch`` hears each step of the run too (``omcm run``'s live progress)."""
     from omcm import config
     from omcm.calls import pipeline
     from omcm.calls.call import Controls
@@ -101,7 +104,7 @@ def run(job_id: str) -> store.JobRecord | None:
     controls = Controls(
         time.monotonic() + record.timeout,
         cancel=cancel,
-        progress=lambda step: _progress(job_id, step),
+        progress=lambda step: _progress(job_id, step, watch),
         epitaph=lambda _attempts: fastjson.dumps({"job": job_id, "reason": KILLED}),
         output_path=store.output_file(job_id),
     )
@@ -110,8 +113,10 @@ def run(job_id: str) -> store.JobRecord | None:
     return _finish(record, outcome)
 
 
-def _progress(job_id: str, step: Step) -> None:
+def _progress(job_id: str, step: Step, watch: Callable[[Step], None] | None) -> None:
     """What the job's record and event log keep of a step of its run."""
+    if watch is not None:
+        watch(step)
     if step.kind == "sent":
         store.write_prompt(job_id, step.prompt)
     elif step.kind == "started":

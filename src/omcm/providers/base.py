@@ -262,6 +262,11 @@ class Provider:
         """
         return {}
 
+    def progress(self, line: str) -> str:
+        """What one line of the CLI's output, as it comes, says it is doing ("" for none):
+        ``running: pytest -q``. Only CLIs that stream events have any."""
+        return ""
+
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         """Classify a finished run; ``now`` anchors relative reset hints ("retry in 30s")."""
         raise NotImplementedError

@@ -156,6 +156,25 @@ class Codex(Provider):
             argv += ["-m", request.model]
         return [*argv, "-C", request.cwd, "-"]
 
+    def progress(self, line: str) -> str:
+        """``codex exec --json``'s events: a command starting, the model thinking or writing."""
+        if '"item.started"' not in line and '"turn.started"' not in line:
+            return ""
+        event = next(iter(json_lines(line)), {})
+        if event.get("type") == "turn.started":
+            return "thinking"
+        item = as_dict(event.get("item"))
+        kind = item.get("type") or item.get("item_type")
+        if kind == "command_execution":
+            command = str(item.get("command") or "")
+            shell = regex(r"^/bin/(?:ba)?sh -l?c '(.*)'$").match(command)
+            return f"running: {(shell.group(1) if shell else command)[:80]}"
+        if kind in ("file_change", "patch"):
+            return "editing files"
+        if kind in ("web_search", "mcp_tool_call"):
+            return str(kind).replace("_", " ")
+        return ""
+
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         early = process_failure(result)
         if early:

@@ -128,6 +128,16 @@ class OpenCode(Provider):
             permission = {}
         return {"OPENCODE_PERMISSION": fastjson.dumps(permission | READ_ONLY_PERMISSION)}
 
+    def progress(self, line: str) -> str:
+        """``opencode run --format json``'s events: a step starting, a tool in use."""
+        if '"step_start"' in line:
+            return "thinking"
+        if '"tool_use"' not in line:
+            return ""
+        event = next(iter(json_lines(line)), {})
+        tool = str(as_dict(event.get("part")).get("tool") or "")
+        return f"using {tool}" if tool and tool != "invalid" else ""
+
     def parse(self, result: ProcResult, now: float) -> ProviderResult:
         early = process_failure(result)
         if early:
