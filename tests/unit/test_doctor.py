@@ -60,7 +60,10 @@ def test_the_hooks_environment_is_found_where_claude_code_keeps_plugin_data(
     python_file.chmod(0o755)
     (env_dir / ".omcm-stamp").write_text("stamp")
     python, origin = doctor.hooks_python(None)
-    assert (python, origin) == (str(env_dir / "bin" / "python"), f"the plugin environment {env_dir}")
+    assert (python, origin) == (
+        str(env_dir / "bin" / "python"),
+        f"the plugin environment {env_dir}",
+    )
     [check] = [c for c in doctor.run_checks() if c.name == "hooks env"]
     assert check.status == doctor.OK, check
 

@@ -63,8 +63,7 @@ def _readiness(config: cfg.Config, now: float) -> dict[str, dict[str, Any]]:
 
     env = proc.child_env()
     return {
-        name: readiness.check(name, config.providers[name], env, now).dump()
-        for name in REGISTERED
+        name: readiness.check(name, config.providers[name], env, now).dump() for name in REGISTERED
     }
 
 
