@@ -353,3 +353,12 @@ def test_show_and_get_print_agent_and_price_tables(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.strip() == '{ explore = { provider = "codex" } }'
     assert main(["config", "get", "agents.explore.provider"]) == 0
     assert capsys.readouterr().out.strip() == "codex"
+
+
+def test_a_pool_whose_min_is_above_its_max_is_refused() -> None:
+    """`[providers.codex.pool] min = 5, max = 2` passed validation (issue 16, defect 13)."""
+    write("[providers.codex.pool]\nmin = 5\nmax = 2\n")
+    with pytest.raises(
+        ConfigError, match=r"'providers\.codex\.pool\.min' \(5\) must not be above .*\(2\)"
+    ):
+        config.load()

@@ -291,3 +291,22 @@ def test_the_verdict_for_independent_conflicting_and_sequential_plans(tmp_path: 
         "strategy='sequential'\n[[tasks]]\nid='a'\nprompt='x'\n[[tasks]]\nid='b'\nprompt='y'\n"
     )
     assert analyse(in_order, str(tmp_path)).waves == [["a"], ["b"]]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """A string where a list of files belongs was taken as one file, and the graph's problems
+    came only after every task's were fixed (issue 16, defect 13)."""
+    text = (
+        "[[tasks]]\nid='a'\nprompt='x'\nfiles='src/**'\n"
+        "[[tasks]]\nid='b'\nprompt='y'\ndepends_on=['nosuch']\ntype='dance'\n"
+    )
+    found = errors(text)
+    assert "task 'a': key 'files': expected a list of strings, e.g. ['src/**']" in found
+    assert any(p.startswith("task 'b': key 'type': 'dance' is not one of") for p in found)
+    assert "task 'b': key 'depends_on': unknown task 'nosuch'" in found
+
+
+def test_a_plan_that_is_not_utf8_is_named() -> None:
+    assert errors(b"\xff[[tasks]]".decode("latin-1")) != []
+    with pytest.raises(PlanError, match="not UTF-8 text"):
+        parse(b"[[tasks]]\nid='a'\nprompt='\xff'\n", "plan.toml", 3, PROVIDERS)

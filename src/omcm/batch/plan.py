@@ -100,20 +100,18 @@ class Plan:
 
 def load(path: str, default_concurrency: int, providers: tuple[str, ...]) -> Plan:
     """Read and validate the plan at ``path`` (``.toml`` or ``.json``)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise PlanError(path, [f"cannot read it ({exc.strerror})"]) from exc
-    return parse(raw, path, default_concurrency, providers)
+    from omcm.core.userfile import read_bytes
+
+    return parse(read_bytes(path, "the plan"), path, default_concurrency, providers)
 
 
 def parse(raw: bytes, where: str, default_concurrency: int, providers: tuple[str, ...]) -> Plan:
+    """The plan in ``raw``, checked; :class:`PlanError` lists every problem at once (the
+    tasks', and the graph's of the tasks that could be read)."""
     data = _decode(raw, where)
     problems: list[str] = []
     plan = _plan(data, default_concurrency, providers, problems)
-    if not problems:
-        problems += _graph_problems(plan)
+    problems += _graph_problems(plan)
     if problems:
         raise PlanError(where, problems)
     plan.source = where
@@ -121,7 +119,10 @@ def parse(raw: bytes, where: str, default_concurrency: int, providers: tuple[str
 
 
 def _decode(raw: bytes, where: str) -> dict[str, Any]:
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(where, [f"not UTF-8 text (byte offset {exc.start})"]) from None
     if where.endswith(".json") or text.lstrip().startswith("{"):
         import json
 
@@ -235,7 +236,8 @@ def _task(raw: object, n: int, providers: tuple[str, ...], problems: list[str]) 
 def _strings(raw: dict[str, Any], key: str, who: str, problems: list[str]) -> list[str]:
     value = raw.get(key, [])
     if isinstance(value, str):
-        value = [value]
+        problems.append(f"{who}key '{key}': expected a list of strings, e.g. [{value!r}]")
+        return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         problems.append(f"{who}key '{key}': expected a list of strings")
         return []
@@ -258,7 +260,7 @@ def _graph_problems(plan: Plan) -> list[str]:
                     f"task '{task.id}': key 'depends_on': a task cannot depend on itself"
                 )
     if problems:
-        return problems
+        return problems  # a cycle is only looked for in a graph whose edges are all known
     cycle = find_cycle(plan)
     if cycle:
         problems.append(

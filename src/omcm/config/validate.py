@@ -123,12 +123,28 @@ def validate_data(data: dict[str, Any], where: str) -> Config:
     except ValidationError as exc:
         raise ConfigError(f"{where}: " + "; ".join(_describe(e) for e in exc.errors())) from exc
     config = Config.parse(model.model_dump(), where)
+    problems = _across(config)
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return config
+
+
+def _across(config: Config) -> list[str]:
+    """What no single key's rule sees: keys that must agree with each other."""
+    problems = []
     if config.recovery_threshold >= config.threshold:
-        raise ConfigError(
-            f"{where}: key 'recovery_threshold' must be below 'threshold' "
+        problems.append(
+            f"key 'recovery_threshold' must be below 'threshold' "
             f"({config.recovery_threshold} >= {config.threshold}); otherwise fallback never ends"
         )
-    return config
+    for name, table in config.providers.dump().items():
+        pool = table.get("pool") if isinstance(table, dict) else None
+        if isinstance(pool, dict) and pool.get("min", 0) > pool.get("max", 0):
+            problems.append(
+                f"key 'providers.{name}.pool.min' ({pool['min']}) must not be above "
+                f"'providers.{name}.pool.max' ({pool['max']})"
+            )
+    return problems
 
 
 def validate_file(path: str) -> Config:
