@@ -209,3 +209,26 @@ def test_run_shows_what_the_provider_is_doing(
     assert progress[0].startswith("omcm: codex/gpt-5.2-codex · ")
     assert main.main(["run", "--quiet", "--provider", "codex", "again"]) == 0
     assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("omcm:")]
+
+
+def test_log_says_when_nothing_matches_and_where_a_line_is_damaged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`omcm log --outcome routed` with no match said "no routing decisions logged yet" and a
+    damaged line showed as `01-01 00:00:00 - ? (?) → claude` (issue 16, defect 12)."""
+    from omcm.core import paths
+
+    routing_log.append(CallEntry(time=time.time(), agent="explore", tier="low"))
+    with open(paths.routing_log(), "a") as handle:
+        handle.write("{not json\n{}\n")
+    assert main.main(["log", "--outcome", "routed"]) == 0
+    assert capsys.readouterr().out == (
+        "no line of the 3 in the log matches (omcm log shows them all)\n"
+    )
+    assert main.main(["log"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        f"damaged line 2 of {paths.routing_log()} (not JSON)",
+        f"damaged line 3 of {paths.routing_log()} (no time)",
+    ]
+    assert "explore (LOW) → claude" in out[0]

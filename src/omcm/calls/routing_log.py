@@ -13,8 +13,9 @@ files are kept (nothing is dropped: a year of heavy use is a few hundred MB);
 a detached indexer then writes the rotated file's compact rows for ``omcm
 stats`` (:mod:`omcm.stats.index`). Writing uses the hot path's JSON encoder (a
 hook that keeps a call on Claude must not pay for importing more); reading
-(``omcm log``) goes through the jsonlines library, which also tolerates a
-damaged line.
+(:func:`lines`) numbers every line, so a damaged one is reported with its place
+(``omcm log``) or skipped and counted (``omcm stats``), never fatal, and a file
+that cannot be read is an error that names it.
 """
 
 from __future__ import annotations
@@ -283,17 +284,56 @@ def files(path: str | None = None) -> list[str]:
     return [*legacy, *stamped, *([path] if os.path.exists(path) else [])]
 
 
-def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict[str, Any]]:
-    """Every line as JSON, oldest first; damaged lines are skipped."""
-    import jsonlines
+class Damaged:
+    """A line of the log that is not one of its records: where it is, and what is wrong."""
+
+    __slots__ = ("file", "line", "why")
+
+    def __init__(self, file: str, line: int, why: str) -> None:
+        self.file, self.line, self.why = file, line, why
+
+    def __str__(self) -> str:
+        return f"damaged line {self.line} of {self.file} ({self.why})"
+
+
+def lines(
+    path: str | None = None, include_rotated: bool = True
+) -> Iterator[tuple[str, int, dict[str, Any] | None, str]]:
+    """Every line of the log, oldest first: (file, line number, its JSON object or None, why
+    it is none). A file that cannot be read is an :class:`OmcmError` naming it."""
+    from omcm.core.errors import OmcmError
 
     path = path or paths.routing_log()
-    chosen = files(path) if include_rotated else [path]
-    for name in chosen:
-        if not os.path.exists(name):
+    for name in files(path) if include_rotated else [path]:
+        try:
+            handle = open(name, "rb")  # noqa: SIM115 - closed below, after a streaming read
+        except FileNotFoundError:
             continue
-        with jsonlines.open(name) as reader:
-            yield from reader.iter(type=dict, skip_invalid=True)
+        except OSError as exc:
+            raise OmcmError(
+                f"the routing log {name} cannot be read ({exc.strerror or exc}); "
+                "check its owner and permissions"
+            ) from None
+        with handle:
+            for number, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    data = fastjson.loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    yield name, number, None, "not JSON"
+                    continue
+                if isinstance(data, dict):
+                    yield name, number, data, ""
+                else:
+                    yield name, number, None, "not a JSON object"
+
+
+def read(path: str | None = None, include_rotated: bool = True) -> Iterator[dict[str, Any]]:
+    """Every line as JSON, oldest first; damaged lines are skipped."""
+    for _name, _number, data, _why in lines(path, include_rotated):
+        if data is not None:
+            yield data
 
 
 def entries(path: str | None = None) -> Iterator[Entry]:
@@ -304,12 +344,28 @@ def entries(path: str | None = None) -> Iterator[Entry]:
             yield entry
 
 
+def entries_and_damage(path: str | None = None) -> Iterator[Entry | Damaged]:
+    """Every line as its record, or as :class:`Damaged` (with its place) when it is none."""
+    for name, number, data, why in lines(path):
+        if data is None:
+            yield Damaged(name, number, why)
+            continue
+        entry, problem = _parse(data)
+        yield entry if entry is not None else Damaged(name, number, problem)
+
+
 def parse(data: dict[str, Any]) -> Entry | None:
     """One line as its record (a line without ``event`` is a call); None if it fits none."""
+    return _parse(data)[0]
+
+
+def _parse(data: dict[str, Any]) -> tuple[Entry | None, str]:
     kind = KINDS.get(str(data.get("event") or "call"))
     if kind is None:
-        return None
+        return None, f"unknown event {str(data.get('event'))[:40]!r}"
+    if not isinstance(data.get("time"), int | float) or isinstance(data.get("time"), bool):
+        return None, "no time"
     try:
-        return kind.parse(data, "routing log line")
-    except RecordError:
-        return None
+        return kind.parse(data, "routing log line"), ""
+    except RecordError as exc:
+        return None, "; ".join(f"{where}: {what}" for where, what in exc.problems)[:200]

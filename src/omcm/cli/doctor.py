@@ -53,7 +53,7 @@ def _python() -> Check:
 
 def _packages() -> Check:
     found, missing = [f"omcm {__version__}"], []
-    for name in ("pydantic", "platformdirs", "tomlkit", "jsonlines", "rich", "genai-prices"):
+    for name in ("pydantic", "platformdirs", "tomlkit", "rich", "genai-prices"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:

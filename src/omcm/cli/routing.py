@@ -83,14 +83,26 @@ def cmd_route(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     from omcm.calls import routing_log
 
-    shown = [e for e in routing_log.entries() if _log_matches(e, args)][-args.limit :]
-    for entry in shown:
-        if args.json:
-            print(json.dumps(entry.dump(), ensure_ascii=False))
+    filtering = bool(args.event or args.session or args.outcome or args.provider)
+    total, shown = 0, []
+    for found in routing_log.entries_and_damage():
+        total += 1
+        damaged = isinstance(found, routing_log.Damaged)
+        if (damaged and not filtering) or (not damaged and _log_matches(found, args)):
+            shown.append(found)
+    for found in shown[-args.limit :]:
+        if isinstance(found, routing_log.Damaged):
+            damage = {"damaged": {"file": found.file, "line": found.line, "why": found.why}}
+            print(json.dumps(damage) if args.json else str(found))
+        elif args.json:
+            print(json.dumps(found.dump(), ensure_ascii=False))
         else:
-            print(_log_line(entry))
+            print(_log_line(found))
     if not shown and not args.json:
-        print(f"no routing decisions logged yet ({paths.routing_log()})")
+        if total:
+            print(f"no line of the {total} in the log matches (omcm log shows them all)")
+        else:
+            print(f"no routing decisions logged yet ({paths.routing_log()})")
     return 0
 
 
