@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,30 @@ import pytest
 from omcm.core import state
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def read_only(folder: Path | str) -> Iterator[None]:
+    """Make ``folder`` and everything in it unwritable for this process, root included: the
+    immutable attribute as root (permission bits bind no root process), else the bits."""
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-R", "+i", str(folder)], check=True, capture_output=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-R", "-i", str(folder)], check=True, capture_output=True)
+        return
+    modes = {p: p.stat().st_mode for p in [Path(folder), *Path(folder).rglob("*")]}
+    for path in modes:
+        path.chmod(0o500 if path.is_dir() else 0o400)
+    try:
+        yield
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
 
 
 def stop_jobs_under(root: Path) -> list[str]:

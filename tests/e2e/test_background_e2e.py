@@ -273,6 +273,43 @@ def test_a_killed_worker_is_failed_on_the_next_read(
     assert (line["outcome"], line["job_id"]) == ("fell-back", job_id)
 
 
+def test_killing_codexs_own_process_ends_the_job_at_once_with_its_native_binary(
+    hanging_model: StubModels, tmp_path: Path
+) -> None:
+    """SIGKILL of the process OMCM started (codex's node wrapper) left the job running until
+    the orphaned native binary ended (issue 17, defect 3)."""
+    sandbox = user(tmp_path, "http://127.0.0.1:9", hanging_model, delegation={"retry": False})
+    job_id = start_job(sandbox, "Summarise the notes.")
+    job = wait_for(lambda: running(sandbox, job_id), 30, "the job to run")
+    wait_for(hanging_model.model_requests, 30, "codex to ask its model")
+    assert len(processes_of("codex", sandbox.home)) >= 2  # the wrapper and its native binary
+    os.kill(job["provider_pgid"], signal.SIGKILL)  # the wrapper leads the group OMCM made
+    killed = time.monotonic()
+    wait_for(lambda: not processes_of("codex", sandbox.home), 3, "the native binary to go too")
+    ended = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "failed"], 3, "the end")
+    assert time.monotonic() - killed < 4
+    [attempt] = ended[0]["attempts"]
+    assert (attempt["outcome"], attempt["exit_code"]) == ("crash", -9)
+
+
+def test_a_damaged_record_keeps_its_answer_with_the_real_codex(
+    slow_model: StubModels, tmp_path: Path
+) -> None:
+    """Truncating a running job's job.json hid it and lost the answer (issue 17, defect 1)."""
+    sandbox = user(tmp_path, "http://127.0.0.1:9", slow_model)
+    job_id = start_job(sandbox, "Summarise the notes.")
+    wait_for(lambda: running(sandbox, job_id), 30, "the job to run")
+    record = sandbox.state_dir / "jobs" / job_id / "job.json"
+    os.truncate(record, record.stat().st_size // 2)
+    listed = jobs_of(sandbox)  # read while damaged: shown, not hidden
+    assert [(j["id"], j["state"]) for j in listed] in ([(job_id, "damaged")], [(job_id, "running")])
+    done = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "done"], 30, "the answer")
+    assert done[0]["id"] == job_id
+    result = sandbox.omcm("result", job_id)
+    assert result.returncode == 0 and ANSWER in result.stdout
+    assert list((record.parent).glob("job.json.corrupt-*"))
+
+
 def test_cancel_leaves_no_provider_running(hanging_model: StubModels, tmp_path: Path) -> None:
     sandbox = user(tmp_path, "http://127.0.0.1:9", hanging_model)
     job_id = start_job(sandbox, "Summarise the notes.")

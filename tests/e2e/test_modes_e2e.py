@@ -180,7 +180,7 @@ def test_fusion_default_on_writes_config_keeping_the_rest(fusion_toggle: FusionT
     run = fusion_toggle.runs["fusion-default-on"]
     assert run.returncode == 0, run.describe()
     assert fusion_toggle.texts["fusion-default-on"] == (
-        "# my settings\nfusion_default = true\n[routing]\nusage_threshold = 60\n"
+        "# my settings\nfusion_default = true\n\n[routing]\nusage_threshold = 60\n"
     )
 
 
@@ -188,7 +188,7 @@ def test_fusion_default_off_flips_it_back(fusion_toggle: FusionToggle) -> None:
     run = fusion_toggle.runs["fusion-default-off"]
     assert run.returncode == 0, run.describe()
     text = fusion_toggle.texts["fusion-default-off"]
-    assert text == "# my settings\nfusion_default = false\n[routing]\nusage_threshold = 60\n"
+    assert text == "# my settings\nfusion_default = false\n\n[routing]\nusage_threshold = 60\n"
     assert tomllib.loads(text) == {"fusion_default": False, "routing": {"usage_threshold": 60}}
 
 

@@ -167,7 +167,11 @@ def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
             out = hook.stdout.read()
             if target == "hook":  # the launcher printed what the hook answered
                 assert "was cancelled (stopped by" in json.loads(out)["systemMessage"]
-        counters = json.loads(Path(paths.state_file("fusion-state.json")).read_text())
+        counted = Path(paths.state_file("fusion-state.json"))
+        deadline = time.monotonic() + 5  # the watchdog counts the call just after logging it
+        while not counted.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counters = json.loads(counted.read_text())
         assert counters["sessions"]["cancel-session"]["calls"] == 1
     finally:
         if hook.poll() is None:

@@ -9,6 +9,7 @@ import pytest
 
 from omcm.calls import counters
 from omcm.core import paths, state
+from tests.conftest import read_only
 
 
 def _path() -> str:
@@ -36,9 +37,9 @@ def test_update_writes_versioned_json_and_returns_the_result() -> None:
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        ("{not json", "is not valid JSON"),
+        ("{not json", "is damaged (not valid JSON"),
         ('{"version": 1, "total": {"calls": "many"}}', "total.calls: expected an integer"),
-        ('{"version": 7}', "has version 7, this OMCM reads 1"),
+        ('{"version": 7}', "is damaged (version 7, this OMCM reads 1)"),
         ("[]", "expected an object"),
     ],
 )
@@ -101,3 +102,38 @@ def test_session_file_names_are_validated() -> None:
     )
     with pytest.raises(Exception, match="invalid session file"):
         state.session_file("abc", "../x")
+
+
+def test_a_read_needs_no_write_access() -> None:
+    """Readers took the write lock, so a read-only state dir made them fail (issue 17, 2)."""
+    os.makedirs(paths.state_dir())
+    state.update(_path(), counters.FusionState, lambda f: setattr(f.total, "calls", 4))
+    os.unlink(_path() + ".lock")
+    with read_only(paths.state_dir()):
+        assert state.load(_path(), counters.FusionState).total.calls == 4
+        with pytest.raises(PermissionError, match=r"Operation not permitted|Permission denied"):
+            state.update(_path(), counters.FusionState, lambda f: None)
+
+
+def test_read_raises_damage_with_where_it_went() -> None:
+    os.makedirs(paths.state_dir())
+    Path(_path()).write_text("{half")
+    with pytest.raises(state.Damaged) as raised:
+        state.read(_path(), counters.FusionState)
+    assert raised.value.aside.startswith(_path() + ".corrupt-")
+    assert "is damaged (not valid JSON" in str(raised.value)
+    assert state.read(_path(), counters.FusionState) == counters.FusionState()
+
+
+def test_an_update_of_a_damaged_file_starts_from_the_copy_held() -> None:
+    os.makedirs(paths.state_dir())
+    held = counters.FusionState()
+    held.total.calls = 9
+    Path(_path()).write_text("{half")
+
+    def bump(fusion: counters.FusionState) -> None:
+        fusion.total.calls += 1
+
+    state.update(_path(), counters.FusionState, bump, held=held)
+    assert state.read(_path(), counters.FusionState).total.calls == 10
+    assert held.total.calls == 9  # the caller's copy is not changed behind its back

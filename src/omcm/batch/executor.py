@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from omcm.batch import plan
 from omcm.core import fastjson, paths, proc, state
+from omcm.core.errors import OmcmError
 from omcm.jobs import store
 
 TYPE_CHECKING = False
@@ -140,7 +141,20 @@ def run(
     )
     stopped = ""
     progress = Progress(len(results), results)
+    saved: list[tuple[str, str]] = []
+
+    def save() -> dict[str, Any]:
+        """Keep the summary as it stands whenever a task's state changed: should this
+        worker die, the batch's result still lists every task and how far it got."""
+        now = [(r.status, r.job_id) for r in results]
+        summary = _summary(record, the_plan, analysis, results, started)
+        if now != saved:
+            saved[:] = now
+            state.atomic_write(summary_file(batch_id), fastjson.dumps(summary, pretty=True) + "\n")
+        return summary
+
     try:
+        save()
         while not all(r.status in ENDED for r in results):
             _collect(the_plan, by_id, worktrees)
             stopped = stopped or _stop_reason(batch_id, the_plan, results)
@@ -154,6 +168,7 @@ def run(
                 elif _can_start(task, the_plan, by_id, project):
                     tree = worktrees if worktrees and the_plan.isolated(task) else None
                     _start(task, result, record, config, project=project, worktrees=tree)
+            save()
             if on_progress:
                 on_progress(progress)
             if not all(r.status in ENDED for r in results):
@@ -161,10 +176,37 @@ def run(
     finally:
         if worktrees:
             worktrees.close()
-    summary = _summary(record, the_plan, analysis, results, started)
-    state.atomic_write(summary_file(batch_id), fastjson.dumps(summary, pretty=True) + "\n")
+    saved.clear()
+    summary = save()
     if on_progress:
         on_progress(progress)
+    return summary
+
+
+def partial_summary(batch_id: str) -> dict[str, Any] | None:
+    """The summary of a batch that did not run to its end (its worker died, it was
+    cancelled): each task as it last stood, a running one as its job ended since, one that
+    never started as not started. None when the batch left no summary."""
+    try:
+        with open(summary_file(batch_id), "rb") as handle:
+            summary: dict[str, Any] = fastjson.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    for task in summary.get("tasks", []):
+        if task.get("status") == "running" and task.get("job_id"):
+            try:
+                job = store.load(task["job_id"])
+            except OmcmError:
+                continue
+            task["status"], task["reason"] = job.state, job.reason
+            task["provider"], task["model"] = job.provider or task["provider"], job.model
+            task["tokens"] = job.tokens.dump()
+        elif task.get("status") == "pending":
+            task["status"], task["reason"] = "not-started", "the batch ended before it started"
+    counts: dict[str, int] = {}
+    for task in summary.get("tasks", []):
+        counts[task["status"]] = counts.get(task["status"], 0) + 1
+    summary["counts"] = counts
     return summary
 
 

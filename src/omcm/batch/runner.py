@@ -64,8 +64,9 @@ def main() -> None:
     import signal
 
     from omcm import config
+    from omcm.jobs.worker import DETACHED_STOPS
 
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal that started it may close
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # in a session of its own: see DETACHED_STOPS
     if len(sys.argv) != 2:
         raise SystemExit("usage: batch runner JOB_ID")
     job_id = sys.argv[1]
@@ -75,14 +76,20 @@ def main() -> None:
         if store.register_worker(job_id, os.getpid()) is not None:
             store.finish(job_id, "failed", f"config.toml is invalid: {exc}")
         return
-    run(job_id, conf)
+    run(job_id, conf, stops=DETACHED_STOPS)
 
 
 def run(
-    job_id: str, conf: Config, on_progress: Callable[[Progress], None] | None = None
+    job_id: str,
+    conf: Config,
+    on_progress: Callable[[Progress], None] | None = None,
+    *,
+    stops: tuple[int, ...] = proc.CANCEL_SIGNALS,
 ) -> store.JobRecord | None:
     """Run the batch in this process (its worker); its finished record, None if another
-    worker has it."""
+    worker has it. Should this worker die, each running task stops by itself (its batch
+    has ended: :func:`omcm.jobs.worker.run`) and the batch's summary lists how far each
+    task got (:func:`omcm.batch.executor.partial_summary`)."""
     from omcm.batch import executor
     from omcm.core.errors import OmcmError
 
@@ -91,7 +98,7 @@ def run(
         return None
     store.mark_running(record.id, "the batch executor", os.getpgid(0))
     try:
-        with proc.cancel_on_signals():
+        with proc.cancel_on_signals(stops):
             summary = executor.run(record.id, conf, on_progress=on_progress)
     except proc.Cancelled:
         return store.finish(record.id, "cancelled", "cancelled with omcm cancel")

@@ -143,15 +143,18 @@ class _Run:
             controls.tell(
                 "ended", provider=route.provider, model=attempt.model, outcome=parsed.outcome
             )
-            gauges.record_result(
-                route.provider,
-                parsed.outcome,
-                error=parsed.error,
-                reset_at=parsed.reset_at,
-                duration=attempt.duration,
-                now=time.time(),
-                settings=call.config.delegation,
-            )
+            try:
+                gauges.record_result(
+                    route.provider,
+                    parsed.outcome,
+                    error=parsed.error,
+                    reset_at=parsed.reset_at,
+                    duration=attempt.duration,
+                    now=time.time(),
+                    settings=call.config.delegation,
+                )
+            except OSError:  # the provider's health goes unrecorded; the answer does not
+                pass
             if parsed.outcome == "ok":
                 return parsed
             if parsed.outcome not in RETRYABLE:

@@ -127,13 +127,19 @@ def run_now(call: RoutedCall, controls: Controls) -> Outcome:
         outcome.tokens = answers.tokens_of(ran.result.usage)
         outcome.text = ran.result.answer.strip()
         outcome.answer_chars = len(outcome.text)
-        outcome.output_path = answers.save(call, outcome, controls.output_path)
+        try:
+            outcome.output_path = answers.save(call, outcome, controls.output_path)
+        except OSError:
+            outcome.output_path = ""  # the answer is in hand; its door keeps it how it can
     else:
         outcome.ended, outcome.reason = "fell-back", ran.why_not(call.decision.skipped)
         outcome.out_of_time = ran.out_of_time
     outcome.duration = outcome.took = _since(call)
     if reusing and outcome.answered:
-        answers.keep(call, outcome)
+        try:
+            answers.keep(call, outcome)
+        except OSError:
+            pass  # no repeat of this call will be answered from the store: that is all
     return outcome
 
 

@@ -159,10 +159,19 @@ def _print_result(record: Any, why_to: Any = None) -> int:
     0 if it was answered, else 1."""
     from omcm.jobs import store
 
-    store.mark_read(record.id)
+    try:
+        store.mark_read(record.id)
+    except (OSError, OmcmError) as exc:  # shown all the same; only "unread" stays set
+        print(f"omcm: job {record.id} not marked as read ({exc})", file=sys.stderr)
     if record.state == "done":
-        with open(store.output_file(record.id), encoding="utf-8") as handle:
-            sys.stdout.write(handle.read())
+        try:
+            with open(store.output_file(record.id), encoding="utf-8", errors="replace") as handle:
+                sys.stdout.write(handle.read())
+        except OSError as exc:
+            raise OmcmError(
+                f"job {record.id} is done but its answer {store.output_file(record.id)} "
+                f"cannot be read ({exc.strerror or exc})"
+            ) from None
         tokens = record.tokens
         print(
             f"— {record.provider}/{record.model} · {tokens.input:,} in / {tokens.output:,} out "
@@ -171,6 +180,12 @@ def _print_result(record: Any, why_to: Any = None) -> int:
         )
         return 0
     print(f"omcm: job {record.id} {record.state}: {record.reason}", file=why_to or sys.stderr)
+    if record.kind == "batch":
+        from omcm.batch import executor
+
+        partial = executor.partial_summary(record.id)
+        if partial is not None:
+            print(f"\nHow far it got:\n{executor.render(partial)}", file=why_to or sys.stderr)
     return 1
 
 
@@ -180,9 +195,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     now = time.time()
     shown = [
         r
-        for r in store.all_jobs()
-        if args.all or not r.finished or (r.ended_at or r.created_at) > now - 86400
+        for r in store.all_jobs(damaged=True)
+        if args.all
+        or not r.finished
+        or r.state == store.DAMAGED
+        or (r.ended_at or r.created_at) > now - 86400
     ]
+    for r in shown:
+        if r.state == store.DAMAGED:
+            print(f"omcm: {r.reason}", file=sys.stderr)
     if args.json:
         rows = [r.dump() | {"elapsed": round(r.elapsed(now), 3)} for r in shown]
         print(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -97,22 +97,23 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class cancel_on_signals:
-    """Within the block, SIGTERM, SIGINT and SIGHUP raise :class:`Cancelled`.
+    """Within the block, ``signals`` (SIGTERM, SIGINT and SIGHUP) raise :class:`Cancelled`.
 
     The first signal raises; later ones are ignored so the clean-up (killing the
     run, writing the log line) is not cut short. Handlers are restored on exit.
     Only the main thread can set handlers; elsewhere this does nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, signals: tuple[int, ...] = CANCEL_SIGNALS) -> None:
         self._saved: dict[int, object] = {}
+        self.signals = signals
         self.received: int | None = None
 
     def __enter__(self) -> cancel_on_signals:
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            for sig in CANCEL_SIGNALS:
+            for sig in self.signals:
                 self._saved[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -120,7 +121,7 @@ class cancel_on_signals:
         if self.received is not None:
             return
         self.received = signum
-        for sig in CANCEL_SIGNALS:
+        for sig in self.signals:
             signal.signal(sig, signal.SIG_IGN)
         raise Cancelled(f"stopped by {signal.Signals(signum).name}")
 

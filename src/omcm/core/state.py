@@ -84,57 +84,128 @@ def timestamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def _move_aside(path: str, why: str) -> None:
+class Damaged(StateError):
+    """A state file that is not valid JSON, does not fit its record or has an unknown
+    version: ``aside`` is where it was moved ("" when it could not be, e.g. a read-only
+    state dir), ``why`` what is wrong with it."""
+
+    def __init__(self, path: str, why: str, aside: str) -> None:
+        self.path, self.why, self.aside = path, why, aside
+        where = f"moved to {aside}" if aside else "left in place (the state dir is read-only)"
+        super().__init__(f"state file {path} is damaged ({why}); {where}")
+
+
+def _move_aside(path: str, why: str) -> str:
+    """Move a damaged file aside (its name says when); where it went, "" if it could not be."""
     aside = f"{path}.corrupt-{timestamp()}"
     n = 1
     while os.path.exists(aside):
         n += 1
         aside = f"{path}.corrupt-{timestamp()}-{n}"
-    os.replace(path, aside)
-    message = f"OMCM: {why}; moved it to {aside} and started a fresh one"
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return ""  # another process moved it first
+    except OSError:
+        aside = ""
+    where = f"moved it to {aside}" if aside else "could not move it aside (read-only)"
+    message = f"OMCM: state file {path} is damaged ({why}); {where} and started a fresh one"
     NOTICES.append(message)
     log_error(message)
+    return aside
 
 
-def _read(path: str, model: type[R]) -> R:
-    """Read ``path`` as ``model``; call with the lock held when the file may be moved."""
+def _parse(path: str, raw: bytes, model: type[R]) -> R | str:
+    """The record in ``raw``, or what is wrong with it."""
+    try:
+        record = model.parse(fastjson.loads(raw), path)
+    except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"not valid JSON: {exc}"
+    except RecordError as exc:
+        return "; ".join(f"{where or 'top level'}: {what}" for where, what in exc.problems)
+    if record.version != model.VERSION:
+        return f"version {record.version}, this OMCM reads {model.VERSION}"
+    return record
+
+
+def read(path: str, model: type[R]) -> R:
+    """The state file as ``model`` (defaults when it does not exist yet), read without a
+    lock (writes are atomic); a damaged file is moved aside (under the lock, when the
+    state dir can be written) and raised as :class:`Damaged`."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except FileNotFoundError:
         return model()
     except OSError as exc:
-        raise StateError(f"cannot read state file {path}: {exc.strerror}") from exc
+        raise StateError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
+    found = _parse(path, raw, model)
+    if not isinstance(found, str):
+        return found
+    aside = ""
     try:
-        data = fastjson.loads(raw)
-        record = model.parse(data, path)
-    except (fastjson.JSONDecodeError, UnicodeDecodeError) as exc:
-        _move_aside(path, f"state file {path} is not valid JSON ({exc})")
-        return model()
-    except RecordError as exc:
-        _move_aside(path, f"state file {exc} ")
-        return model()
-    if record.version != model.VERSION:
-        _move_aside(
-            path,
-            f"state file {path} has version {record.version}, this OMCM reads {model.VERSION}",
-        )
-        return model()
-    return record
+        with FileLock(path):
+            try:
+                with open(path, "rb") as handle:
+                    again = _parse(path, handle.read(), model)
+            except FileNotFoundError:
+                again = model()  # moved aside by another reader meanwhile
+            if not isinstance(again, str):
+                return again  # rewritten meanwhile: a writer got there first
+            aside = _move_aside(path, again)
+    except OSError:
+        pass  # no lock (read-only): report it where it is
+    raise Damaged(path, found, aside)
 
 
 def load(path: str, model: type[R]) -> R:
-    """The current contents of a state file (defaults if it does not exist yet)."""
-    if not os.path.exists(path):
+    """The current contents of a state file: defaults if it does not exist yet, or if it
+    was damaged (moved aside and reported in :data:`NOTICES`, never silently)."""
+    try:
+        return read(path, model)
+    except Damaged:
         return model()
-    with FileLock(path):
-        return _read(path, model)
 
 
-def update(path: str, model: type[R], mutate: Callable[[R], T]) -> T:
-    """Read, change and write back a state file as one step no other process can split."""
+def _read_locked(path: str, model: type[R]) -> R:
+    """Read ``path`` as ``model``, the lock held; a damaged file is moved aside."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return model()
+    except OSError as exc:
+        raise StateError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
+    found = _parse(path, raw, model)
+    if isinstance(found, str):
+        raise Damaged(path, found, _move_aside(path, found))
+    return found
+
+
+def update(
+    path: str,
+    model: type[R],
+    mutate: Callable[[R], T],
+    *,
+    held: R | None = None,
+    fresh: bool = True,
+) -> T:
+    """Read, change and write back a state file as one step no other process can split.
+
+    A damaged file is moved aside and reported; the change then starts from ``held`` (the
+    copy of the record its caller holds, written back whole; also when the file is gone),
+    else from the defaults — unless ``fresh`` is false, when :class:`Damaged` is raised
+    and nothing is written.
+    """
     with FileLock(path):
-        record = _read(path, model)
+        try:
+            if held is not None and not os.path.exists(path):
+                raise Damaged(path, "gone", "")
+            record = _read_locked(path, model)
+        except Damaged:
+            if held is None and not fresh:
+                raise
+            record = type(held).parse(held.dump(), path) if held is not None else model()
         result = mutate(record)
         atomic_write(path, fastjson.dumps(record.dump()) + "\n")
         return result

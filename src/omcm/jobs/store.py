@@ -32,7 +32,9 @@ import time
 
 from omcm.calls.routing_log import AttemptEntry, Tokens
 from omcm.core import fastjson, paths, state
+from omcm.core.errors import OmcmError
 from omcm.core.records import Record, RecordError
+from omcm.jobs import rescue
 from omcm.routing.engine import Route
 
 __all__ = ["AttemptEntry", "JobRecord", "Tokens"]
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from omcm.config import Config
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "timed-out")
+#: What a reader shows for a job whose record it cannot read (not a state a job is in).
+DAMAGED = "damaged"
 FINISHED = frozenset({"done", "failed", "cancelled", "timed-out"})
 #: The routing-log outcome of a call that ended as a job in this state.
 OUTCOME = {
@@ -101,6 +105,7 @@ class JobRecord(state.StateRecord):
     delivered_at: float | None = None
     read_at: float | None = None  # shown by omcm result
     notify: bool = False
+    unlogged: bool = False  # finished, its routing-log line not written yet (log_owed)
 
     @property
     def finished(self) -> bool:
@@ -273,18 +278,90 @@ def load_call(job_id: str, config: Config) -> RoutedCall:
     return call.bind(config)
 
 
-def load(job_id: str, *, check: bool = True) -> JobRecord:
-    """The job's record; with ``check``, a job whose worker is gone is finished as failed."""
-    record = state.load(job_file(job_id), JobRecord)
-    if not record.id:
-        from omcm.core.errors import OmcmError
+class JobDamaged(OmcmError):
+    """A job whose record is damaged: what is wrong, and where the damaged copy is."""
 
-        raise OmcmError(f"no job {job_id!r} (see `omcm jobs --all`)")
+    def __init__(self, job_id: str, why: str, aside: str) -> None:
+        self.job_id, self.why, self.aside = job_id, why, aside
+        where = f"the damaged copy is {aside}" if aside else "it was left in place"
+        super().__init__(
+            f"job {job_id}: its record job.json is damaged ({why}); {where}. The job's "
+            "worker, if it still runs, writes a whole record when it next changes it"
+        )
+
+
+def load(job_id: str, *, check: bool = True) -> JobRecord:
+    """The job's record; with ``check``, a job whose worker is gone is finished as failed.
+
+    Read without a lock (a reader needs no write access); a damaged record is
+    :class:`JobDamaged`, never taken for an absent job.
+    """
+    record = _read(job_id)
+    if check and record.unlogged and not worker_alive(record):
+        log_owed(record)  # its worker ended before it could write the line
     if check and not record.finished:
         why = _dead(record)
         if why:
-            return finish(job_id, "failed", why) or state.load(job_file(job_id), JobRecord)
+            try:
+                return _adopt(record) or finish(job_id, "failed", why) or _read(job_id)
+            except OSError as exc:  # seen, but not recorded: the state dir is read-only
+                record.state, record.reason = "failed", f"{why} (not recorded: {exc.strerror})"
     return record
+
+
+def _adopt(record: JobRecord) -> JobRecord | None:
+    """End a job whose worker is gone with what the worker kept aside when it could not
+    write the state dir (:mod:`omcm.jobs.rescue`): its answer is not lost."""
+    kept = rescue.take(record.id)
+    found = kept.get("ending") if kept is not None else None
+    if kept is None or not isinstance(found, dict):
+        return None
+    ending: dict[str, Any] = dict(found)
+    end = str(ending.pop("state", "failed"))
+    why = str(ending.pop("reason", ""))
+    known = {k: v for k, v in ending.items() if k in ("provider", "model", "answer_chars")}
+    typed = JobRecord.parse({**record.dump(), **known, **_typed(ending)}, "kept ending")
+    if end == "done" and kept.get("answer"):
+        write_output(record.id, str(kept["answer"]))
+    ended = finish(
+        record.id,
+        end if end in FINISHED else "failed",
+        f"{why} (recorded late: {kept.get('why', 'its worker could not write it')})",
+        provider=typed.provider,
+        model=typed.model,
+        tokens=typed.tokens,
+        attempts=typed.attempts,
+        answer_chars=typed.answer_chars,
+    )
+    rescue.forget(record.id)
+    return ended
+
+
+def _typed(ending: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ending.items() if k in ("tokens", "attempts")}
+
+
+def _read(job_id: str) -> JobRecord:
+    try:
+        record = state.read(job_file(job_id), JobRecord)
+    except state.Damaged as exc:
+        raise JobDamaged(job_id, exc.why, exc.aside) from None
+    if not record.id:
+        aside = _aside(job_id)
+        if aside:
+            raise JobDamaged(job_id, "moved aside earlier", aside)
+        raise OmcmError(f"no job {job_id!r} (see `omcm jobs --all`)")
+    return record
+
+
+def _aside(job_id: str) -> str:
+    """The newest damaged copy of the job's record, "" when there is none."""
+    try:
+        names = os.listdir(job_dir(job_id))
+    except OSError:
+        return ""
+    found = sorted(n for n in names if n.startswith("job.json.corrupt-"))
+    return os.path.join(job_dir(job_id), found[-1]) if found else ""
 
 
 def _dead(record: JobRecord) -> str:
@@ -295,11 +372,20 @@ def _dead(record: JobRecord) -> str:
         return ""
     if worker_alive(record):
         return ""
+    rescued = rescue.find(record.id)
+    if rescued:
+        return f"its worker (pid {record.worker_pid}) ended unable to write it; {rescued}"
     return f"its worker (pid {record.worker_pid}) is gone: killed, crashed or the machine restarted"
 
 
+#: The records this process last read or wrote through :func:`update`: a worker's own copy,
+#: written back whole should the file on disk be damaged.
+_HELD: dict[str, JobRecord] = {}
+
+
 def update(job_id: str, change: Callable[[JobRecord], Any]) -> Any:
-    """Change a job's record under the state lock; the summary follows."""
+    """Change a job's record under the state lock; the summary follows. A damaged record
+    is rebuilt from the copy this process holds (a worker's), if it holds one."""
     holder: list[JobRecord] = []
 
     def mutate(record: JobRecord) -> Any:
@@ -307,9 +393,26 @@ def update(job_id: str, change: Callable[[JobRecord], Any]) -> Any:
         holder.append(record)
         return result
 
-    result = state.update(job_file(job_id), JobRecord, mutate)
+    if job_id not in _HELD and not os.path.exists(job_file(job_id)):
+        aside = _aside(job_id)  # nothing to change: never write a blank record
+        if aside:
+            raise JobDamaged(job_id, "moved aside earlier", aside)
+        raise OmcmError(f"no job {job_id!r} (see `omcm jobs --all`)")
+    try:
+        result = state.update(
+            job_file(job_id), JobRecord, mutate, held=_HELD.get(job_id), fresh=False
+        )
+    except state.Damaged as exc:  # nothing to rebuild it from here: never a blank record
+        raise JobDamaged(job_id, exc.why, exc.aside) from None
+    if holder[0].id:
+        _HELD[job_id] = JobRecord.parse(holder[0].dump(), "held job")
     _refresh_summary(holder[0])
     return result
+
+
+def held(job_id: str) -> JobRecord | None:
+    """This process's copy of the job's record (the worker's), if it has one."""
+    return _HELD.get(job_id)
 
 
 def register_worker(job_id: str, pid: int) -> JobRecord | None:
@@ -363,14 +466,30 @@ def finish(job_id: str, end: str, reason: str, **outcome: Any) -> JobRecord | No
             setattr(record, name, value)
         record.state, record.reason, record.ended_at = end, reason, now
         record.transitions = [*record.transitions, Transition(at=now, state=end, reason=reason)]
+        record.unlogged = record.kind != "batch"  # owed until the line is written
         return record
 
     ended: JobRecord | None = update(job_id, change)
     if ended is None:
         return None
     _event(job_id, end, reason=reason)
-    _log(ended)
+    log_owed(ended)
     return ended
+
+
+def log_owed(record: JobRecord) -> bool:
+    """Write the line a finished job still owes the routing log (and its counters), then
+    clear the debt; False while the state dir cannot be written (it stays owed: its worker
+    tries again, and so does whoever reads the job once its worker is gone)."""
+    if not record.unlogged:
+        return True
+    try:
+        _log(record)
+        update(record.id, lambda r: setattr(r, "unlogged", False))
+    except OSError as exc:
+        state.log_error(f"job {record.id}: its routing-log line is owed ({exc})")
+        return False
+    return True
 
 
 def _log(record: JobRecord) -> None:
@@ -458,8 +577,11 @@ def mark_read(job_id: str) -> None:
 
 def _event(job_id: str, kind: str, **fields: Any) -> None:
     line = fastjson.dumps({"at": time.time(), "event": kind, **fields}) + "\n"
-    with open(os.path.join(job_dir(job_id), "events.jsonl"), "a", encoding="utf-8") as handle:
-        handle.write(line)
+    try:
+        with open(os.path.join(job_dir(job_id), "events.jsonl"), "a", encoding="utf-8") as handle:
+            handle.write(line)
+    except OSError as exc:  # the record holds what matters; the event log is its diary
+        state.log_error(f"job {job_id}: event {kind!r} not written to its log ({exc})")
 
 
 def note(job_id: str, kind: str, **fields: Any) -> None:
@@ -476,15 +598,28 @@ def ids() -> list[str]:
         names = os.listdir(jobs_dir())
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if os.path.isfile(os.path.join(jobs_dir(), n, "job.json")))
+    return sorted(n for n in names if _has_record(os.path.join(jobs_dir(), n)))
 
 
-def all_jobs(check: bool = True) -> Iterator[JobRecord]:
+def _has_record(folder: str) -> bool:
+    """The folder holds a job's record, or the damaged copy of one."""
+    if os.path.isfile(os.path.join(folder, "job.json")):
+        return True
+    try:
+        return any(n.startswith("job.json.corrupt-") for n in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def all_jobs(check: bool = True, *, damaged: bool = False) -> Iterator[JobRecord]:
+    """Every job's record, oldest first; with ``damaged``, a job whose record is damaged
+    or unreadable as a record in state ``damaged`` whose reason says what was found."""
     for job_id in ids():
         try:
             yield load(job_id, check=check)
-        except Exception:  # a damaged record is moved aside by state.load; skip the rest
-            continue
+        except (OmcmError, OSError) as exc:
+            if damaged:
+                yield JobRecord(id=job_id, state=DAMAGED, reason=str(exc))
 
 
 def find(prefix: str) -> str:
@@ -569,8 +704,11 @@ def _refresh_summary(changed: JobRecord | None) -> None:
                 if record.unread:
                     summary.unread.append(record.id)
 
-    os.makedirs(jobs_dir(), exist_ok=True)
-    state.update(summary_file(), Summary, mutate)
+    try:
+        os.makedirs(jobs_dir(), exist_ok=True)
+        state.update(summary_file(), Summary, mutate)
+    except OSError as exc:  # a cache of the records: the next change of a job mends it
+        state.log_error(f"jobs/summary.json not brought up to date ({exc})")
 
 
 def summary() -> Summary:

@@ -19,15 +19,18 @@ A batch job (a plan whose tasks are jobs) has its own worker: :mod:`omcm.batch.r
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
 from omcm.core import fastjson, proc
+from omcm.core.errors import OmcmError
 from omcm.jobs import store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from omcm.calls.call import Outcome, RoutedCall, Step
 
@@ -71,18 +74,27 @@ def spawn(job_id: str, entry: str = ENTRY) -> None:
     proc.spawn_detached([sys.executable, "-c", entry, job_id], log, dict(os.environ))
 
 
-def main() -> None:
-    import signal
+#: What stops a detached worker: TERM (``omcm cancel``) and INT. Not HUP: a worker is in a
+#: session of its own, so a hangup is no terminal closing on it, and it is ignored.
+DETACHED_STOPS = (signal.SIGTERM, signal.SIGINT)
 
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal that started it may close
+
+def main() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if len(sys.argv) != 2:
         raise SystemExit("usage: worker JOB_ID")
-    run(sys.argv[1])
+    run(sys.argv[1], stops=DETACHED_STOPS)
 
 
-def run(job_id: str, watch: Callable[[Step], None] | None = None) -> store.JobRecord | None:
+def run(
+    job_id: str,
+    watch: Callable[[Step], None] | None = None,
+    *,
+    stops: tuple[int, ...] = proc.CANCEL_SIGNALS,
+) -> store.JobRecord | None:
     """Run the job in this process; its finished record (None if another worker has it).
-    ``watch`` hears each step of the run too (``omcm run``'s live progress)."""
+    ``watch`` hears each step of the run too (``omcm run``'s live progress); ``stops`` are
+    the signals that cancel it (in the foreground, a closing terminal's HUP too)."""
     from omcm import config
     from omcm.calls import pipeline
     from omcm.calls.call import Controls
@@ -98,64 +110,122 @@ def run(job_id: str, watch: Callable[[Step], None] | None = None) -> store.JobRe
     call = store.load_call(job_id, conf)
 
     def cancel() -> str:
-        wanted = store.load(job_id, check=False).cancel_requested
-        return "cancelled with omcm cancel" if wanted else ""
+        if _cancel_requested(job_id):
+            return "cancelled with omcm cancel"
+        return _batch_gone(record.batch_id) if record.batch_id else ""
 
+    deadline = time.monotonic() + record.timeout
     controls = Controls(
-        time.monotonic() + record.timeout,
+        deadline,
         cancel=cancel,
         progress=lambda step: _progress(job_id, step, watch),
         epitaph=lambda _attempts: fastjson.dumps({"job": job_id, "reason": KILLED}),
         output_path=store.output_file(job_id),
     )
-    with proc.cancel_on_signals():
+    with proc.cancel_on_signals(stops):
         outcome = pipeline.run_now(call, controls)
-    return _finish(record, outcome)
+    return _finish(record, outcome, deadline)
 
 
 def _progress(job_id: str, step: Step, watch: Callable[[Step], None] | None) -> None:
     """What the job's record and event log keep of a step of its run."""
     if watch is not None:
         watch(step)
-    if step.kind == "sent":
-        store.write_prompt(job_id, step.prompt)
-    elif step.kind == "started":
-        store.mark_running(job_id, step.provider, step.pgid)
+    try:
+        if step.kind == "sent":
+            store.write_prompt(job_id, step.prompt)
+        elif step.kind == "started":
+            store.mark_running(job_id, step.provider, step.pgid)
+    except OSError as exc:  # the run goes on; its ending is what must be recorded
+        state_log(f"job {job_id}: {step.kind} not recorded ({exc})")
 
 
-def _finish(record: store.JobRecord, outcome: Outcome) -> store.JobRecord | None:
+def _ending(record: store.JobRecord, outcome: Outcome) -> tuple[str, str, dict[str, Any]]:
+    """The state a run ends the job in, why, and the record fields it sets."""
+    fields: dict[str, Any] = {"attempts": list(outcome.attempts)}
+    if outcome.ended == "cancelled":
+        held = store.held(record.id) or record
+        wanted = held.cancel_requested or _cancel_requested(record.id)
+        return "cancelled", ("cancelled with omcm cancel" if wanted else outcome.reason), fields
+    if outcome.answered:
+        fields |= {
+            "provider": outcome.provider,
+            "model": outcome.model,
+            "tokens": outcome.tokens,
+            "answer_chars": outcome.answer_chars,
+        }
+        return "done", f"answered by {outcome.provider}", fields
+    if outcome.out_of_time:
+        return "timed-out", f"the job's time ({record.timeout}s, jobs.timeout) ran out", fields
+    return "failed", outcome.reason, fields
+
+
+def _finish(record: store.JobRecord, outcome: Outcome, deadline: float) -> store.JobRecord | None:
+    """Record how the job ended. A state dir that cannot be written does not lose the
+    answer: it is kept aside (:mod:`omcm.jobs.rescue`) and the record is tried again
+    until the job's time is up."""
     from omcm import config
+    from omcm.jobs import rescue
 
+    end, reason, fields = _ending(record, outcome)
     for attempt in outcome.attempts:
         store.note(record.id, "attempt", **attempt.dump())
-    done = {"attempts": list(outcome.attempts)}
-    if outcome.ended == "cancelled":
-        wanted = store.load(record.id, check=False).cancel_requested
-        why = "cancelled with omcm cancel" if wanted else outcome.reason
-        ended = store.finish(record.id, "cancelled", why, **done)
-    elif outcome.answered:
-        ended = store.finish(
-            record.id,
-            "done",
-            f"answered by {outcome.provider}",
-            provider=outcome.provider,
-            model=outcome.model,
-            tokens=outcome.tokens,
-            answer_chars=outcome.answer_chars,
-            **done,
-        )
-    elif outcome.out_of_time:
-        why = f"the job's time ({record.timeout}s, jobs.timeout) ran out"
-        ended = store.finish(record.id, "timed-out", why, **done)
-    else:
-        ended = store.finish(record.id, "failed", outcome.reason, **done)
+    pause = 0.5
+    while True:
+        try:
+            if outcome.answered and not outcome.output_path:
+                store.write_output(record.id, outcome.text)  # the run could not keep it
+            store.finish(record.id, end, reason, **fields)  # None once an earlier try did
+            held = store.held(record.id)
+            if held is not None and not store.log_owed(held):
+                raise OSError("its routing-log line could not be written")
+            ended = held
+            break
+        except OSError as exc:
+            why = f"the state dir cannot be written ({exc.strerror or exc})"
+            dump = {k: v.dump() if hasattr(v, "dump") else v for k, v in fields.items()}
+            dump["attempts"] = [a.dump() for a in outcome.attempts]
+            kept = rescue.keep(
+                record.id, {"state": end, "reason": reason, **dump}, outcome.text, why
+            )
+            if time.monotonic() >= deadline:
+                state_log(f"job {record.id}: {why}; gave up at its deadline; kept in {kept}")
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
+    rescue.forget(record.id)
     if ended is not None and ended.notify:
         notify_desktop(ended)
     try:
         store.prune(config.load())
-    except config.ConfigError:
-        pass  # nothing is removed until the config is valid again
+    except (config.ConfigError, OSError):
+        pass  # nothing is removed until the config is valid (or the dir writable) again
     return ended
+
+
+def _batch_gone(batch_id: str) -> str:
+    """Why a task of this batch stops: the batch ended before it (cancelled, or its worker
+    died: reading it finds that out and ends it), or ""."""
+    try:
+        batch = store.load(batch_id)
+    except (OmcmError, OSError):
+        return ""  # unreadable now: the task goes on, its batch's reader will say why
+    if batch.finished:
+        return f"its batch {batch_id} ended ({batch.state}: {batch.reason})"
+    return ""
+
+
+def _cancel_requested(job_id: str) -> bool:
+    try:
+        return bool(store.load(job_id, check=False).cancel_requested)
+    except (OmcmError, OSError):
+        return False  # a damaged or unreadable record: no cancel can be seen in it
+
+
+def state_log(message: str) -> None:
+    from omcm.core import state
+
+    state.log_error(message)
 
 
 def notify_desktop(record: store.JobRecord) -> None:
