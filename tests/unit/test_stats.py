@@ -19,7 +19,13 @@ from omcm.core import paths
 from omcm.core.errors import OmcmError
 from omcm.stats import html as stats_html
 from omcm.stats import index as stats_index
-from omcm.stats import report as stats
+from omcm.stats import reading
+from omcm.stats import report as stats_report
+from omcm.stats.filters import Filters, parse_when
+from omcm.stats.reading import Log
+from omcm.stats.render import render
+from omcm.stats.rows import CALL, AttemptRow, CallRow, SubagentRow, plain, typed
+from omcm.stats.savings import render_savings, savings, savings_log
 
 PROVIDERS = ("codex", "gemini", "opencode", "ollama")
 MODELS = {
@@ -73,12 +79,12 @@ def on_claude(when: float, agent: str, tier: str, total: int) -> SubagentEntry:
 
 
 def report(by: str = "day", **filters: Any) -> dict[str, Any]:
-    rows, damaged, lines, files = stats.Log().read()
-    return stats.report(
+    rows, damaged, lines, files = Log().read()
+    return stats_report.report(
         rows,
         Config(),
         by=by,
-        filters=stats.Filters(**filters),
+        filters=Filters(**filters),
         damaged=damaged,
         lines=lines,
         files=files,
@@ -130,8 +136,145 @@ def test_totals_equal_the_log_across_rotation_and_damaged_lines(
         )
     # a second read takes the rotated files' saved rows: their JSON is not parsed again
     monkeypatch.setattr(stats_index, "parse", lambda path: pytest.fail(f"{path} parsed again"))
-    again = stats.Log().read()[0]
-    assert sum(r[0] == stats_index.CALL for r in again) == len(calls)
+    again = Log().read()[0]
+    assert sum(isinstance(r, CallRow) for r in again) == len(calls)
+
+
+def test_rows_are_typed_and_keep_their_fields_through_their_stored_form() -> None:
+    """Every field of every kind of row, each a value of its own (rows are built by
+    position: a field out of place would show here)."""
+    now = time.time()
+    tried = [
+        AttemptEntry(
+            provider="gemini",
+            model="gemini-2.5-flash",
+            outcome="failed",
+            duration=1.25,
+            tokens=Tokens(input=11, cached=12, output=13, reasoning=14),
+            warm="started",
+        ),
+        AttemptEntry(provider="codex", model=MODELS["codex"], outcome="ok", duration=3.5),
+    ]
+    call = CallEntry(
+        time=now - 10,
+        session_id="s-9",
+        agent="writer",
+        tier="medium",
+        mode="ulw",
+        decision="providers",
+        outcome="routed",
+        reason="ulw-mode",
+        provider="codex",
+        model="gpt-from-the-call",
+        duration=4.75,
+        cache_hit=True,
+        job_id="job-1",
+        attempts=tried,
+    )
+    subagent = SubagentEntry(
+        time=now,
+        session_id="s-8",
+        agent="explore",
+        tier="low",
+        mode="hulw",
+        model="claude-opus-5-5",
+        background=True,
+        input=21,
+        cache_creation=22,
+        cache_read=23,
+        output=24,
+        total=90,
+        duration_ms=25,
+    )
+    for entry in (call, stayed(now - 5), subagent):
+        routing_log.append(entry)
+    rows = stats_index.parse(paths.routing_log()).rows
+    assert rows is not None
+    assert rows[0] == CallRow(
+        time=now - 10,
+        session="s-9",
+        agent="writer",
+        tier="medium",
+        mode="ulw",
+        outcome="routed",
+        reason="ulw-mode",
+        provider="codex",
+        model="gpt-from-the-call",
+        duration=4.75,
+        cache_hit=True,
+        job=True,
+        attempts=(
+            AttemptRow(
+                provider="gemini",
+                model="gemini-2.5-flash",
+                outcome="failed",
+                input=11,
+                cached=12,
+                output=13,
+                reasoning=14,
+                duration=1.25,
+                warm="started",
+            ),
+            AttemptRow(
+                provider="codex",
+                model=MODELS["codex"],
+                outcome="ok",
+                input=0,
+                cached=0,
+                output=0,
+                reasoning=0,
+                duration=3.5,
+                warm="",
+            ),
+        ),
+    )
+    assert isinstance(rows[1], CallRow)
+    assert (rows[1].outcome, rows[1].attempts, rows[1].job) == ("claude", (), False)
+    assert rows[2] == SubagentRow(
+        time=now,
+        session="s-8",
+        agent="explore",
+        tier="low",
+        mode="hulw",
+        model="claude-opus-5-5",
+        input=21,
+        cache_creation=22,
+        cache_read=23,
+        output=24,
+        total=90,
+        duration_ms=25,
+        background=True,
+    )
+    again = typed(plain(rows))
+    assert again == rows
+    assert [type(r) for r in again] == [CallRow, CallRow, SubagentRow]
+    assert isinstance(again[0], CallRow)
+    assert [type(a) for a in again[0].attempts] == [AttemptRow, AttemptRow]
+
+
+def test_rows_saved_by_an_older_omcm_are_rebuilt_not_misread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import marshal
+
+    now = time.time()
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 2_000)
+    for i in range(20):
+        routing_log.append(routed(now - 100 + i, PROVIDERS[i % 4]))
+    rotated = routing_log.files()[0]
+    fresh = stats_index.cached(rotated)
+    with open(rotated + ".rows", "rb") as handle:
+        head = marshal.load(handle)
+    old = head | {"version": stats_index.VERSION - 1}
+    body = []  # as version 2 stored rows: one tuple each, its kind first
+    for row in fresh.rows or []:
+        assert isinstance(row, CallRow)
+        *fields, tried = row
+        body.append((CALL, *fields, tuple(map(tuple, tried))))
+    Path(rotated + ".rows").write_bytes(marshal.dumps(old) + marshal.dumps(body))
+    assert stats_index.saved(rotated) is None
+    assert stats_index.cached(rotated).rows == fresh.rows
+    assert stats_index.saved(rotated) is not None  # rebuilt at this version
 
 
 @pytest.fixture
@@ -202,8 +345,8 @@ def test_cost_for_known_unknown_local_and_configured_models() -> None:
         },
         "config",
     )
-    rows = stats.Log().read()[0]
-    priced = stats.report(rows, config)["total"]["providers"]["gemini"]
+    rows = Log().read()[0]
+    priced = stats_report.report(rows, config)["total"]["providers"]["gemini"]
     assert priced["cost_usd"] == pytest.approx((900 * 2.0 + 100 * 2.0 + 50 * 8.0) / 1e6)
     assert priced["prices"]["gemini-from-the-future"] == "config: our contract, 2026"
 
@@ -220,13 +363,14 @@ def test_avoided_tokens_come_from_what_claude_was_seen_to_cost() -> None:
     assert total["claude_tokens_avoided"] == 40_000 + 30_000
     assert (total["avoided_estimated_calls"], total["avoided_unknown_calls"]) == (2, 1)
     assert total["claude_subagents"] == 3
-    rows = stats.Log().read()[0]
-    saved = stats.savings(rows, Config())
+    rows = Log().read()[0]
+    saved = savings(rows, Config())
     assert saved["agents"]["explore"]["basis"] == "mean of 2 observed on Claude (agent explore)"
     assert saved["agents"]["doc-reader"]["basis"] == "mean of 3 observed on Claude (tier low)"
     assert saved["agents"]["executor"]["per_call"] is None
     assert saved["claude_cost_avoided_usd"] > 0
-    assert "unknown for 1" in stats.render_savings(saved)
+    assert "unknown for 1" in render_savings(saved)
+    assert savings_log(Log(), Config()) == saved
 
 
 def test_filters_and_windows() -> None:
@@ -240,21 +384,21 @@ def test_filters_and_windows() -> None:
     assert report(agent="writer")["total"]["calls"] == 1
     assert report(mode="ulw")["total"]["calls"] == 1
     assert report(mode="none")["total"]["calls"] == 1
-    assert stats.parse_when("2h", now) == now - 7200
-    assert stats.parse_when("2026-11-29", now, end=True) - stats.parse_when("2026-11-29", now) in (
+    assert parse_when("2h", now) == now - 7200
+    assert parse_when("2026-11-29", now, end=True) - parse_when("2026-11-29", now) in (
         82800,
         86400,
         90000,
     )
     with pytest.raises(Exception, match="not a duration"):
-        stats.parse_when("yesterday", now)
+        parse_when("yesterday", now)
 
 
 def test_the_text_report_shows_periods_providers_agents_and_savings() -> None:
     now = time.time()
     routing_log.append(on_claude(now - 100, "explore", "low", 20_000))
     routing_log.append(routed(now, "codex"))
-    text = stats.render(report())
+    text = render(report())
     assert "total" in text and "providers:" in text and "agents:" in text
     assert "Claude tokens avoided: ~20k over 1 routed calls" in text
     assert "subagents on Claude: 1" in text
@@ -288,18 +432,18 @@ def test_the_log_report_reads_only_the_window_and_equals_the_full_one(
             routing_log.append(on_claude(when, "explore", "low", 20_000 + i))
         routing_log.append(routed(when, PROVIDERS[i % 4]) if i % 3 else stayed(when))
     rotated = routing_log.files()[:-1]
-    assert len(rotated) > 2 * stats.Log.PARALLEL_FROM
-    rows, damaged, lines, files = stats.Log().read()  # writes every file's .rows
+    assert len(rotated) > 2 * Log.PARALLEL_FROM
+    rows, damaged, lines, files = Log().read()  # writes every file's .rows
     config = Config()
     for by, filters in (
-        ("day", stats.Filters()),
-        ("hour", stats.Filters(since=now - 7 * 86400)),
-        ("week", stats.Filters(since=now - 20 * 86400, until=now - 10 * 86400, provider="codex")),
+        ("day", Filters()),
+        ("hour", Filters(since=now - 7 * 86400)),
+        ("week", Filters(since=now - 20 * 86400, until=now - 10 * 86400, provider="codex")),
     ):
-        full = stats.report(
+        full = stats_report.report(
             rows, config, by=by, filters=filters, damaged=damaged, lines=lines, files=files
         )
-        assert stats.report_log(stats.Log(), config, by=by, filters=filters) == full
+        assert stats_report.report_log(Log(), config, by=by, filters=filters) == full
     # a narrow window does not load the rows of the files before it
     loaded: list[str] = []
     real = stats_index.saved
@@ -309,9 +453,9 @@ def test_the_log_report_reads_only_the_window_and_equals_the_full_one(
             loaded.append(path)
         return real(path, rows=rows)
 
-    monkeypatch.setattr(stats, "saved", spy)
-    monkeypatch.setattr(stats, "cached", lambda path: spy(path) or pytest.fail(path))
-    week = stats.report_log(stats.Log(), config, filters=stats.Filters(since=now - 3 * 86400))
+    monkeypatch.setattr(reading, "saved", spy)
+    monkeypatch.setattr(reading, "cached", lambda path: spy(path) or pytest.fail(path))
+    week = stats_report.report_log(Log(), config, filters=Filters(since=now - 3 * 86400))
     assert week["total"]["claude_tokens_avoided"] > 0  # every file's observations count
     assert 0 < len(loaded) < len(rotated) // 4
 
@@ -321,11 +465,9 @@ def test_a_report_of_too_many_periods_is_refused_with_advice() -> None:
     routing_log.append(stayed(now - 30 * 86400))
     routing_log.append(stayed(now))
     with pytest.raises(OmcmError) as caught:
-        stats.report_log(stats.Log(), Config(), by="minute")
+        stats_report.report_log(Log(), Config(), by="minute")
     assert "--by minute over 30 days of log is 43,201 periods (at most 20,000)" in str(caught.value)
-    hour = stats.report_log(
-        stats.Log(), Config(), by="minute", filters=stats.Filters(since=now - 3600)
-    )
+    hour = stats_report.report_log(Log(), Config(), by="minute", filters=Filters(since=now - 3600))
     assert hour["total"]["calls"] == 1
 
 

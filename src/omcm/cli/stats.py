@@ -1,4 +1,4 @@
-"""``omcm stats`` and ``omcm savings``: reports over the routing log (:mod:`omcm.stats.report`)."""
+"""``omcm stats`` and ``omcm savings``: reports over the routing log (:mod:`omcm.stats`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    from omcm.stats.report import Filters
+    from omcm.stats.filters import Filters
 
 
 def add_parsers(sub: Any) -> None:
-    from omcm.stats.report import PERIODS
+    from omcm.stats.periods import PERIODS
 
     stats = sub.add_parser(
         "stats",
@@ -69,7 +69,7 @@ def _window(parser: Any) -> None:
 
 
 def filters_of(args: argparse.Namespace, now: float) -> Filters:
-    from omcm.stats.report import Filters, parse_when
+    from omcm.stats.filters import Filters, parse_when
 
     since = None if args.since in ("all", "") else parse_when(args.since, now)
     until = parse_when(args.until, now, end=True) if args.until else None
@@ -85,13 +85,15 @@ def filters_of(args: argparse.Namespace, now: float) -> Filters:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from omcm import config
-    from omcm.stats import report
+    from omcm.stats.reading import Log
+    from omcm.stats.render import render
+    from omcm.stats.report import report_log
 
     conf = config.load()
-    log = report.Log()
+    log = Log()
 
     def build() -> dict[str, Any]:
-        return report.report_log(log, conf, by=args.by, filters=filters_of(args, time.time()))
+        return report_log(log, conf, by=args.by, filters=filters_of(args, time.time()))
 
     if args.html:
         from omcm.core import state
@@ -105,7 +107,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.watch:
         try:
             while True:
-                text = report.render(build())
+                text = render(build())
                 stamp = time.strftime("%H:%M:%S")
                 sys.stdout.write(f"\x1b[H\x1b[2J{text}\n\nrefreshed {stamp}; Ctrl-C to stop\n")
                 sys.stdout.flush()
@@ -113,13 +115,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return 0
     found = build()
-    print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else report.render(found))
+    print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else render(found))
     return 0
 
 
 def cmd_savings(args: argparse.Namespace) -> int:
     from omcm import config
-    from omcm.stats import report
 
     conf = config.load()
     if args.what_if:
@@ -132,12 +133,9 @@ def cmd_savings(args: argparse.Namespace) -> int:
         found = whatif.what_if(conf, args.days, usage)
         print(json.dumps(found, indent=2) if args.json else whatif.render(found))
         return 0
-    filters, seen = filters_of(args, time.time()), report.Observations()
-    rows = report.Log().window(filters, seen)
-    found = report.savings(rows, conf, filters, seen)
-    print(
-        json.dumps(found, indent=2, ensure_ascii=False)
-        if args.json
-        else report.render_savings(found)
-    )
+    from omcm.stats.reading import Log
+    from omcm.stats.savings import render_savings, savings_log
+
+    found = savings_log(Log(), conf, filters_of(args, time.time()))
+    print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else render_savings(found))
     return 0

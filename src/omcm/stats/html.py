@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from html import escape
 
-from omcm.stats.report import LATENCY_BINS, money, short
+from omcm.stats.render import money, short
+from omcm.stats.tally import LATENCY_BINS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

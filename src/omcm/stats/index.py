@@ -8,20 +8,14 @@ or by the first report that finds them missing or stale (they name the file's
 size and modification time). The live file is parsed on every report.
 
 A ``.rows`` file holds two :mod:`marshal` objects: a small header (the stamp, line
-counts, the times of the first and last row, and the file's subagent
-observations, :func:`observe`), then the rows. A report reads only the header of
-a file whose rows all lie outside its window.
+counts, the times of the first and last row, and the file's subagent observations,
+:func:`omcm.stats.observations.observe`), then the rows in their stored form
+(:func:`omcm.stats.rows.plain`). A report reads only the header of a file whose rows
+all lie outside its window. The rows are :mod:`omcm.stats.rows`' typed rows, strings
+interned.
 
-A row is a tuple of plain values (strings interned):
-
-- a call: ``(CALL, time, session, agent, tier, mode, outcome, reason, provider,
-  model, duration, cache_hit, job, attempts)``, each attempt ``(provider, model,
-  outcome, input, cached, output, reasoning, duration, warm)``;
-- a subagent on Claude: ``(SUBAGENT, time, session, agent, tier, mode, model,
-  input, cache_creation, cache_read, output, total, duration_ms, background)``.
-
-Lines of other kinds are left out; a damaged line (not JSON, or a field of the
-wrong type) is counted, never fatal.
+Lines of other events (fallbacks, limits) are left out; a damaged line (not JSON, or a
+field of the wrong type) is counted, never fatal.
 """
 
 from __future__ import annotations
@@ -29,17 +23,20 @@ from __future__ import annotations
 import os
 import sys
 
+from omcm.stats.observations import observe
+from omcm.stats.rows import AttemptRow, CallRow, SubagentRow, gc_paused, plain, typed
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    Row = tuple[Any, ...]
-    #: (per agent, per tier): name -> [n, total, {(model, day): [n, in, write, read, out]}]
-    Observed = tuple[dict[str, list[Any]], dict[str, list[Any]]]
+    from omcm.stats.observations import Observed
+    from omcm.stats.rows import Row
 
-VERSION = 2
-CALL, SUBAGENT = 0, 1
-_KINDS = {"call": CALL, "subagent": SUBAGENT, "": CALL}
+#: Of the ``.rows`` files: one written by another OMCM is rebuilt, never misread.
+#: 3: rows stored as :func:`omcm.stats.rows.plain` (2 stored one tuple per row).
+VERSION = 3
+_EVENTS = {"call", "subagent", ""}
 
 
 class Rows:
@@ -82,26 +79,6 @@ class Rows:
         return (since is None or self.last >= since) and (until is None or self.first < until)
 
 
-def observe(observed: Observed, row: Row) -> None:
-    """Count a ``subagent`` row in ``(agents, tables)``: per name ``[n, total tokens,
-    {(model, day): [n, input, cache write, cache read, output]}]``."""
-    key = (row[6], int(row[1] // 86400))
-    for table, name in ((observed[0], row[3]), (observed[1], row[4])):
-        seen = table.get(name)
-        if seen is None:
-            seen = table[name] = [0, 0, {}]
-        seen[0] += 1
-        seen[1] += row[11]
-        sums = seen[2].get(key)
-        if sums is None:
-            sums = seen[2][key] = [0, 0, 0, 0, 0]
-        sums[0] += 1
-        sums[1] += row[7]
-        sums[2] += row[8]
-        sums[3] += row[9]
-        sums[4] += row[10]
-
-
 def parse(path: str) -> Rows:
     """Every line of ``path`` as rows (a missing file has none)."""
     from omcm.core import fastjson
@@ -124,21 +101,16 @@ def parse(path: str) -> Rows:
             except (ValueError, TypeError, KeyError, AttributeError):
                 damaged += 1
                 continue
-            if row is _DAMAGED:
-                damaged += 1
-            elif row is not None:
+            if row is not None:
                 rows.append(row)
     found = Rows(rows, damaged, lines)
     if rows:
-        times = [row[1] for row in rows]
+        times = [row.time for row in rows]
         found.first, found.last = min(times), max(times)
     for row in rows:
-        if row[0] == SUBAGENT:
+        if isinstance(row, SubagentRow):
             observe(found.observed, row)
     return found
-
-
-_DAMAGED: Row = ()
 
 
 def _num(value: object) -> float:
@@ -157,36 +129,27 @@ def _str(value: object, intern: Any) -> str:
     return intern(value) if len(value) < 64 else value
 
 
-def _tokens(value: object) -> tuple[int, int, int, int]:
-    if not isinstance(value, dict):
-        return 0, 0, 0, 0
-    return (
-        int(_num(value.get("input"))),
-        int(_num(value.get("cached"))),
-        int(_num(value.get("output"))),
-        int(_num(value.get("reasoning"))),
-    )
-
-
 def _row(data: dict[str, Any], intern: Any) -> Row | None:
-    kind = _KINDS.get(data.get("event") or "")
-    if kind is None:
+    """The row of a line; None for a line of another event. A field of the wrong type
+    raises :class:`TypeError` (the line is damaged).
+
+    Rows are built by position, their fields in order (the line's keys name them, else a
+    comment does): by keyword would add a tenth to parsing the live file, which every
+    report does. ``tests/unit/test_stats.py`` gives every field a value of its own.
+    """
+    event = data.get("event") or ""
+    if event not in _EVENTS:
         return None  # fallback and limit lines
-    if not isinstance(data.get("time"), (int, float)):
-        return _DAMAGED
-    when = float(data["time"])
-    session = _str(data.get("session_id"), intern)
-    agent = _str(data.get("agent"), intern)
-    tier = _str(data.get("tier"), intern)
-    mode = _str(data.get("mode"), intern)
-    if kind == SUBAGENT:
-        return (
-            SUBAGENT,
-            when,
-            session,
-            agent,
-            tier,
-            mode,
+    when = data.get("time")
+    if not isinstance(when, (int, float)):
+        raise TypeError("no time")
+    if event == "subagent":
+        return SubagentRow(
+            float(when),
+            _str(data.get("session_id"), intern),
+            _str(data.get("agent"), intern),
+            _str(data.get("tier"), intern),
+            _str(data.get("mode"), intern),
             _str(data.get("model"), intern),
             int(_num(data.get("input"))),
             int(_num(data.get("cache_creation"))),
@@ -196,35 +159,39 @@ def _row(data: dict[str, Any], intern: Any) -> Row | None:
             int(_num(data.get("duration_ms"))),
             bool(data.get("background")),
         )
-    attempts = []
-    for attempt in data.get("attempts") or ():
-        if not isinstance(attempt, dict):
-            return _DAMAGED
-        attempts.append(
-            (
-                _str(attempt.get("provider"), intern),
-                _str(attempt.get("model"), intern),
-                _str(attempt.get("outcome"), intern),
-                *_tokens(attempt.get("tokens")),
-                float(_num(attempt.get("duration"))),
-                _str(attempt.get("warm"), intern),
-            )
-        )
-    return (
-        CALL,
-        when,
-        session,
-        agent,
-        tier,
-        mode,
+    return CallRow(
+        float(when),
+        _str(data.get("session_id"), intern),
+        _str(data.get("agent"), intern),
+        _str(data.get("tier"), intern),
+        _str(data.get("mode"), intern),
         _str(data.get("outcome") or "claude", intern),
         _str(data.get("reason"), intern),
         _str(data.get("provider"), intern),
         _str(data.get("model"), intern),
         float(_num(data.get("duration"))),
         bool(data.get("cache_hit")),
-        bool(data.get("job_id")),
-        tuple(attempts),
+        bool(data.get("job_id")),  # job
+        tuple([_attempt(a, intern) for a in data.get("attempts") or ()]),
+    )
+
+
+def _attempt(data: object, intern: Any) -> AttemptRow:
+    if not isinstance(data, dict):
+        raise TypeError("not an attempt")
+    tokens = data.get("tokens")
+    if not isinstance(tokens, dict):
+        tokens = {}
+    return AttemptRow(
+        _str(data.get("provider"), intern),
+        _str(data.get("model"), intern),
+        _str(data.get("outcome"), intern),
+        int(_num(tokens.get("input"))),
+        int(_num(tokens.get("cached"))),
+        int(_num(tokens.get("output"))),
+        int(_num(tokens.get("reasoning"))),
+        float(_num(data.get("duration"))),
+        _str(data.get("warm"), intern),
     )
 
 
@@ -241,7 +208,7 @@ def saved(path: str, *, rows: bool = True) -> Rows | None:
             head = marshal.load(handle)
             if head["version"] != VERSION or tuple(head["stamp"]) != stamp:
                 return None
-            body = marshal.loads(handle.read()) if rows else None
+            body = typed(marshal.loads(handle.read())) if rows else None
         return Rows(
             body,
             head["damaged"],
@@ -280,11 +247,14 @@ def write(path: str, stamp: tuple[int, int], found: Rows) -> None:
 
     head = found.header() | {"stamp": stamp}
     try:
-        atomic_write_bytes(path + ".rows", marshal.dumps(head) + marshal.dumps(found.rows))
+        atomic_write_bytes(
+            path + ".rows", marshal.dumps(head) + marshal.dumps(plain(found.rows or []))
+        )
     except OSError:
         pass  # a read-only state dir only costs speed
 
 
+@gc_paused
 def main() -> None:
     """``python -c "from omcm.stats.index import main; main()" FILE``: index a rotated file."""
     if len(sys.argv) == 2:

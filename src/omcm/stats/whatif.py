@@ -178,7 +178,7 @@ def what_if(
 
 
 def render(found: dict[str, Any]) -> str:
-    from omcm.stats.report import short
+    from omcm.stats.render import short
 
     usage = found["claude_usage"]
     lines = [
