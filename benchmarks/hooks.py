@@ -2,13 +2,16 @@
 
     .venv/bin/python benchmarks/hooks.py [--runs 60] [--only NAME] [--json]
 
-Each case is one new process per run, as Claude Code starts it, and runs
+Each case is one new process per run, as Claude Code starts it (the hooks through
+``hooks/omcm-hook``, the status line as ``omcm hud setup`` writes it), and runs
 interleave with ``python -c pass`` (the same interpreter) so both see the same
-machine load. Targets (from the issues): median within 2x the bare start-up for
-a PreToolUse call that stays on Claude, a UserPromptSubmit prompt of 10 KB with
-no keyword, and the status line; routing overhead of a routed call (hook wall
-time minus the provider process's own wall time) with a 50 MB transcript under
-150 ms. Everything runs in a temporary state dir; nothing touches your home.
+machine load. Targets (from the issues): median within 1.5x the bare start-up for
+a PreToolUse call that stays on Claude and a UserPromptSubmit prompt of 10 KB
+with no keyword, through the launcher; routing overhead of a routed call (hook
+wall time minus the provider process's own wall time) with a 50 MB transcript
+under 150 ms. ``pre-tool-use (plain python -c)`` is the hook without the
+launcher's ``-S``, for comparison. Everything runs in a temporary state dir;
+nothing touches your home.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from omcm.hud.statusline import FAST_ENTRY  # the status line as settings.json runs it
+from omcm.core import paths  # the status line's command, as omcm hud setup writes it
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -173,16 +176,19 @@ def main() -> int:
                 "context_window": {"total_input_tokens": 1234, "total_output_tokens": 567},
             }
         ).encode()
+
+        def launched(event: str, data: bytes) -> Callable[[], float]:
+            """The hook as Claude Code runs it: the launcher, which execs Python."""
+            launcher_env = {**env, "OMCM_PYTHON": PYTHON, "CLAUDE_PLUGIN_ROOT": str(REPO)}
+            argv = ["sh", str(REPO / "hooks" / "omcm-hook"), event]
+            return lambda: timed(argv, data, launcher_env, cwd)
+
+        hud = [PYTHON, *paths.fast_start("omcm.hud.statusline", "main", paths.import_path())]
         cases: dict[str, Callable[[], float]] = {
-            "pre-tool-use": hook("pre-tool-use", agent),
-            "pre-tool-use (launcher)": lambda: timed(
-                ["sh", str(REPO / "hooks" / "omcm-hook"), "pre-tool-use"],
-                agent,
-                {**env, "OMCM_PYTHON": PYTHON, "CLAUDE_PLUGIN_ROOT": str(REPO)},
-                cwd,
-            ),
-            "user-prompt": hook("user-prompt-submit", prompt),
-            "hud": lambda: timed([PYTHON, "-c", FAST_ENTRY], status, env, cwd),
+            "pre-tool-use": launched("pre-tool-use", agent),
+            "user-prompt": launched("user-prompt-submit", prompt),
+            "hud": lambda: timed(hud, status, env, cwd),
+            "pre-tool-use (plain python -c)": hook("pre-tool-use", agent),
         }
         results = {}
         for name, case in cases.items():

@@ -2,14 +2,16 @@
 
 The hook runs as Claude Code runs it: ``sh hooks/omcm-hook pre-tool-use`` with the
 payload on stdin, routed (fusion_default) to a fake provider that starts a
-grandchild and then waits. Once the provider is running, a signal goes to the
-launcher or to the Python hook process, as Esc or the hook's timeout would send
-it; the provider's whole process group must be gone within 3 s, the worker slot
-free, and the routing log must hold the call.
+grandchild and then waits. The launcher execs Python, so the process Claude Code
+started is the Python hook itself. Once the provider is running, a signal goes
+to it, as Esc or the hook's timeout would send it, or its parent exits (Claude
+Code quitting); the provider's whole process group must be gone within 3 s, the
+worker slot free, and the routing log must hold the call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -73,7 +75,7 @@ def routed(tmp_path: Path) -> Path:
     return marker
 
 
-def start_hook(tmp_path: Path) -> subprocess.Popen[str]:
+def start_hook(tmp_path: Path, *, under_a_parent: bool = False) -> subprocess.Popen[str]:
     payload = {
         "session_id": "cancel-session",
         "hook_event_name": "PreToolUse",
@@ -84,8 +86,11 @@ def start_hook(tmp_path: Path) -> subprocess.Popen[str]:
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
     env.update(OMCM_PYTHON=str(REPO_PYTHON), CLAUDE_PLUGIN_ROOT=str(REPO), TMPDIR=str(tmp_path))
+    argv = ["sh", str(LAUNCHER), "pre-tool-use"]
+    if under_a_parent:  # a shell that stays (": " keeps it from exec'ing the launcher)
+        argv = ["sh", "-c", 'sh "$0" pre-tool-use; :', str(LAUNCHER)]
     hook = subprocess.Popen(
-        ["sh", str(LAUNCHER), "pre-tool-use"],
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,27 +119,19 @@ def log_lines() -> list[dict[str, object]]:
     return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
 
 
-CASES = [
-    ("launcher", signal.SIGTERM),
-    ("launcher", signal.SIGINT),
-    ("launcher", signal.SIGHUP),
-    ("hook", signal.SIGTERM),
-    ("hook", signal.SIGINT),
-    ("hook", signal.SIGHUP),
-    ("hook", signal.SIGKILL),
-    ("launcher", signal.SIGKILL),
-]
+SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL]
 
 
-@pytest.mark.parametrize(("target", "sig"), CASES, ids=[f"{t}-{s.name}" for t, s in CASES])
+@pytest.mark.parametrize("sig", SIGNALS, ids=[s.name for s in SIGNALS])
 def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
-    tmp_path: Path, routed: Path, target: str, sig: signal.Signals
+    tmp_path: Path, routed: Path, sig: signal.Signals
 ) -> None:
     hook = start_hook(tmp_path)
     try:
         provider, python_hook, grandchild = wait_for(routed, hook)
+        assert python_hook == hook.pid, "the launcher did not exec Python"
         assert {provider, grandchild} <= set(group(provider))
-        os.kill(hook.pid if target == "launcher" else python_hook, sig)
+        os.kill(hook.pid, sig)
         sent = time.monotonic()
         while group(provider) and time.monotonic() - sent < 3:
             time.sleep(0.05)
@@ -151,12 +148,8 @@ def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
             "providers",
         )
         assert [(a.provider, a.outcome) for a in entry.attempts] == [("codex", "cancelled")]
-        if sig == signal.SIGKILL and target == "hook":
+        if sig == signal.SIGKILL:
             assert entry.error == "the hook process was killed; the watchdog stopped the provider"
-        elif sig == signal.SIGKILL:
-            assert entry.error == "the hook's launcher exited"
-        elif target == "launcher":  # it passes any stopping signal on as TERM
-            assert entry.error == "stopped by SIGTERM"
         else:
             assert entry.error == f"stopped by {sig.name}"
         with slots.acquire(1, time.monotonic() + 2) as slot:  # type: ignore[union-attr]
@@ -165,8 +158,7 @@ def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
             assert hook.wait(timeout=10) == 0
             assert hook.stdout is not None
             out = hook.stdout.read()
-            if target == "hook":  # the launcher printed what the hook answered
-                assert "was cancelled (stopped by" in json.loads(out)["systemMessage"]
+            assert "was cancelled (stopped by" in json.loads(out)["systemMessage"]
         counted = Path(paths.state_file("fusion-state.json"))
         deadline = time.monotonic() + 5  # the watchdog counts the call just after logging it
         while not counted.exists() and time.monotonic() < deadline:
@@ -177,3 +169,37 @@ def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
         if hook.poll() is None:
             hook.kill()
             hook.wait()
+
+
+def test_the_parent_exiting_stops_the_provider_and_logs_the_call(
+    tmp_path: Path, routed: Path
+) -> None:
+    """Claude Code quitting mid-call: the hook's parent is gone, so is the provider."""
+    parent = start_hook(tmp_path, under_a_parent=True)
+    python_hook = 0
+    try:
+        provider, python_hook, _ = wait_for(routed, parent)
+        assert python_hook != parent.pid
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while (group(provider) or not log_lines()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert group(provider) == [], "the provider outlived the hook's parent by 5 s"
+        [line] = log_lines()
+        entry = routing_log.parse(line)
+        assert isinstance(entry, routing_log.CallEntry), line
+        assert (entry.outcome, entry.error) == (
+            "cancelled",
+            "the process that started the hook exited",
+        )
+        while alive(python_hook) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(python_hook)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if python_hook:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(python_hook, signal.SIGKILL)

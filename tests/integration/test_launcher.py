@@ -295,10 +295,11 @@ def test_omcm_python_that_does_not_exist(launcher_env: dict[str, str], tmp_path:
     missing = tmp_path / "nowhere" / "python"
     env = {**launcher_env, "OMCM_PYTHON": str(missing)}
     message = system_message(launch("stop", json.dumps(payload("Stop", "/")), env))
-    assert message.startswith(
-        f"OMCM's stop hook could not run with OMCM_PYTHON={missing} (exit 127: "
+    assert message == (
+        f"OMCM's stop hook could not run with OMCM_PYTHON={missing}: {missing} is not an "
+        "executable Python. Run 'omcm doctor', or set OMCM_PYTHON to a Python that has omcm "
+        "installed."
     ), message
-    assert message.endswith(f"Run 'omcm doctor', or reinstall: {missing} -m pip install '{REPO}'")
     assert os.listdir(env["TMPDIR"]) == []
 
 
@@ -378,3 +379,70 @@ def test_session_start_reports_a_failed_build_with_its_log(
     assert f"building {venv} from {plugin_copy}" in log.read_text()
     assert not (venv / ".omcm-stamp").exists()
     assert not (data / "venv.building").exists()  # the build lock is released
+
+
+# --- python -S and the environment's cached import path ---------------------------------
+
+
+@pytest.fixture
+def venv_python(tmp_path: Path) -> Path:
+    """A virtual environment of its own (so its .omcm-sys-path is this test's) that finds
+    omcm through a .pth file, as an editable install does."""
+    env_dir = tmp_path / "env"
+    subprocess.run([str(REPO_PYTHON), "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    [site_packages] = env_dir.glob("lib/python3*/site-packages")
+    (site_packages / "omcm-src.pth").write_text(f"{REPO / 'src'}\n")
+    return env_dir / "bin" / "python"
+
+
+def test_a_virtual_environment_caches_its_import_path_and_the_hook_starts_without_site(
+    launcher_env: dict[str, str], venv_python: Path, tmp_path: Path
+) -> None:
+    env = {**launcher_env, "OMCM_PYTHON": str(venv_python)}
+    cache = venv_python.parent.parent / ".omcm-sys-path"
+    proc = launch("stop", json.dumps(payload("Stop", str(tmp_path))), env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    [site_packages] = venv_python.parent.parent.glob("lib/python3*/site-packages")
+    assert cache.read_text() == f"{REPO / 'src'}:{site_packages}\n"
+    # The cached path is what the next hook imports from, and site is not run.
+    fake = tmp_path / "fake-path"
+    (fake / "omcm" / "hooks").mkdir(parents=True)
+    (fake / "omcm" / "__init__.py").write_text("")
+    (fake / "omcm" / "hooks" / "__init__.py").write_text("")
+    (fake / "omcm" / "hooks" / "runner.py").write_text(
+        "import json, sys\n"
+        "def run():\n"
+        "    print(json.dumps({'systemMessage': f'fake {sys.flags.no_site} {sys.argv[1:]}'}))\n"
+    )
+    cache.write_text(f"{fake}\n")
+    message = system_message(launch("stop", "{}", env))
+    assert message == "fake 1 ['stop']"
+
+
+def test_a_stale_cached_import_path_falls_back_to_site_and_is_renewed(
+    launcher_env: dict[str, str], venv_python: Path, tmp_path: Path
+) -> None:
+    env = {**launcher_env, "OMCM_PYTHON": str(venv_python)}
+    cache = venv_python.parent.parent / ".omcm-sys-path"
+    cache.write_text(f"{tmp_path / 'where-omcm-was'}\n")  # omcm has moved since
+    proc = launch("stop", json.dumps(payload("Stop", str(tmp_path))), env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    assert not cache.exists()
+    proc = launch("stop", json.dumps(payload("Stop", str(tmp_path))), env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    assert cache.read_text().startswith(f"{REPO / 'src'}:")
+
+
+def test_a_python_without_omcm_says_so(
+    launcher_env: dict[str, str], venv_python: Path, tmp_path: Path
+) -> None:
+    [pth] = venv_python.parent.parent.glob("lib/python3*/site-packages/omcm-src.pth")
+    pth.unlink()
+    env = {**launcher_env, "OMCM_PYTHON": str(venv_python)}
+    message = system_message(launch("stop", json.dumps(payload("Stop", str(tmp_path))), env))
+    assert message == (
+        f"OMCM's stop hook could not run with OMCM_PYTHON={venv_python} (ModuleNotFoundError: "
+        f"No module named 'omcm'). Run 'omcm doctor', or reinstall: {venv_python} -m pip "
+        f"install '{REPO}'"
+    )
+    assert not (venv_python.parent.parent / ".omcm-sys-path").exists()

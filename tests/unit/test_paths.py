@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,48 @@ def test_unsafe_names_are_refused(bad: str) -> None:
 
 def test_real_session_ids_are_accepted() -> None:
     assert paths.safe_name("f7d9c3a2-1b4e-4c5d-9e8f-0123456789ab", "session id")
+
+
+# --- starting Python without site ---------------------------------------------------------
+
+
+def test_the_import_path_names_omcm_and_the_environments_packages() -> None:
+    import site
+    import sys
+
+    where = paths.import_path()
+    assert sys.prefix != sys.base_prefix  # the tests run in the checkout's .venv
+    assert where[0] == str(Path(paths.__file__).resolve().parents[2])  # src/ of an editable install
+    assert where[1:] == [p for p in site.getsitepackages() if p != where[0]]
+
+
+def _run_fast(where: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    argv = [sys.executable, *paths.fast_start("probe_mod", "main", where)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+
+def test_fast_start_runs_without_site_from_the_given_path(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "probe_mod.py").write_text(
+        "import sys\ndef main():\n    print(sys.flags.no_site, sys.path[-1])\n"
+    )
+    (tmp_path / "json.py").write_text("raise SystemExit('the cwd shadowed the stdlib')\n")
+    done = _run_fast([str(tmp_path / "lib")], tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"1 {tmp_path / 'lib'}\n"
+
+
+def test_fast_start_falls_back_to_site_when_the_path_is_stale(tmp_path: Path) -> None:
+    """omcm moved since the command was written: site (this environment's .pth file of the
+    editable install) finds it; a module found neither way is a plain ImportError."""
+    import sys
+
+    stale = [str(tmp_path / "gone")]
+    argv = [sys.executable, *paths.fast_start("omcm.core.paths", "import_path", stale)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    done = _run_fast(stale, tmp_path)
+    assert done.returncode == 1
+    assert "No module named 'probe_mod'" in done.stderr

@@ -43,9 +43,8 @@ def hud_command() -> str:
     """
     import shlex
 
-    from omcm.hud.statusline import FAST_ENTRY
-
-    return f"{shlex.quote(sys.executable)} -c {shlex.quote(FAST_ENTRY)}  # omcm hud"
+    argv = [sys.executable, *paths.fast_start("omcm.hud.statusline", "main", paths.import_path())]
+    return f"{shlex.join(argv)}  # omcm hud"
 
 
 def cmd_hud_setup(args: argparse.Namespace) -> int:

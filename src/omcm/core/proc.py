@@ -10,7 +10,7 @@ Code's own variables are not passed on.
 A provider run must also end when the process that started it ends. Three
 things see to it: :func:`cancel_on_signals` turns SIGTERM, SIGINT and SIGHUP
 into :class:`Cancelled` (the run's group is killed at once); a ``cancel`` check
-polled while waiting (the hook's launcher died, say); and, with
+polled while waiting (Claude Code, the hook's parent, exited, say); and, with
 ``watchdog=True``, a small watchdog process in a session of its own that holds
 the read end of a pipe only this process writes to: when this process dies,
 even by SIGKILL, the pipe closes and the watchdog kills the run's group and
@@ -160,7 +160,7 @@ def parent_watch() -> Callable[[], str]:
     parent = os.getppid()
 
     def check() -> str:
-        return "the hook's launcher exited" if os.getppid() != parent else ""
+        return "the process that started the hook exited" if os.getppid() != parent else ""
 
     return check
 

@@ -92,16 +92,36 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
+#: Checkers of annotations that name no record class ("str", "list[str]", "float | None"),
+#: compiled once per process whatever module declares them: a hook compiles each record
+#: class it uses, and most fields repeat a few such annotations.
+_PLAIN: dict[str, Callable[[object, str, list[tuple[str, str]]], object]] = {}
+
+
 def _compile(
     annotation: str, namespace: dict[str, object]
 ) -> Callable[[object, str, list[tuple[str, str]]], object]:
+    found = _PLAIN.get(annotation)
+    if found is not None:
+        return found
+    names: list[str] = []
+    check = _build(annotation, namespace, names)
+    if not names:
+        _PLAIN[annotation] = check
+    return check
+
+
+def _build(
+    annotation: str, namespace: dict[str, object], names: list[str]
+) -> Callable[[object, str, list[tuple[str, str]]], object]:
+    """The checker of ``annotation``; record classes it looks up are added to ``names``."""
     options = _split_top(annotation, "|")
     if len(options) > 1:
         nullable = "None" in options
         rest = [o for o in options if o != "None"]
         if len(rest) != 1:
             raise TypeError(f"unsupported union annotation {annotation!r}")
-        inner = _compile(rest[0], namespace)
+        inner = _build(rest[0], namespace, names)
 
         def check_optional(value: object, path: str, problems: list[tuple[str, str]]) -> object:
             if value is None and nullable:
@@ -121,7 +141,7 @@ def _compile(
     if name in ("Any", "object"):
         return _any
     if name.startswith("list[") and name.endswith("]"):
-        item = _compile(name[5:-1], namespace)
+        item = _build(name[5:-1], namespace, names)
 
         def check_list(value: object, path: str, problems: list[tuple[str, str]]) -> object:
             if not isinstance(value, list):
@@ -134,7 +154,7 @@ def _compile(
         key, val = _split_top(name[5:-1], ",")
         if key != "str":
             raise TypeError(f"record dict keys must be str, not {key!r}")
-        inner_val = _compile(val, namespace)
+        inner_val = _build(val, namespace, names)
 
         def check_dict(value: object, path: str, problems: list[tuple[str, str]]) -> object:
             if not isinstance(value, dict):
@@ -143,6 +163,7 @@ def _compile(
             return {k: inner_val(v, f"{path}.{k}", problems) for k, v in value.items()}
 
         return check_dict
+    names.append(name)
     target = namespace.get(name)
     if isinstance(target, type) and issubclass(target, Record):
         record_cls = target

@@ -35,8 +35,10 @@ def record_event(
     and cleared in the file, so it is shown once.
     """
     now = time.time()
+    notice = ""
 
     def mutate(info: SessionInfo) -> SessionInfo:
+        nonlocal notice
         event = payload.hook_event_name
         info.events[event] = info.events.get(event, 0) + 1
         info.last_event, info.last_event_at = event, now
@@ -49,12 +51,14 @@ def record_event(
             info.started_at = info.started_at or now
         if prompt:
             info.last_prompt = prompt[:PROMPT_KEPT]
-        taken = SessionInfo.parse(info.dump(), "session")
+        notice = info.pending_notice
         if take_notice:
             info.pending_notice = ""
-        return taken
+        return info
 
-    return state.update(_info_file(payload.session_id), SessionInfo, mutate)
+    info = state.update(_info_file(payload.session_id), SessionInfo, mutate)
+    info.pending_notice = notice  # written cleared, handed over as it was
+    return info
 
 
 def info(session_id: str) -> SessionInfo:

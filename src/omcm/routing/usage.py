@@ -28,8 +28,6 @@ window resets, so an old reading is a lower bound on today's usage):
 
 from __future__ import annotations
 
-import math
-
 from omcm.core.records import Record
 from omcm.core.state import StateRecord
 
@@ -107,7 +105,7 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    return number if number - number == 0 else None  # inf - inf and nan - nan are nan
 
 
 def read_window(raw: object) -> UsageWindow | None:
@@ -260,7 +258,7 @@ def mark_claude_limited(
 
 def percent(value: float) -> str:
     """A percentage as shown to the user: whole, rounded down (89.9 is not yet 90)."""
-    return str(math.floor(value))
+    return str(int(value // 1))  # no math import on the hook path (a shared library to load)
 
 
 # --- the fallback state machine ----------------------------------------------------
