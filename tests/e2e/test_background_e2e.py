@@ -284,10 +284,10 @@ def test_killing_codexs_own_process_ends_the_job_at_once_with_its_native_binary(
     wait_for(hanging_model.model_requests, 30, "codex to ask its model")
     assert len(processes_of("codex", sandbox.home)) >= 2  # the wrapper and its native binary
     os.kill(job["provider_pgid"], signal.SIGKILL)  # the wrapper leads the group OMCM made
-    killed = time.monotonic()
-    wait_for(lambda: not processes_of("codex", sandbox.home), 3, "the native binary to go too")
-    ended = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "failed"], 3, "the end")
-    assert time.monotonic() - killed < 4
+    # Before the fix the job waited for the orphaned binary, which the hanging model never
+    # lets end: any bound well short of forever tells the two apart on a busy machine too.
+    wait_for(lambda: not processes_of("codex", sandbox.home), 30, "the native binary to go too")
+    ended = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "failed"], 30, "the end")
     [attempt] = ended[0]["attempts"]
     assert (attempt["outcome"], attempt["exit_code"]) == ("crash", -9)
 

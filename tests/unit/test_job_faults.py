@@ -156,7 +156,11 @@ def test_an_answer_that_could_not_be_recorded_is_taken_in_by_the_next_reader(
     done = threading.Event()
 
     def lock_until_the_worker_gave_up() -> None:
-        while not started.exists() and not done.is_set():
+        # From when the record says the provider runs (the worker writes that just after
+        # starting it: wait for the record, not for the clock).
+        while not done.is_set() and not (
+            started.exists() and store.load(job.id, check=False).state == "running"
+        ):
             time.sleep(0.01)
         with read_only(state_dir):
             locked.set()

@@ -94,7 +94,7 @@ class Served(Record):
 
     result: dict[str, Any]  # ProviderResult.dump()
     seconds: float
-    fresh: bool = False  # the server was started for this call
+    fresh: bool = False  # the server was started for this call (or its supervisor was)
     server: int = 0
 
 
@@ -193,13 +193,20 @@ def pools(clean: bool = True) -> list[PoolState]:
 
 def ensure(provider: str, settings: ProviderSettings, project: str, env: dict[str, str]) -> str:
     """The pool's key, its supervisor started if none runs (it starts ``min`` servers)."""
+    return _ensure(provider, settings, project, env)[0]
+
+
+def _ensure(
+    provider: str, settings: ProviderSettings, project: str, env: dict[str, str]
+) -> tuple[str, bool]:
+    """:func:`ensure`, and whether this call started the supervisor."""
     key = key_of(provider, settings, project, env)
     if running(key):
-        return key
+        return key, False
     os.makedirs(pools_dir(), mode=0o700, exist_ok=True)
     with state.FileLock(pool_file(key, ".spawn")):
         if running(key):
-            return key
+            return key, False
         spec = {
             "provider": provider,
             "project": os.path.realpath(project),
@@ -223,7 +230,7 @@ def ensure(provider: str, settings: ProviderSettings, project: str, env: dict[st
         deadline = time.monotonic() + SPAWN_WAIT
         while not running(key) and time.monotonic() < deadline:
             time.sleep(0.01)
-    return key
+    return key, True
 
 
 def call(
@@ -246,7 +253,7 @@ def call(
     import socket
 
     began = time.monotonic()
-    key = ensure(provider, settings, request.cwd, env)
+    key, spawned = _ensure(provider, settings, request.cwd, env)
     live = _wait_listening(key, began + SPAWN_WAIT)
     pool = getattr(settings, "pool", None)
     message = {
@@ -271,7 +278,11 @@ def call(
         sock.close()
     if not reply.get("ok"):
         raise Unavailable(str(reply.get("unavailable") or "the pool refused the call"))
-    return Served.parse(reply, "pool reply")
+    served = Served.parse(reply, "pool reply")
+    # A call that had to start the supervisor was served by a server started for it, even
+    # when that server was ready before the call reached the supervisor.
+    served.fresh = served.fresh or spawned
+    return served
 
 
 def _wait_listening(key: str, deadline: float) -> PoolState:
