@@ -285,13 +285,25 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    doctor = sub.add_parser("doctor", help="check the installation and say what is missing")
-    doctor.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the installation and say what is missing",
+        epilog="examples:\n  omcm doctor\n  omcm doctor --json",
+    )
+    doctor.add_argument(
+        "--plugin-root", metavar="DIR", help="the plugin directory (slash commands pass it)"
+    )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.set_defaults(handler=cmd_doctor)
 
 
 def add_setup_parser(sub: Any) -> None:
-    setup_all = sub.add_parser("setup", help="doctor, default config, and what to do next")
-    setup_all.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    setup_all = sub.add_parser(
+        "setup",
+        help="doctor, default config, and what to do next",
+        epilog="example:\n  omcm setup",
+    )
+    setup_all.add_argument(
+        "--plugin-root", metavar="DIR", help="the plugin directory (slash commands pass it)"
+    )
     setup_all.set_defaults(handler=cmd_setup)

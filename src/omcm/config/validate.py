@@ -169,9 +169,11 @@ def _describe(error: Any) -> str:
         return f"unknown key '{key}'{suggestion}"
     if error["type"] == "missing":
         return f"key '{key}' is required"
+    from omcm.core.errors import cut
+
     got = error.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a table"
-    return f"key '{key}': {error['msg'].lower()} (got {shown})"
+    shown = cut(repr(got)) if not isinstance(got, dict) else "a table"
+    return f"key '{key}': {cut(error['msg'].lower())} (got {shown})"
 
 
 def _section_at(loc: list[str]) -> type[Section] | None:

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 NOTICES: list[str] = []
 
 
+def take_notices() -> list[str]:
+    """The :data:`NOTICES` not shown yet, which the caller now shows (each once)."""
+    taken = list(NOTICES)
+    NOTICES.clear()
+    return taken
+
+
 class StateRecord(Record):
     """A record stored as one JSON file; ``VERSION`` is the layout it knows."""
 

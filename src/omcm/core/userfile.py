@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import os
 
-from omcm.core.errors import OmcmError
+from omcm.core.errors import OmcmError, cut
 
 #: Larger files are refused: a task or a plan this big is a mistake (a binary, a log).
 MAX_BYTES = 16 * 1024 * 1024
-#: How much of a path an error quotes.
-QUOTE = 120
 
 
 def shown(path: str) -> str:
     """``path`` as an error quotes it (cut in the middle when long)."""
-    if len(path) <= QUOTE:
-        return path
-    half = QUOTE // 2 - 1
-    return f"{path[:half]}…{path[-half:]}"
+    return cut(path)
 
 
 def read_bytes(path: str, what: str) -> bytes:
@@ -71,7 +66,10 @@ def write_text(path: str, text: str, what: str, *, mode: int = 0o644) -> str:
         raise OmcmError(f"{where}: is a directory; name a file in it")
     folder = os.path.dirname(full)
     if not os.path.isdir(folder):
-        raise OmcmError(f"{where}: the folder {shown(folder)} does not exist")
+        problem = (
+            "is not a folder" if os.path.exists(folder) else "does not exist (create it first)"
+        )
+        raise OmcmError(f"{where}: {shown(folder)} {problem}")
     try:
         atomic_write(full, text)
         os.chmod(full, mode)
