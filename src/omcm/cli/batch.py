@@ -56,7 +56,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from omcm.calls.call import Source
 
     conf = cfg.load()
-    project = os.path.abspath(args.cwd or os.getcwd())
+    from omcm.core.userfile import folder
+
+    project = folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd()
     raw, name = plan.read(args.plan)
     the_plan = plan.parse(raw, name, conf.routing.max_workers, REGISTERED)
     if args.check:

@@ -247,14 +247,23 @@ def _plugin_envs() -> list[str]:
     return found
 
 
+def _plugin_root(args: argparse.Namespace) -> str | None:
+    from omcm.core.userfile import folder
+
+    return None if args.plugin_root is None else folder(args.plugin_root, "--plugin-root")
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = run_checks(args.plugin_root)
+    checks = run_checks(_plugin_root(args))
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2, ensure_ascii=False))
     else:
         print(render(checks))
     if not any(c.ready for c in checks):
-        print("no provider is ready: OMCM can route nothing (see the fixes above)", file=sys.stderr)
+        print(
+            "omcm: no provider is ready: OMCM can route nothing (see the fixes above)",
+            file=sys.stderr,
+        )
         return 1
     return 1 if any(c.status == FAIL for c in checks) else 0
 
@@ -263,10 +272,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from omcm.config.edit import ensure_file
     from omcm.hud import claude_settings
 
+    plugin_root = _plugin_root(args)
     path = paths.config_file()
     if ensure_file(path):
         print(f"Wrote a commented default config: {path}")
-    checks = run_checks(args.plugin_root)
+    checks = run_checks(plugin_root)
     print(render(checks))
     settings = claude_settings.default_file()
     try:

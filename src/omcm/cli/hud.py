@@ -65,9 +65,14 @@ def hud_command() -> str:
 
 
 def cmd_hud_setup(args: argparse.Namespace) -> int:
+    from omcm.core.userfile import target
     from omcm.hud import claude_settings
 
-    settings = args.settings or claude_settings.default_file()
+    settings = (
+        target(args.settings, "--settings")
+        if args.settings is not None
+        else claude_settings.default_file()
+    )
     chain = paths.statusline_chain()
     if args.remove:
         result = claude_settings.remove(settings, chain, hud_command())

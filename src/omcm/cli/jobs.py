@@ -91,9 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     prompt = _task_text(args)
     conf = cfg.load()
-    cwd = os.path.abspath(args.cwd or os.getcwd())
-    if not os.path.isdir(cwd):
-        raise OmcmError(f"--cwd {cwd}: no such directory")
+    from omcm.core.userfile import folder
+
+    cwd = folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd()
     provider, model = args.provider or "", args.run_model or ""
 
     def requested(call: engine.Call, conf: cfg.Config, st: engine.EngineState) -> engine.Decision:
@@ -253,10 +253,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         )
         tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
         flag = " *" if r.unread else ""
+        known = r.state != store.DAMAGED  # a damaged record's times are not known
+        age = _span(now - r.created_at) if known else "-"
+        took = _span(r.elapsed(now)) if known else "-"
         print(
             f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
-            f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
-            f"{r.title[:60]}{flag}"
+            f"{age:>6} {took:>6} {tokens:>13}  {r.title[:60]}{flag}"
         )
     if any(r.unread for r in shown):
         print("* finished, answer not yet read: omcm result JOB")

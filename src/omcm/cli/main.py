@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `omcm log | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if not exc.filename:
+            raise
+        return _failed(_os_error(exc), "error", as_json and getattr(args, "json", False))
     except Exception as exc:  # a bug: one line and the log that holds the traceback
         import traceback
 
@@ -67,6 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(f"{what} (the traceback is in {log})", "internal", as_json)
     finally:
         _notices()
+
+
+def _os_error(exc: OSError) -> str:
+    """A file OMCM could not read or write, named, with what to do when it is state."""
+    import os
+    import re
+
+    from omcm.core import paths
+
+    name = re.sub(r"\.tmp-\d+-\d+$", "", str(exc.filename))
+    message = f"{cut(name)}: {exc.strerror or exc}"
+    state_dir = paths.state_dir()
+    if os.path.abspath(name).startswith(state_dir + os.sep):
+        message += (
+            f"; OMCM keeps its state in {state_dir}, which must be writable "
+            "(or set OMCM_STATE_DIR to a folder that is)"
+        )
+    return message
 
 
 def _failed(message: str, kind: str, as_json: bool) -> int:

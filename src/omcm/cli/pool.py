@@ -100,9 +100,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     from omcm.providers import PROVIDERS, pool, readiness
 
     conf = config.load()
-    project = os.path.realpath(args.cwd or os.getcwd())
-    if not os.path.isdir(project):
-        raise OmcmError(f"--cwd {project}: no such directory")
+    from omcm.core.userfile import folder
+
+    project = os.path.realpath(folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd())
     names = [args.provider] if args.provider else list(PROVIDERS)
     started: list[str] = []
     skipped: list[str] = []
@@ -138,6 +138,10 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     from omcm.providers import pool
 
+    if args.cwd is not None and (args.cwd == "" or os.path.exists(args.cwd)):
+        from omcm.core.userfile import folder
+
+        folder(args.cwd, "--cwd")  # empty, or a file: said; a folder that is gone has no pools
     project = os.path.realpath(args.cwd) if args.cwd else None
     chosen = [
         p

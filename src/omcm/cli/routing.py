@@ -7,6 +7,7 @@ import time
 
 from omcm import config as cfg
 from omcm.core import paths
+from omcm.core.errors import cut
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ def cmd_route(args: argparse.Namespace) -> int:
         return 0
     usage = "unknown" if st.usage is None else f"{st.usage:.0f}%"
     print(
-        f"agent:    {decision.agent_raw} → {decision.agent} (tier {decision.tier.upper()}, "
+        f"agent:    {cut(decision.agent_raw)} → {cut(decision.agent)} "
+        f"(tier {decision.tier.upper()}, "
         f"from {decision.tier_source}; role {decision.role})"
     )
     print(f"decision: {decision.target.upper()}  [{decision.reason}] {decision.explain()}")
@@ -123,7 +125,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 def _verdict(decision: Any) -> str:
     """One line: where the call goes, in the order tried, and the rule's reason code."""
-    head = f"{decision.agent} ({decision.tier.upper()}) → "
+    head = f"{cut(decision.agent)} ({decision.tier.upper()}) → "
     if not decision.routes:
         skipped = f"; {len(decision.skipped)} skipped" if decision.skipped else ""
         return f"{head}Claude  [{decision.reason}{skipped}]  (--explain says why)"

@@ -302,11 +302,13 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     info = (
         sessions.info(paths.safe_name(session, "session id")) if session else sessions.SessionInfo()
     )
-    project = os.path.abspath(args.project or info.cwd or ".")
-    if not os.path.isdir(project):
-        from omcm.core.errors import cut
+    from omcm.core.userfile import folder
 
-        raise OmcmError(f"--project {cut(project)}: no such directory")
+    project = (
+        folder(args.project, "--project")
+        if args.project is not None
+        else os.path.abspath(info.cwd or ".")
+    )
     conf = cfg.load()
     limits = gauges.load()
     target = {"opencode": "OpenCode", "codex": "Codex"}.get(args.to, "OpenCode or Codex")
