@@ -183,7 +183,7 @@ def _watch_once(seconds: float) -> None:
     waits (``result --wait`` polling a job) are left as they are."""
     import inspect
 
-    if any(f.function == "_watch" for f in inspect.stack()[1:3]):
+    if any(f.function in ("_watch", "cmd_stats") for f in inspect.stack()[1:4]):
         raise KeyboardInterrupt
     _SLEEP(seconds)
 
