@@ -74,7 +74,7 @@ def test_codex_own_model_provider_from_the_configured_args(tmp_path: Path) -> No
     ready = CODEX.login(conf("codex", command="/nonexistent/codex", args=args), {"STUB_KEY": "x"})
     assert (ready.ready, ready.detail) == (True, "model provider stub, key from $STUB_KEY")
     missing = CODEX.login(conf("codex", command="/nonexistent/codex", args=args), {})
-    assert (missing.ready, missing.fix) == (False, "export STUB_KEY=…")
+    assert (missing.ready, missing.fix) == (False, "export STUB_KEY=KEY")
     assert missing.detail == "model provider stub needs $STUB_KEY, which is not set"
 
 

@@ -144,7 +144,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, Usage, str, str]] = {
         NONE,
         "Please set an Auth method in your /tmp/omcm-capture/home/.gemini/settings.json or "
         "specify one of the following environment variables before running: GEMINI_API_KEY, "
-        "GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_…",
+        "GOOGLE_GENAI_USE_VERTEXAI…",  # cut between words, not mid-word (issue 16)
         "",
     ),
     ("gemini", "missing_binary"): (

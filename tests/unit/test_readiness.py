@@ -84,7 +84,7 @@ def test_a_routed_subagent_falls_through_past_a_provider_not_logged_in(
         'fusion_default = true\n[routing.chains]\nmedium = ["codex"]\n'
         "[providers.gemini]\nenabled = false\n[providers.opencode]\nenabled = false\n"
     )
-    assert main(["route", "--agent", "executor"]) == 0
+    assert main(["route", "--explain", "--agent", "executor"]) == 0
     out = capsys.readouterr().out
     assert "decision: CLAUDE  [no-provider-available]" in out
     assert "skipped codex: not-logged-in: not logged in (fix: codex login)" in out
@@ -98,7 +98,7 @@ def test_a_routed_subagent_falls_through_past_a_provider_not_logged_in(
     for key in ("OPENAI_API_KEY",):
         os.environ[key] = "sk-test"
     try:
-        assert main(["route", "--agent", "executor"]) == 0
+        assert main(["route", "--explain", "--agent", "executor"]) == 0
     finally:
         del os.environ["OPENAI_API_KEY"]
     assert "decision: PROVIDERS" in capsys.readouterr().out

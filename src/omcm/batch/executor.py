@@ -493,11 +493,11 @@ def _summary(
 
 def render(summary: dict[str, Any]) -> str:
     """The summary as a table, then the tasks left for Claude with their prompts."""
-    from omcm.core.humanize import abbreviate, duration
+    from omcm.core.humanize import abbreviate, duration, plural
 
     counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
     lines = [
-        f"batch {summary['batch']}: {len(summary['tasks'])} tasks in "
+        f"batch {summary['batch']}: {plural(len(summary['tasks']), 'task')} in "
         f"{duration(summary['duration'])} ({counts}); summary: {summary_file(summary['batch'])}",
         f"{'TASK':<16} {'STATUS':<15} {'PROVIDER/MODEL':<26} {'TIME':>6} {'TOKENS':>13}  "
         "FILES / WHY",

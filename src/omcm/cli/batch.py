@@ -11,6 +11,7 @@ import os
 import sys
 
 from omcm import config as cfg
+from omcm.core.humanize import plural
 from omcm.providers import REGISTERED
 
 TYPE_CHECKING = False
@@ -23,8 +24,14 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("batch", help="run a plan of tasks in parallel (hulw's executor)")
-    parser.add_argument("plan", help="the plan: a TOML or JSON file (- reads it from stdin)")
+    parser = sub.add_parser(
+        "batch",
+        help="run a plan of tasks in parallel (hulw's executor)",
+        epilog="examples:\n  omcm batch --check plan.toml\n  omcm batch plan.toml --wait",
+    )
+    parser.add_argument(
+        "plan", metavar="PLAN", help="the plan: a TOML or JSON file (- reads it from stdin)"
+    )
     parser.add_argument("--check", action="store_true", help="print the analysis; run nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     how = parser.add_mutually_exclusive_group()
@@ -38,7 +45,9 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="start it as a job and print its id (the default inside Claude Code)",
     )
-    parser.add_argument("--cwd", help="the project directory (default: the current one)")
+    parser.add_argument(
+        "--cwd", metavar="DIR", help="the project directory (default: the current one)"
+    )
     parser.set_defaults(handler=cmd_batch)
 
 
@@ -47,7 +56,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from omcm.calls.call import Source
 
     conf = cfg.load()
-    project = os.path.abspath(args.cwd or os.getcwd())
+    from omcm.core.userfile import folder
+
+    project = folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd()
     raw, name = plan.read(args.plan)
     the_plan = plan.parse(raw, name, conf.routing.max_workers, REGISTERED)
     if args.check:
@@ -77,8 +88,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(json.dumps({"job": record.id}))
         else:
             print(
-                f"{record.id}\nbatch of {len(the_plan.tasks)} tasks started as job {record.id}; "
-                f"omcm result {record.id} --wait shows its summary"
+                f"{record.id}\nbatch of {plural(len(the_plan.tasks), 'task')} started as job "
+                f"{record.id}; omcm result {record.id} --wait shows its summary"
             )
         return 0
     return _foreground(record, conf, args.json)
@@ -152,7 +163,7 @@ class _Display:
         from omcm.core.humanize import duration
 
         rows: list[Any] = [
-            Text(f"batch: {progress.finished}/{progress.total} tasks ended"),
+            Text(f"batch: {progress.finished} of {plural(progress.total, 'task')} ended"),
             ProgressBar(total=progress.total, completed=progress.finished, width=40),
         ]
         for result in progress.running:
@@ -173,8 +184,9 @@ class _Display:
 
 def render_check(report: dict[str, Any]) -> str:
     lines = [
-        f"plan {report['plan']}: {report['tasks']} tasks, at most {report['max_concurrent']} at "
-        f"once, strategy {report['strategy']}, on failure {report['on_failure']}",
+        f"plan {report['plan']}: {plural(report['tasks'], 'task')}, at most "
+        f"{report['max_concurrent']} at once, strategy {report['strategy']}, on failure "
+        f"{report['on_failure']}",
         f"canParallel: {str(report['canParallel']).lower()} ({report['reason']})",
         "waves (what can run together):",
     ]

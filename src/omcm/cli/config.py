@@ -13,26 +13,53 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    config = sub.add_parser("config", help="show, read, change or check config.toml")
-    csub = config.add_subparsers(title="config commands", metavar="ACTION", required=True)
-    csub.add_parser("path", help="print the config file's path").set_defaults(handler=cfg_path)
-    show = csub.add_parser("show", help="print the effective config as TOML")
+    config = sub.add_parser(
+        "config",
+        help="show, read, change or check config.toml",
+        epilog="examples:\n  omcm config init\n  omcm config set fusion_default true",
+    )
+    csub = config.add_subparsers(title="config commands", metavar="COMMAND", required=True)
+    csub.add_parser(
+        "path", help="print the config file's path", epilog="example:\n  omcm config path"
+    ).set_defaults(handler=cfg_path)
+    show = csub.add_parser(
+        "show", help="print the effective config as TOML", epilog="example:\n  omcm config show"
+    )
     show.set_defaults(handler=cfg_show)
-    get = csub.add_parser("get", help="print one key's value, e.g. routing.max_workers")
-    get.add_argument("key")
+    get = csub.add_parser(
+        "get",
+        help="print one key's value, e.g. routing.max_workers",
+        epilog="examples:\n  omcm config get routing.max_workers\n  omcm config get agents",
+    )
+    get.add_argument("key", metavar="KEY", help="a dotted key (omcm config reference lists them)")
     get.set_defaults(handler=cfg_get)
-    setp = csub.add_parser("set", help="set one key, keeping the file's comments")
-    setp.add_argument("key")
+    setp = csub.add_parser(
+        "set",
+        help="set one key, keeping the file's comments",
+        epilog="examples:\n"
+        "  omcm config set fusion_default true\n"
+        '  omcm config set routing.prefer_claude \'["architect", "planner"]\'\n'
+        "  omcm config set agents.explore.provider codex",
+    )
+    setp.add_argument("key", metavar="KEY", help="a dotted key (omcm config reference lists them)")
     setp.add_argument(
-        "value", help='a TOML value: true, 3, "text", ["a", "b"]; bare text is a string'
+        "value",
+        metavar="VALUE",
+        help='a TOML value: true, 3, "text", ["a", "b"]; bare text is a string',
     )
     setp.set_defaults(handler=cfg_set)
-    csub.add_parser("validate", help="check config.toml").set_defaults(handler=cfg_validate)
-    csub.add_parser("init", help="write a commented config.toml with every default").set_defaults(
-        handler=cfg_init
-    )
     csub.add_parser(
-        "reference", help="every key, default and meaning as a Markdown table"
+        "validate", help="check config.toml", epilog="example:\n  omcm config validate"
+    ).set_defaults(handler=cfg_validate)
+    csub.add_parser(
+        "init",
+        help="write a commented config.toml with every default",
+        epilog="example:\n  omcm config init",
+    ).set_defaults(handler=cfg_init)
+    csub.add_parser(
+        "reference",
+        help="every key, default and meaning as a Markdown table",
+        epilog="example:\n  omcm config reference",
     ).set_defaults(handler=cfg_reference)
 
 

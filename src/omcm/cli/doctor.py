@@ -247,14 +247,23 @@ def _plugin_envs() -> list[str]:
     return found
 
 
+def _plugin_root(args: argparse.Namespace) -> str | None:
+    from omcm.core.userfile import folder
+
+    return None if args.plugin_root is None else folder(args.plugin_root, "--plugin-root")
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = run_checks(args.plugin_root)
+    checks = run_checks(_plugin_root(args))
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2, ensure_ascii=False))
     else:
         print(render(checks))
     if not any(c.ready for c in checks):
-        print("no provider is ready: OMCM can route nothing (see the fixes above)", file=sys.stderr)
+        print(
+            "omcm: no provider is ready: OMCM can route nothing (see the fixes above)",
+            file=sys.stderr,
+        )
         return 1
     return 1 if any(c.status == FAIL for c in checks) else 0
 
@@ -263,10 +272,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from omcm.config.edit import ensure_file
     from omcm.hud import claude_settings
 
+    plugin_root = _plugin_root(args)
     path = paths.config_file()
     if ensure_file(path):
         print(f"Wrote a commented default config: {path}")
-    checks = run_checks(args.plugin_root)
+    checks = run_checks(plugin_root)
     print(render(checks))
     settings = claude_settings.default_file()
     try:
@@ -285,13 +295,25 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    doctor = sub.add_parser("doctor", help="check the installation and say what is missing")
-    doctor.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the installation and say what is missing",
+        epilog="examples:\n  omcm doctor\n  omcm doctor --json",
+    )
+    doctor.add_argument(
+        "--plugin-root", metavar="DIR", help="the plugin directory (slash commands pass it)"
+    )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.set_defaults(handler=cmd_doctor)
 
 
 def add_setup_parser(sub: Any) -> None:
-    setup_all = sub.add_parser("setup", help="doctor, default config, and what to do next")
-    setup_all.add_argument("--plugin-root", help="the plugin directory (slash commands pass it)")
+    setup_all = sub.add_parser(
+        "setup",
+        help="doctor, default config, and what to do next",
+        epilog="example:\n  omcm setup",
+    )
+    setup_all.add_argument(
+        "--plugin-root", metavar="DIR", help="the plugin directory (slash commands pass it)"
+    )
     setup_all.set_defaults(handler=cmd_setup)

@@ -13,15 +13,31 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    hud = sub.add_parser("hud", help="print the status line (what Claude Code runs)")
-    hsub = hud.add_subparsers(title="hud commands", metavar="ACTION")
-    setup = hsub.add_parser("setup", help="make omcm hud Claude Code's status line")
+    hud = sub.add_parser(
+        "hud",
+        help="print the status line (what Claude Code runs)",
+        epilog="examples:\n  omcm hud < status-line-input.json\n  omcm hud setup --refresh 2",
+    )
+    hsub = hud.add_subparsers(title="hud commands", metavar="COMMAND")
+    setup = hsub.add_parser(
+        "setup",
+        help="make omcm hud Claude Code's status line",
+        epilog="examples:\n"
+        "  omcm hud setup\n"
+        "  omcm hud setup --refresh 2\n"
+        "  omcm hud setup --remove",
+    )
     setup.add_argument("--remove", action="store_true", help="restore the previous status line")
     setup.add_argument(
-        "--settings", help="settings.json to edit (default: ~/.claude/settings.json)"
+        "--settings",
+        metavar="FILE",
+        help="settings.json to edit (default: ~/.claude/settings.json)",
     )
     setup.add_argument(
-        "--refresh", type=float, help="refreshInterval in seconds (re-run on a timer)"
+        "--refresh",
+        type=float,
+        metavar="SECONDS",
+        help="refreshInterval in seconds (re-run on a timer)",
     )
     setup.set_defaults(handler=cmd_hud_setup)
     hud.set_defaults(handler=cmd_hud)
@@ -48,9 +64,14 @@ def hud_command() -> str:
 
 
 def cmd_hud_setup(args: argparse.Namespace) -> int:
+    from omcm.core.userfile import target
     from omcm.hud import claude_settings
 
-    settings = args.settings or claude_settings.default_file()
+    settings = (
+        target(args.settings, "--settings")
+        if args.settings is not None
+        else claude_settings.default_file()
+    )
     chain = paths.statusline_chain()
     if args.remove:
         result = claude_settings.remove(settings, chain, hud_command())

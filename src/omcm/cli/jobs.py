@@ -16,13 +16,25 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+#: ``omcm result ID``'s exit status for a job that has not ended yet (no --wait).
+STILL_RUNNING = 3
+
 
 def add_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="route a task to a provider and run it, outside Claude Code")
+    run = sub.add_parser(
+        "run",
+        help="route a task to a provider and run it, outside Claude Code",
+        epilog="examples:\n"
+        '  omcm run "Summarise the open TODOs in src/"\n'
+        "  omcm run --background --provider codex --file task.md",
+    )
     run.add_argument("prompt", nargs="?", help="the task (default: --file, else stdin)")
-    run.add_argument("--file", help="read the task from this file")
+    run.add_argument("--file", metavar="FILE", help="read the task from this file")
     run.add_argument(
-        "--agent", default="general-purpose", help="the agent it is for (decides tier and chain)"
+        "--agent",
+        default="general-purpose",
+        metavar="AGENT",
+        help="the agent it is for (decides tier and chain; default: general-purpose)",
     )
     run.add_argument(
         "--provider",
@@ -30,26 +42,44 @@ def add_parser(sub: Any) -> None:
         help=f"this provider only (one of {', '.join(REGISTERED)})",
     )
     run.add_argument("--model", dest="run_model", metavar="MODEL", help="the provider's model")
-    run.add_argument("--cwd", help="the project directory (default: the current one)")
+    run.add_argument(
+        "--cwd", metavar="DIR", help="the project directory (default: the current one)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress while it runs (for scripts)")
     run.add_argument(
         "--background", action="store_true", help="start it as a job and print the job id"
     )
     run.set_defaults(handler=cmd_run)
 
-    listing = sub.add_parser("jobs", help="background jobs: running ones and recent ones")
+    listing = sub.add_parser(
+        "jobs",
+        help="background jobs: running ones and recent ones",
+        epilog="examples:\n  omcm jobs\n  omcm jobs --all --json",
+    )
     listing.add_argument("--all", action="store_true", help="every job kept, not only recent ones")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=cmd_jobs)
 
-    result = sub.add_parser("result", help="a job's answer (or why it has none)")
-    result.add_argument("job", help="the job id (or the start of its random tail)")
+    result = sub.add_parser(
+        "result",
+        help="a job's answer (or why it has none)",
+        epilog="examples:\n  omcm result 441d92\n  omcm result 441d92 --wait --timeout 600\n\n"
+        "exit status: 0 the job has ended (its answer, or why it has none, is printed);\n"
+        f"{STILL_RUNNING} the job is still running (--wait waits for it; inside Claude Code: 0, "
+        "so a slash command shows it);\n"
+        "124 --wait --timeout ran out; 1 no such job, or it cannot be read",
+    )
+    result.add_argument("job", metavar="ID", help="the job id (or the start of its random tail)")
     result.add_argument("--wait", action="store_true", help="wait until the job has ended")
-    result.add_argument("--timeout", type=float, help="with --wait: give up after this many s")
+    result.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="with --wait: give up after SECONDS"
+    )
     result.set_defaults(handler=cmd_result)
 
-    cancel = sub.add_parser("cancel", help="stop a job and its provider")
-    cancel.add_argument("job", help="the job id (or the start of its random tail)")
+    cancel = sub.add_parser(
+        "cancel", help="stop a job and its provider", epilog="example:\n  omcm cancel 441d92"
+    )
+    cancel.add_argument("job", metavar="ID", help="the job id (or the start of its random tail)")
     cancel.set_defaults(handler=cmd_cancel)
 
 
@@ -61,9 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     prompt = _task_text(args)
     conf = cfg.load()
-    cwd = os.path.abspath(args.cwd or os.getcwd())
-    if not os.path.isdir(cwd):
-        raise OmcmError(f"--cwd {cwd}: no such directory")
+    from omcm.core.userfile import folder
+
+    cwd = folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd()
     provider, model = args.provider or "", args.run_model or ""
 
     def requested(call: engine.Call, conf: cfg.Config, st: engine.EngineState) -> engine.Decision:
@@ -223,10 +253,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         )
         tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
         flag = " *" if r.unread else ""
+        known = r.state != store.DAMAGED  # a damaged record's times are not known
+        age = _span(now - r.created_at) if known else "-"
+        took = _span(r.elapsed(now)) if known else "-"
         print(
             f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
-            f"{_span(now - r.created_at):>6} {_span(r.elapsed(now)):>6} {tokens:>13}  "
-            f"{r.title[:60]}{flag}"
+            f"{age:>6} {took:>6} {tokens:>13}  {r.title[:60]}{flag}"
         )
     if any(r.unread for r in shown):
         print("* finished, answer not yet read: omcm result JOB")
@@ -258,9 +290,10 @@ def cmd_result(args: argparse.Namespace) -> int:
     if not record.finished:
         print(
             f"omcm: job {job_id} is {record.state} ({_span(record.elapsed(time.time()))} so far); "
-            "omcm result --wait waits for it"
+            f"omcm result {job_id} --wait waits for it"
         )
-        return 0
+        # A slash command's `!` line that fails shows nothing: inside Claude Code, say it with 0.
+        return 0 if os.environ.get("CLAUDECODE") == "1" else STILL_RUNNING
     # Exit 0 for any ending: a slash command's `!` line that fails shows nothing at all.
     _print_result(record, why_to=sys.stdout)
     return 0

@@ -8,6 +8,7 @@ import sys
 import time
 
 from omcm.core.errors import OmcmError
+from omcm.core.humanize import plural
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,22 +19,41 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    pool = sub.add_parser("pool", help="warm provider servers: list, start, stop")
-    psub = pool.add_subparsers(dest="pool_command", metavar="COMMAND")
-    listing = psub.add_parser("list", help="the running pools and their servers (the default)")
+    from omcm.providers import REGISTERED
+
+    pool = sub.add_parser(
+        "pool",
+        help="warm provider servers: list, start, stop",
+        epilog="examples:\n  omcm pool\n  omcm pool start --provider opencode\n  omcm pool stop",
+    )
+    psub = pool.add_subparsers(dest="pool_command", title="pool commands", metavar="COMMAND")
+    listing = psub.add_parser(
+        "list",
+        help="the running pools and their servers (the default)",
+        epilog="example:\n  omcm pool list --json",
+    )
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=cmd_list)
     start = psub.add_parser(
         "start",
         help="start the pools of the providers with warm = true for a project, as a Claude "
         "Code session start does",
+        epilog="example:\n  omcm pool start --provider opencode --cwd DIR",
     )
-    start.add_argument("--provider", help="only this provider (default: every warm one)")
-    start.add_argument("--cwd", help="the project directory (default: the current one)")
+    start.add_argument(
+        "--provider", choices=list(REGISTERED), help="only this provider (default: every warm one)"
+    )
+    start.add_argument(
+        "--cwd", metavar="DIR", help="the project directory (default: the current one)"
+    )
     start.set_defaults(handler=cmd_start)
-    stop = psub.add_parser("stop", help="stop pools and their servers (default: all)")
-    stop.add_argument("--provider", help="only this provider's pools")
-    stop.add_argument("--cwd", help="only the pools of this project directory")
+    stop = psub.add_parser(
+        "stop",
+        help="stop pools and their servers (default: all)",
+        epilog="examples:\n  omcm pool stop\n  omcm pool stop --provider opencode --cwd DIR",
+    )
+    stop.add_argument("--provider", choices=list(REGISTERED), help="only this provider's pools")
+    stop.add_argument("--cwd", metavar="DIR", help="only the pools of this project directory")
     stop.set_defaults(handler=cmd_stop)
     pool.add_argument("--json", action="store_true", help="with no command: list as JSON")
     pool.set_defaults(handler=cmd_list)
@@ -58,14 +78,15 @@ def render(live: list[PoolState], now: float) -> str:
         left = found.idle_left(now)
         lines.append(
             f"{found.provider} in {found.project}: supervisor pid {found.pid}, up "
-            f"{duration(now - found.started)}, {found.calls} calls, servers "
+            f"{duration(now - found.started)}, {plural(found.calls, 'call')}, servers "
             f"{len(found.servers)} (min {found.min}, max {found.max}), stops in "
             f"{duration(left)} without a call"
         )
         for server in found.servers:
             memory = f", {server.rss_kib / 1024:.0f} MiB" if server.rss_kib else ""
             lines.append(
-                f"  server {server.id}: pid {server.pid}, {server.state}, {server.calls} calls, "
+                f"  server {server.id}: pid {server.pid}, {server.state}, "
+                f"{plural(server.calls, 'call')}, "
                 f"last used {duration(now - server.last_used)} ago{memory}"
             )
         if found.last_error and found.error_at:
@@ -79,9 +100,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     from omcm.providers import PROVIDERS, pool, readiness
 
     conf = config.load()
-    project = os.path.realpath(args.cwd or os.getcwd())
-    if not os.path.isdir(project):
-        raise OmcmError(f"--cwd {project}: no such directory")
+    from omcm.core.userfile import folder
+
+    project = os.path.realpath(folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd())
     names = [args.provider] if args.provider else list(PROVIDERS)
     started: list[str] = []
     skipped: list[str] = []
@@ -117,6 +138,10 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     from omcm.providers import pool
 
+    if args.cwd is not None and (args.cwd == "" or os.path.exists(args.cwd)):
+        from omcm.core.userfile import folder
+
+        folder(args.cwd, "--cwd")  # empty, or a file: said; a folder that is gone has no pools
     project = os.path.realpath(args.cwd) if args.cwd else None
     chosen = [
         p
@@ -127,10 +152,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     for found in chosen:
         pool.stop(found.key)
         count = len(found.servers)
-        print(
-            f"stopped {found.provider} in {found.project} "
-            f"({count} server{'' if count == 1 else 's'})"
-        )
+        print(f"stopped {found.provider} in {found.project} ({plural(count, 'server')})")
     if not chosen:
         print("no warm pool matched")
     return 0

@@ -7,6 +7,7 @@ import time
 
 from omcm import config as cfg
 from omcm.core import paths
+from omcm.core.errors import cut
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,31 +17,69 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Any) -> None:
     from omcm.calls.routing_log import KINDS, OUTCOMES
+    from omcm.providers import REGISTERED
     from omcm.routing.agents import MODEL_TIERS
 
-    route = sub.add_parser("route", help="show how a subagent call would be routed, and why")
-    route.add_argument("--explain", action="store_true", help="(default) print the reasons")
+    route = sub.add_parser(
+        "route",
+        help="show how a subagent call would be routed (--explain: and why)",
+        epilog="examples:\n"
+        "  omcm route --agent explore\n"
+        "  omcm route --explain --agent oh-my-claudecode:executor --session ID",
+    )
     route.add_argument(
-        "--agent", required=True, help="subagent_type, e.g. explore or oh-my-claudecode:executor"
+        "--explain",
+        action="store_true",
+        help="also the rule's reason, each provider tried or skipped and why, and the inputs "
+        "(mode, Claude usage, fallback)",
+    )
+    route.add_argument(
+        "--agent",
+        required=True,
+        metavar="AGENT",
+        help="subagent_type, e.g. explore or oh-my-claudecode:executor",
     )
     route.add_argument(
         "--model",
         choices=sorted(MODEL_TIERS),
         help="the call's model input, as Claude Code's subagent tool takes it",
     )
-    route.add_argument("--prompt", default="", help="the subagent prompt (only its size matters)")
-    route.add_argument("--session", default="", help="read this session's mode")
+    route.add_argument(
+        "--prompt", default="", metavar="TEXT", help="the subagent prompt (only its size matters)"
+    )
+    route.add_argument("--session", default="", metavar="ID", help="read this session's mode")
     route.add_argument("--json", action="store_true", help="machine-readable output")
     route.set_defaults(handler=cmd_route)
 
-    log = sub.add_parser("log", help="recent routing decisions")
-    log.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
-    log.add_argument("--session", help="only this session id")
-    log.add_argument("--provider", help="only calls that tried this provider")
+    log = sub.add_parser(
+        "log",
+        help="recent routing decisions",
+        epilog="examples:\n  omcm log -n 50\n  omcm log --outcome routed --provider codex --json",
+    )
+    log.add_argument(
+        "-n", "--limit", type=_positive, default=20, metavar="N", help="how many (default 20)"
+    )
+    log.add_argument("--session", metavar="ID", help="only this session id")
+    log.add_argument(
+        "--provider", choices=list(REGISTERED), help="only calls that tried this provider"
+    )
     log.add_argument("--outcome", choices=list(OUTCOMES), help="only calls with this outcome")
     log.add_argument("--event", choices=list(KINDS), help="only lines of this kind")
     log.add_argument("--json", action="store_true", help="the raw JSON lines")
     log.set_defaults(handler=cmd_log)
+
+
+def _positive(text: str) -> int:
+    """A whole number above 0 (argparse names the option when this raises)."""
+    import argparse
+
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number above 0")
+    return number
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -55,9 +94,13 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"decision": decision.dump(), "state": st.dump()}, indent=2))
         return 0
+    if not args.explain:
+        print(_verdict(decision))
+        return 0
     usage = "unknown" if st.usage is None else f"{st.usage:.0f}%"
     print(
-        f"agent:    {decision.agent_raw} → {decision.agent} (tier {decision.tier.upper()}, "
+        f"agent:    {cut(decision.agent_raw)} → {cut(decision.agent)} "
+        f"(tier {decision.tier.upper()}, "
         f"from {decision.tier_source}; role {decision.role})"
     )
     print(f"decision: {decision.target.upper()}  [{decision.reason}] {decision.explain()}")
@@ -78,6 +121,16 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.prompt:
         print(f"prompt:   {len(args.prompt)} characters")
     return 0
+
+
+def _verdict(decision: Any) -> str:
+    """One line: where the call goes, in the order tried, and the rule's reason code."""
+    head = f"{cut(decision.agent)} ({decision.tier.upper()}) → "
+    if not decision.routes:
+        skipped = f"; {len(decision.skipped)} skipped" if decision.skipped else ""
+        return f"{head}Claude  [{decision.reason}{skipped}]  (--explain says why)"
+    tried = ", ".join(f"{r.provider}/{r.model}" if r.model else r.provider for r in decision.routes)
+    return f"{head}{tried}, then Claude  [{decision.reason}]  (--explain says why)"
 
 
 def cmd_log(args: argparse.Namespace) -> int:

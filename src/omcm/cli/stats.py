@@ -6,12 +6,19 @@ import json
 import sys
 import time
 
+from omcm.core import paths
+from omcm.core.errors import OmcmError, cut
+from omcm.core.humanize import plural
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
     from omcm.stats.filters import Filters
+
+    T = TypeVar("T")
 
 
 def add_parsers(sub: Any) -> None:
@@ -21,6 +28,10 @@ def add_parsers(sub: Any) -> None:
         "stats",
         help="calls, routed share, success, latency, tokens, cost and Claude tokens avoided, "
         "per period",
+        epilog="examples:\n"
+        "  omcm stats --since 30d --by week\n"
+        "  omcm stats --since 2h --by hour --provider codex\n"
+        "  omcm stats --since 30d --html stats.html",
     )
     stats.add_argument("--by", choices=PERIODS, default="day", help="period (default: day)")
     _window(stats)
@@ -33,13 +44,16 @@ def add_parsers(sub: Any) -> None:
         metavar="SECONDS",
         help="refresh in place every SECONDS (default 5) until Ctrl-C",
     )
-    stats.add_argument("--html", metavar="FILE", help="write a self-contained page with charts")
+    stats.add_argument(
+        "--html", metavar="FILE", help="write a self-contained page with charts to FILE"
+    )
     stats.set_defaults(handler=cmd_stats)
 
     savings = sub.add_parser(
         "savings",
         help="the Claude tokens routed calls avoided, and what they used instead; "
         "--what-if: what each mode would have moved, from your own transcripts",
+        epilog="examples:\n  omcm savings --since 7d\n  omcm savings --what-if --days 7",
     )
     _window(savings)
     savings.add_argument("--json", action="store_true", help="machine-readable output")
@@ -50,29 +64,56 @@ def add_parsers(sub: Any) -> None:
         "fusion_default, hulw, ulw and save-tokens would have moved to providers",
     )
     savings.add_argument(
-        "--days", type=float, default=7.0, help="with --what-if: sessions of the last N days"
+        "--days",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="with --what-if: sessions of the last DAYS days (default 7)",
     )
     savings.set_defaults(handler=cmd_savings)
 
 
 def _window(parser: Any) -> None:
+    from omcm.providers import REGISTERED
+    from omcm.routing.modes import MODES
+
     parser.add_argument(
-        "--since", default="7d", help="start: a duration ago (30m, 2h, 7d, 1w), a date, or all"
+        "--since",
+        default="7d",
+        metavar="WHEN",
+        help="start: a duration ago (30m, 2h, 7d, 1w), a date, or all (default: 7d)",
     )
-    parser.add_argument("--until", help="end: a duration ago or a date (default: now)")
-    parser.add_argument("--session", default="", help="one Claude Code session id")
-    parser.add_argument("--provider", default="", help="calls one provider ran (claude: subagents)")
-    parser.add_argument("--agent", default="", help="one agent, as normalised (explore, executor)")
     parser.add_argument(
-        "--mode", default="", help="the session's mode (hulw, ulw, …; none: no mode)"
+        "--until", metavar="WHEN", help="end: a duration ago or a date (default: now)"
+    )
+    parser.add_argument("--session", default="", metavar="ID", help="one Claude Code session id")
+    parser.add_argument(
+        "--provider",
+        default="",
+        choices=[*REGISTERED, "claude"],
+        help="calls this provider ran (claude: subagents that ran on Claude)",
+    )
+    parser.add_argument(
+        "--agent", default="", metavar="AGENT", help="one agent, as normalised (explore, executor)"
+    )
+    parser.add_argument(
+        "--mode",
+        default="",
+        choices=[*MODES, "none"],
+        help="the session's mode (none: no mode)",
     )
 
 
 def filters_of(args: argparse.Namespace, now: float) -> Filters:
-    from omcm.stats.filters import Filters, parse_when
+    from omcm.stats.filters import Filters
 
-    since = None if args.since in ("all", "") else parse_when(args.since, now)
-    until = parse_when(args.until, now, end=True) if args.until else None
+    since = None if args.since in ("all", "") else _when("--since", args.since, now)
+    until = _when("--until", args.until, now, end=True) if args.until else None
+    if since is not None and until is not None and until <= since:
+        raise OmcmError(
+            f"--until {cut(args.until)} is not after --since {cut(args.since)}: "
+            "the window would be empty"
+        )
     return Filters(
         since=since,
         until=until,
@@ -83,6 +124,30 @@ def filters_of(args: argparse.Namespace, now: float) -> Filters:
     )
 
 
+def _when(option: str, text: str, now: float, *, end: bool = False) -> float:
+    """``--since``/``--until``'s time; an error names the option and quotes its value cut."""
+    from omcm.stats.filters import parse_when
+
+    try:
+        return parse_when(text, now, end=end)
+    except OmcmError:
+        raise OmcmError(
+            f"{option} {cut(text)!r}: not a duration ago (30m, 2h, 7d, 1w), a date "
+            "(2026-11-29, 2026-11-29T14:00) or all"
+        ) from None
+
+
+def _reading(work: Callable[[], T]) -> T:
+    """``work()``, with a routing log that cannot be read said as an error naming it."""
+    try:
+        return work()
+    except OSError as exc:
+        raise OmcmError(
+            f"the routing log {exc.filename or paths.routing_log()} cannot be read "
+            f"({exc.strerror or exc}); check its owner and permissions"
+        ) from None
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from omcm import config
     from omcm.stats.reading import Log
@@ -91,32 +156,50 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     conf = config.load()
     log = Log()
+    filters_of(args, time.time())  # a bad --since is said before anything is read
 
     def build() -> dict[str, Any]:
-        return report_log(log, conf, by=args.by, filters=filters_of(args, time.time()))
+        return _reading(
+            lambda: report_log(log, conf, by=args.by, filters=filters_of(args, time.time()))
+        )
 
-    if args.html:
-        from omcm.core import state
+    if args.html is not None:
+        from omcm.core.userfile import write_text
         from omcm.stats import html
 
         found = build()
-        state.atomic_write(args.html, html.page(found))
-        calls, periods = found["total"]["calls"], len(found["periods"])
-        print(f"wrote {args.html}: {calls:,} calls in {periods} periods")
+        written = write_text(args.html, html.page(found), "--html")
+        periods = found["periods"]
+        print(
+            f"wrote {written}: {plural(found['total']['calls'], 'call')} in "
+            f"{plural(len(periods), 'period')}"
+        )
         return 0
-    if args.watch:
-        try:
-            while True:
-                text = render(build())
-                stamp = time.strftime("%H:%M:%S")
-                sys.stdout.write(f"\x1b[H\x1b[2J{text}\n\nrefreshed {stamp}; Ctrl-C to stop\n")
-                sys.stdout.flush()
-                time.sleep(max(0.5, args.watch))
-        except KeyboardInterrupt:
-            return 0
+    if args.watch is not None:
+        return _watch(build, render, max(0.5, args.watch))
     found = build()
     print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else render(found))
     return 0
+
+
+def _watch(
+    build: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str], every: float
+) -> int:
+    """The report again every ``every`` seconds until Ctrl-C: redrawn in place on a
+    terminal; into a pipe or a file, one report after the other with no escape codes."""
+    live = sys.stdout.isatty()
+    try:
+        while True:
+            text = render(build())
+            stamp = time.strftime("%H:%M:%S")
+            if live:
+                sys.stdout.write(f"\x1b[H\x1b[2J{text}\n\nrefreshed {stamp}; Ctrl-C to stop\n")
+            else:
+                sys.stdout.write(f"{text}\n\n--- {stamp}; next in {every:g}s ---\n\n")
+            sys.stdout.flush()
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_savings(args: argparse.Namespace) -> int:
@@ -128,6 +211,8 @@ def cmd_savings(args: argparse.Namespace) -> int:
         from omcm.routing import gauges
         from omcm.stats import whatif
 
+        if not args.days > 0:
+            raise OmcmError(f"--days {args.days:g}: give a number of days above 0")
         limits = gauges.load()
         usage = inputs.claude_usage(limits, time.time())
         found = whatif.what_if(conf, args.days, usage)
@@ -136,6 +221,7 @@ def cmd_savings(args: argparse.Namespace) -> int:
     from omcm.stats.reading import Log
     from omcm.stats.savings import render_savings, savings_log
 
-    found = savings_log(Log(), conf, filters_of(args, time.time()))
+    filters = filters_of(args, time.time())
+    found = _reading(lambda: savings_log(Log(), conf, filters))
     print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else render_savings(found))
     return 0

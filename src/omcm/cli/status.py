@@ -11,6 +11,7 @@ from omcm import config as cfg
 from omcm.calls import counters
 from omcm.core import paths, state
 from omcm.core.errors import ConfigError
+from omcm.core.humanize import plural
 from omcm.providers import pool
 from omcm.routing import gauges, usage
 
@@ -52,7 +53,7 @@ def collect(now: float | None = None) -> dict[str, Any]:
         "provider_notes": _provider_notes(config, now),
         "pools": [p.public() for p in pool.pools()],
         "sessions": len(sessions),
-        "notices": list(state.NOTICES),
+        "notices": state.take_notices(),
     }
 
 
@@ -104,14 +105,15 @@ def render(report: dict[str, Any]) -> str:
         f"           fusion_default={str(conf['fusion_default']).lower()}, "
         f"routing={'on' if conf['routing'] else 'off'}, fallback at {conf['threshold']}% "
         f"until below {conf['recovery']}%",
-        f"state:     {report['state_dir']} ({report['sessions']} sessions seen)",
-        f"calls:     {counters['calls']} subagent calls, {counters['routed']} routed, "
+        f"state:     {report['state_dir']} ({plural(report['sessions'], 'session')} seen: "
+        "omcm mode list)",
+        f"calls:     {plural(counters['calls'], 'subagent call')}, {counters['routed']} routed, "
         f"{counters['cache_hits']} answered from cache, "
         f"{counters['fell_back']} fell back to Claude",
     ]
     for name, seen in sorted(counters["providers"].items()):
         lines.append(
-            f"           {name}: {seen['calls']} runs ({seen['failures']} failed), "
+            f"           {name}: {plural(seen['calls'], 'run')} ({seen['failures']} failed), "
             f"{seen['input_tokens']:,} tokens in / {seen['output_tokens']:,} out "
             "(as the CLI reported them)"
         )
@@ -202,6 +204,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    status = sub.add_parser("status", help="config, routing counters, fallback and usage state")
+    status = sub.add_parser(
+        "status",
+        help="config, routing counters, fallback and usage state",
+        epilog="examples:\n  omcm status\n  omcm status --json",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)

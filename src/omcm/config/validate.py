@@ -154,7 +154,8 @@ def validate_file(path: str) -> Config:
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot be read ({why})") from exc
     return parse_text(text, path)
 
 
@@ -169,9 +170,11 @@ def _describe(error: Any) -> str:
         return f"unknown key '{key}'{suggestion}"
     if error["type"] == "missing":
         return f"key '{key}' is required"
+    from omcm.core.errors import cut
+
     got = error.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a table"
-    return f"key '{key}': {error['msg'].lower()} (got {shown})"
+    shown = cut(repr(got)) if not isinstance(got, dict) else "a table"
+    return f"key '{key}': {cut(error['msg'].lower())} (got {shown})"
 
 
 def _section_at(loc: list[str]) -> type[Section] | None:

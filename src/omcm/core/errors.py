@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: How much of a user's argument an error quotes: a 120 KB argument is not echoed back.
+QUOTE = 120
+
 
 class OmcmError(Exception):
     """A failure with a message fit to show the user as it is."""
@@ -17,3 +20,11 @@ class StateError(OmcmError):
 
 class PayloadError(OmcmError):
     """A hook's stdin is not the JSON Claude Code sends."""
+
+
+def cut(text: str, limit: int = QUOTE) -> str:
+    """``text`` as an error quotes it: whole when short, else its two ends around ``…``."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2 - 1
+    return f"{text[:half]}…{text[-half:]} ({len(text):,} characters)"

@@ -46,3 +46,8 @@ def age(then: float | None, now: float | None = None) -> str:
         if delta >= size:
             return f"{delta / size:.0f}{unit} ago"
     return f"{delta:.0f}s ago"
+
+
+def plural(count: int, word: str, words: str = "") -> str:
+    """``1 task``, ``3 tasks``, ``1,200 calls`` (``words``: the plural when not word + s)."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"

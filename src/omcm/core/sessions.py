@@ -243,6 +243,26 @@ def newest_in(cwd: str) -> str:
     return best
 
 
+def known(session_id: str) -> bool:
+    """Whether OMCM has seen the session (a hook of it ran, or a mode was set for it)."""
+    return os.path.isdir(_dir(session_id))
+
+
+def seen() -> list[tuple[str, SessionInfo]]:
+    """Every session OMCM has a folder for, with what it saw of each, the latest first."""
+    from omcm.core import paths
+
+    root = os.path.join(paths.state_dir(), "sessions")
+    try:
+        names = [e.name for e in os.scandir(root) if e.is_dir()]
+    except OSError:
+        return []
+    found = [
+        (name, state.load(os.path.join(root, name, "session.json"), SessionInfo)) for name in names
+    ]
+    return sorted(found, key=lambda pair: pair[1].last_event_at or 0.0, reverse=True)
+
+
 class SessionInfo(StateRecord):
     """``sessions/<id>/session.json``: what OMCM saw of one Claude Code session."""
 

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 
 #: Messages for the user collected while this process ran (the hook runner shows them).
 NOTICES: list[str] = []
+#: The damaged files this process moved aside (the status line names them in a few words).
+MOVED_ASIDE: list[str] = []
+
+
+def take_notices() -> list[str]:
+    """The :data:`NOTICES` not shown yet, which the caller now shows (each once)."""
+    taken = list(NOTICES)
+    NOTICES.clear()
+    return taken
 
 
 class StateRecord(Record):
@@ -111,6 +120,7 @@ def _move_aside(path: str, why: str) -> str:
     where = f"moved it to {aside}" if aside else "could not move it aside (read-only)"
     message = f"OMCM: state file {path} is damaged ({why}); {where} and started a fresh one"
     NOTICES.append(message)
+    MOVED_ASIDE.append(path)
     log_error(message)
     return aside
 

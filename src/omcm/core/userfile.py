@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import os
 
-from omcm.core.errors import OmcmError
+from omcm.core.errors import OmcmError, cut
 
 #: Larger files are refused: a task or a plan this big is a mistake (a binary, a log).
 MAX_BYTES = 16 * 1024 * 1024
-#: How much of a path an error quotes.
-QUOTE = 120
 
 
 def shown(path: str) -> str:
     """``path`` as an error quotes it (cut in the middle when long)."""
-    if len(path) <= QUOTE:
-        return path
-    half = QUOTE // 2 - 1
-    return f"{path[:half]}…{path[-half:]}"
+    return cut(path)
 
 
 def read_bytes(path: str, what: str) -> bytes:
@@ -63,18 +58,40 @@ def write_text(path: str, text: str, what: str, *, mode: int = 0o644) -> str:
     the absolute path written."""
     from omcm.core.state import atomic_write
 
+    full = target(path, what)
+    where = f"{what} {shown(path)}"
+    try:
+        atomic_write(full, text)
+        os.chmod(full, mode)
+    except OSError as exc:
+        raise OmcmError(f"{where}: cannot be written ({exc.strerror or exc})") from None
+    return full
+
+
+def folder(path: str, what: str) -> str:
+    """``path`` as an absolute folder that exists; ``what`` names it in errors (``--cwd``)."""
+    if not path:
+        raise OmcmError(f"{what}: the path is empty")
+    full = os.path.abspath(path)
+    if not os.path.isdir(full):
+        problem = "is a file, not a folder" if os.path.exists(full) else "no such folder"
+        raise OmcmError(f"{what} {shown(path)}: {problem}")
+    return full
+
+
+def target(path: str, what: str) -> str:
+    """``path`` as an absolute file name that can be written: not a folder, in a folder
+    that exists (none is made); ``what`` names it in errors."""
     if not path:
         raise OmcmError(f"{what}: the path is empty")
     full = os.path.abspath(path)
     where = f"{what} {shown(path)}"
     if os.path.isdir(full):
         raise OmcmError(f"{where}: is a directory; name a file in it")
-    folder = os.path.dirname(full)
-    if not os.path.isdir(folder):
-        raise OmcmError(f"{where}: the folder {shown(folder)} does not exist")
-    try:
-        atomic_write(full, text)
-        os.chmod(full, mode)
-    except OSError as exc:
-        raise OmcmError(f"{where}: cannot be written ({exc.strerror or exc})") from None
+    parent = os.path.dirname(full)
+    if not os.path.isdir(parent):
+        problem = (
+            "is not a folder" if os.path.exists(parent) else "does not exist (create it first)"
+        )
+        raise OmcmError(f"{where}: {shown(parent)} {problem}")
     return full

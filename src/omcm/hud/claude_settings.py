@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 from omcm.core import fastjson, state
-from omcm.core.errors import OmcmError
+from omcm.core.errors import OmcmError, cut
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,11 +76,11 @@ def _kind(value: object) -> str:
 def _check_status_line(path: str, value: object) -> None:
     if not isinstance(value, dict):
         raise OmcmError(
-            f'{path}: "statusLine" is {_kind(value)}, expected an object like '
+            f'{cut(path)}: "statusLine" is {_kind(value)}, expected an object like '
             f'{{"type": "command", "command": "..."}}; {_LEFT}'
         )
     if not isinstance(value.get("command"), str):
-        raise OmcmError(f'{path}: "statusLine" has no "command" string; {_LEFT}')
+        raise OmcmError(f'{cut(path)}: "statusLine" has no "command" string; {_LEFT}')
 
 
 def read_settings(path: str) -> tuple[dict[str, Any], bytes | None]:
@@ -91,19 +91,20 @@ def read_settings(path: str) -> tuple[dict[str, Any], bytes | None]:
     except FileNotFoundError:
         return {}, None
     except OSError as exc:
-        raise OmcmError(f"cannot read {path}: {exc.strerror}") from exc
+        raise OmcmError(f"cannot read {cut(path)}: {exc.strerror}") from exc
     if not raw.strip():
         return {}, raw
     try:
         data = fastjson.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise OmcmError(f"{path} is not UTF-8 text; {_LEFT}") from exc
+        raise OmcmError(f"{cut(path)} is not UTF-8 text; {_LEFT}") from exc
     except fastjson.JSONDecodeError as exc:
         raise OmcmError(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_LEFT}"
+            f"{cut(path)} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}); {_LEFT}"
         ) from exc
     if not isinstance(data, dict):
-        raise OmcmError(f"{path} holds {_kind(data)}, not a JSON object; {_LEFT}")
+        raise OmcmError(f"{cut(path)} holds {_kind(data)}, not a JSON object; {_LEFT}")
     if "statusLine" in data:
         _check_status_line(path, data["statusLine"])
     return data, raw

@@ -99,6 +99,10 @@ def render_line(raw: bytes, now: float) -> str:
     line = bar.render(view, width=_width(), color=not os.environ.get("NO_COLOR"))
     if conf is None:
         line += " │ config invalid: omcm config validate"
+    if state.MOVED_ASIDE:  # the whole message (where the copy went) is in the error log
+        names = ", ".join(sorted({os.path.basename(p) for p in state.MOVED_ASIDE}))
+        line += f" │ damaged {names} moved aside: see {paths.error_log()}"
+        state.MOVED_ASIDE.clear()
     return line
 
 

@@ -624,8 +624,10 @@ def all_jobs(check: bool = True, *, damaged: bool = False) -> Iterator[JobRecord
 
 def find(prefix: str) -> str:
     """The id of the one job whose id (or its random tail) starts with ``prefix``."""
-    from omcm.core.errors import OmcmError
+    from omcm.core.errors import OmcmError, cut
 
+    if not prefix.strip():
+        raise OmcmError("the job id is empty (omcm jobs --all lists them)")
     every = ids()
     if prefix in every:
         return prefix
@@ -633,8 +635,8 @@ def find(prefix: str) -> str:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise OmcmError(f"no job {prefix!r} (see `omcm jobs --all`)")
-    raise OmcmError(f"{prefix!r} names {len(found)} jobs: {', '.join(found[:5])}")
+        raise OmcmError(f"no job {cut(prefix)!r} in {jobs_dir()} (omcm jobs --all lists them)")
+    raise OmcmError(f"{cut(prefix)!r} names {len(found)} jobs: {', '.join(found[:5])}")
 
 
 def by_call(session_id: str, tool_use_id: str) -> JobRecord | None:

@@ -85,7 +85,7 @@ class Codex(Provider):
             return Login(
                 ready=False,
                 detail=f"model provider {name} needs ${key}, which is not set",
-                fix=f"export {key}=…",
+                fix=f"export {key}=KEY",
             )
         for key in ("CODEX_API_KEY", "OPENAI_API_KEY"):
             if env.get(key):

@@ -85,12 +85,23 @@ def as_int(value: object) -> int:
 
 
 def one_line(text: str, limit: int = MAX_ERROR) -> str:
-    """The first non-empty line of ``text``, whitespace collapsed, cut at ``limit``."""
+    """The first non-empty line of ``text``, whitespace collapsed, cut at ``limit`` between
+    two words (a login hint must not end in half a word)."""
     for raw in text.splitlines():
         line = " ".join(raw.split())
         if line:
-            return line if len(line) <= limit else line[: limit - 1] + "…"
+            return line if len(line) <= limit else _cut_between_words(line, limit)
     return ""
+
+
+def _cut_between_words(line: str, limit: int) -> str:
+    """``line`` cut to at most ``limit`` characters after its last whole word, with ``…``;
+    at ``limit`` when the line has no space late enough (a URL, a path)."""
+    head = line[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2 and line[limit - 1] != " ":
+        head = head[:space]
+    return head.rstrip(" ,;:") + "…"
 
 
 def last_line(text: str, limit: int = MAX_ERROR) -> str:

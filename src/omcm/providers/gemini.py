@@ -99,7 +99,10 @@ class Gemini(Provider):
         home = _gemini_home(env)
         method = _auth_method(home)
         keys = _with_dotenv(env, home)
-        fix = "gemini  (once, interactively: choose Login with Google), or export GEMINI_API_KEY=…"
+        fix = (
+            "run gemini once, interactively, and choose Login with Google; "
+            "or export GEMINI_API_KEY=KEY"
+        )
         if method == "oauth-personal":
             if os.path.exists(os.path.join(home, "oauth_creds.json")):
                 return Login(True, "Login with Google")
@@ -115,7 +118,7 @@ class Gemini(Provider):
                 False,
                 "Vertex AI is chosen but GOOGLE_CLOUD_PROJECT and "
                 "GOOGLE_CLOUD_LOCATION (or GOOGLE_API_KEY) are not set",
-                "export GOOGLE_CLOUD_PROJECT=… GOOGLE_CLOUD_LOCATION=…",
+                "export GOOGLE_CLOUD_PROJECT=PROJECT GOOGLE_CLOUD_LOCATION=LOCATION",
             )
         if keys.get("GEMINI_API_KEY"):
             return Login(True, "API key from $GEMINI_API_KEY")
@@ -123,7 +126,7 @@ class Gemini(Provider):
             return Login(
                 False,
                 "the Gemini API key method is chosen but GEMINI_API_KEY is not set",
-                "export GEMINI_API_KEY=…",
+                "export GEMINI_API_KEY=KEY",
             )
         return Login(False, "not logged in (no auth method chosen, no GEMINI_API_KEY)", fix)
 

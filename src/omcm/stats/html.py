@@ -95,7 +95,15 @@ def page(found: dict[str, Any], title: str = "OMCM stats") -> str:
 
 
 def _filters(found: dict[str, Any]) -> str:
-    shown = ", ".join(f"{k} {v}" for k, v in found["filters"].items())
+    """``; filtered: since 2026-11-02 14:05, provider codex`` (times as local dates)."""
+    import time
+
+    def value(key: str, v: Any) -> str:
+        if key in ("since", "until") and isinstance(v, (int, float)):
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(v))
+        return str(v)
+
+    shown = ", ".join(f"{k} {value(k, v)}" for k, v in found["filters"].items())
     return f"; filtered: {escape(shown)}" if shown else ""
 
 
