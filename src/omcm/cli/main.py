@@ -5,7 +5,8 @@ handlers: :mod:`~omcm.cli.doctor` (doctor, setup), :mod:`~omcm.cli.status`,
 :mod:`~omcm.cli.routing` (route, log), :mod:`~omcm.cli.jobs` (run, jobs, result,
 cancel), :mod:`~omcm.cli.batch`, :mod:`~omcm.cli.pool`, :mod:`~omcm.cli.stats`
 (stats, savings), :mod:`~omcm.cli.session` (mode, handoff), :mod:`~omcm.cli.hud`,
-:mod:`~omcm.cli.config`. A handler raises :class:`~omcm.core.errors.OmcmError`
+:mod:`~omcm.cli.config`, :mod:`~omcm.cli.review` (review, git-hook, review-gate),
+:mod:`~omcm.cli.schedule`. A handler raises :class:`~omcm.core.errors.OmcmError`
 for what the user must fix; :func:`main` prints it as one line.
 """
 
@@ -74,7 +75,20 @@ def _parser_class() -> type[argparse.ArgumentParser]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command: each command group adds its own."""
-    from omcm.cli import batch, config, doctor, hud, jobs, pool, routing, session, stats, status
+    from omcm.cli import (
+        batch,
+        config,
+        doctor,
+        hud,
+        jobs,
+        pool,
+        review,
+        routing,
+        schedule,
+        session,
+        stats,
+        status,
+    )
 
     parser = _parser_class()(prog="omcm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"omcm {__version__}")
@@ -85,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         routing.add_parser,
         jobs.add_parser,
         batch.add_parser,
+        review.add_parser,
+        schedule.add_parser,
         pool.add_parser,
         stats.add_parsers,
         session.add_parser,
