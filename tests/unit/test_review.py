@@ -139,3 +139,22 @@ def test_the_git_hook_follows_core_hooks_path(tmp_path: Path) -> None:
     subprocess.run(["git", "-C", str(tmp_path), "config", "core.hooksPath", "githooks"], check=True)
     githook.install(str(tmp_path))
     assert githook.is_ours(str(tmp_path / "githooks" / "pre-commit"))
+
+
+def test_who_reviews() -> None:
+    from omcm.routing.engine import Call, EngineState
+
+    asked = Call(agent_raw=run.AGENT)
+    plain = config.Config()
+    chain = run.rule("")(asked, plain, EngineState())
+    assert [r.provider for r in chain.routes] == ["gemini", "codex", "opencode"]  # the LOW chain
+    assert {r.sandbox for r in chain.routes} == {"read-only"}
+    local = config.Config.parse({"providers": {"ollama": {"model": {"medium": "qwen3:8b"}}}}, "t")
+    first = run.rule("")(asked, local, EngineState())
+    assert [(r.provider, r.model) for r in first.routes][:2] == [
+        ("ollama", "qwen3:8b"),
+        ("gemini", "gemini-2.5-flash"),
+    ]
+    assert first.routed and first.reason == "requested"
+    named = run.rule("opencode")(asked, local, EngineState())
+    assert [r.provider for r in named.routes] == ["opencode"]
