@@ -133,6 +133,8 @@ def at_stop(session_id: str, cwd: str, conf: Config, provider: str) -> dict[str,
         provider=provider,
         session_id=session_id,
     )
+    if verdict.state == "cancelled":
+        return None  # the hook was stopped (Esc): not reviewed, so the next stop tries again
     answer = _answer(verdict, conf)
     _note(session_id, key, verdict.state, blocked="decision" in (answer or {}))
     return answer
@@ -204,7 +206,7 @@ def _answer(verdict: Verdict, conf: Config) -> dict[str, Any] | None:
             "systemMessage": f"OMCM review gate: {label}{model} reviewed this turn's "
             f"change ({scope}): nothing at or above {block_on}{noted}."
         }
-    if verdict.state in {"cancelled", "empty"}:
+    if verdict.state == "empty":
         return None
     if job is not None and job.state == "timed-out":
         return {
