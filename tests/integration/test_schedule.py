@@ -247,3 +247,44 @@ def test_systemd_quoting_keeps_spaces_and_percent() -> None:
 def test_names_become_file_names() -> None:
     with pytest.raises(OmcmError, match="use 1-64 letters, digits"):
         spec.check_name("../evil")
+
+
+def test_the_prompt_may_follow_the_options(tmp_path: Path) -> None:
+    user = User(tmp_path)
+    done = user.omcm(
+        "schedule",
+        "add",
+        "todo",
+        "--every",
+        "6h",
+        "--agent",
+        "writer",
+        "--target",
+        "cron",
+        "Summarise the TODOs",
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(
+        (Path(os.environ["OMCM_STATE_DIR"]) / "schedules" / "todo.json").read_text()
+    )
+    assert (record["prompt"], record["agent"], record["file"]) == (
+        "Summarise the TODOs",
+        "writer",
+        "",
+    )
+    both = user.omcm(
+        "schedule",
+        "add",
+        "x",
+        "--every",
+        "1d",
+        "--agent",
+        "writer",
+        "--file",
+        str(user.task),
+        "a prompt too",
+    )
+    assert both.returncode == 1
+    assert both.stderr == "omcm: give the task as PROMPT or with --file (one of them)\n"
+    stray = user.omcm("schedule", "add", "y", "--every", "1d", "--agent", "w", "--bogus", "x")
+    assert stray.returncode == 2 and "unrecognized arguments: --bogus x" in stray.stderr

@@ -33,7 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return statusline()
     parser = build_parser()
-    args = parser.parse_args(words)
+    args, extra = parser.parse_known_args(words)
+    trailing = getattr(args, "trailing", "")
+    if extra and trailing and getattr(args, trailing) is None and not extra[0].startswith("-"):
+        # `omcm schedule add NAME --every 1d --provider P PROMPT`: argparse gives an optional
+        # positional its chance right after NAME, so a PROMPT after the options comes back here.
+        setattr(args, trailing, " ".join(extra))
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

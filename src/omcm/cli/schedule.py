@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     add.add_argument("--cwd", help="the project directory (default: the current one)")
     add.add_argument("--target", choices=TARGETS, help="the scheduler (default: this system's)")
     add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
-    add.set_defaults(handler=cmd_add)
+    add.set_defaults(handler=cmd_add, trailing="prompt")
     listing = ssub.add_parser("list", help="the schedules and their last run")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=cmd_list)
