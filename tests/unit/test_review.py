@@ -158,3 +158,21 @@ def test_who_reviews() -> None:
     assert first.routed and first.reason == "requested"
     named = run.rule("opencode")(asked, local, EngineState())
     assert [r.provider for r in named.routes] == ["opencode"]
+
+
+def test_codex_is_given_the_schema_cold_and_warm(tmp_path: Path) -> None:
+    from omcm.providers import codex
+    from omcm.providers.base import ProviderRequest
+
+    path = findings.schema_file()
+    request = ProviderRequest(
+        prompt="p", model="m", sandbox="read-only", cwd="/w", output_schema=path
+    )
+    argv = codex.PROVIDER.argv(request, codex.PROVIDER.defaults)
+    assert argv[-5:] == ["--output-schema", path, "-C", "/w", "-"]
+    params = codex._turn_params("t1", request)
+    assert params["outputSchema"] == findings.SCHEMA
+    request.output_schema = str(tmp_path / "missing.json")
+    assert "outputSchema" not in codex._turn_params("t1", request)  # the prompt still asks
+    request.output_schema = ""
+    assert "--output-schema" not in codex.PROVIDER.argv(request, codex.PROVIDER.defaults)
