@@ -69,7 +69,7 @@ def main_turns(requests: list[Request]) -> list[Request]:
 # --- the commands' `!` lines are allowed by their own frontmatter ----------------------
 
 COMMANDS = sorted((REPO / "commands").glob("*.md"))
-WITH_ARGUMENTS = {"result", "cancel-job", "batch"}
+WITH_ARGUMENTS = {"result", "cancel-job", "batch", "review-gate"}
 """Commands whose `!` line takes the typed arguments (a job id)."""
 
 

@@ -113,6 +113,7 @@ class World:
             (("key",), "routing.max_workers"),
             (("value",), "3"),
             (("agent",), "explore"),
+            (("every",), "1d"),
             (("prompt", "text", "task"), "look around"),
             (("html",), str(self.root / "page.html")),
             (("settings",), str(self.root / "settings.json")),
@@ -134,6 +135,10 @@ class World:
         for action in command.options():
             if action.required or "--session" in action.option_strings:
                 argv += [action.option_strings[-1], self.value(action)]
+        for group in command.parser._mutually_exclusive_groups:
+            if group.required:  # one of them is required: the first one
+                first = group._group_actions[0]
+                argv += [first.option_strings[-1], self.value(first)]
         return argv
 
 
@@ -295,10 +300,16 @@ def test_missing_and_extra_arguments_are_usage_errors(
     extra = omcm([*full, "--no-such-option"], capsys)
     extra.failed_saying(2, "unrecognized arguments: --no-such-option")
     assert extra.err.startswith(f"usage: omcm {command.name}".rstrip()), extra.err
-    surplus = omcm([*full, "surplus-1", "surplus-2", "surplus-3"], capsys)
-    surplus.failed_saying(2, "unrecognized arguments", "invalid choice")
-    required = [
-        a for a in command.actions() if a.required or (not a.option_strings and not a.nargs)
+    takes_more = command.parser._defaults.get("trailing") or any(
+        a.nargs in ("*", "+") for a in command.positionals()
+    )
+    if not takes_more:  # `review FILE...`, `schedule add NAME … PROMPT` take any words
+        surplus = omcm([*full, "surplus-1", "surplus-2", "surplus-3"], capsys)
+        surplus.failed_saying(2, "unrecognized arguments", "invalid choice")
+    required = [  # argparse marks a FILE... positional required; no word satisfies it too
+        a
+        for a in command.actions()
+        if (a.required and a.nargs != "*") or (not a.option_strings and not a.nargs)
     ]
     if required:
         missing = omcm([*command.words, *LOOK_ONLY.get(command.name, [])], capsys)
@@ -399,6 +410,10 @@ MISSING_IS_FINE = {
     ("pool stop", "cwd"): "stopping the pools of a folder that is gone stops none",
     ("hud setup", "settings"): "a settings.json that does not exist yet is made",
 }
+#: Files that need not be text, each with why.
+BINARY_IS_FINE = {
+    ("review", "files"): "a staged binary file is reviewed like any (git lists it as binary)",
+}
 
 
 @pytest.mark.parametrize("command", PATH_COMMANDS, ids=[c.name for c in PATH_COMMANDS])
@@ -413,7 +428,11 @@ def test_bad_paths_are_errors_that_name_them(
             "empty": "",
             "wrong kind": str(world.task) if is_dir else str(world.folder),
         }
-        if not is_dir and action.dest != "html":
+        if (
+            not is_dir
+            and action.dest != "html"
+            and (command.name, action.dest) not in BINARY_IS_FINE
+        ):
             cases["not UTF-8"] = str(world.binary)
         for case, value in cases.items():
             before = files_of(world)

@@ -40,6 +40,8 @@ def create(
 ) -> store.JobRecord:
     """Make the batch's job, the plan copied beside it (:func:`spawn` or :func:`run` runs it)."""
     suffix = ".json" if raw.lstrip().startswith(b"{") else ".toml"
+    from omcm.jobs.notify import wants_webhook
+
     return store.create(
         source,
         kind="batch",
@@ -49,6 +51,7 @@ def create(
         reason="a batch",
         deliver=deliver,
         notify=notify,
+        webhook=wants_webhook(conf, source),
         files={"plan" + suffix: raw.decode("utf-8", errors="replace")},
     )
 
@@ -101,9 +104,9 @@ def run(
         with proc.cancel_on_signals(stops):
             summary = executor.run(record.id, conf, on_progress=on_progress)
     except proc.Cancelled:
-        return store.finish(record.id, "cancelled", "cancelled with omcm cancel")
+        return _notified(store.finish(record.id, "cancelled", "cancelled with omcm cancel"))
     except OmcmError as exc:
-        return store.finish(record.id, "failed", str(exc))
+        return _notified(store.finish(record.id, "failed", str(exc)))
     text = executor.render(summary)
     store.write_output(record.id, text)
     counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
@@ -118,8 +121,13 @@ def run(
         tokens=tokens,
         answer_chars=len(text),
     )
-    if ended is not None and ended.notify:
-        from omcm.jobs.worker import notify_desktop
+    return _notified(ended)
 
-        notify_desktop(ended)
+
+def _notified(ended: store.JobRecord | None) -> store.JobRecord | None:
+    """Tell whoever the batch job asked to be told that it ended (:mod:`omcm.jobs.notify`)."""
+    if ended is not None:
+        from omcm.jobs import notify
+
+        notify.ended(ended)
     return ended

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from omcm.config import Config
 
 #: The doors a routed call comes through (its routing-log line's ``source``).
-DOORS = ("hook", "cli", "batch", "mcp")
+DOORS = ("hook", "cli", "batch", "mcp", "review", "schedule")
 
 
 class Source(Record):
@@ -45,6 +45,7 @@ class Task(Record):
     description: str = ""
     agent: str = "general-purpose"  # the subagent type: it decides the tier and the chain
     model: str | None = None  # the Claude model the call named (a tier hint)
+    output_schema: str = ""  # a JSON Schema file the answer must fit (codex --output-schema)
 
     @property
     def title(self) -> str:

@@ -123,6 +123,7 @@ class _Run:
             cwd=cwd,
             title=f"omcm: {(call.task.description or 'subagent task')[:60]}",
             extra_args=list(settings.args),
+            output_schema=call.task.output_schema,
         )
         controls.tell("sent", provider=route.provider, model=route.model, prompt=request.prompt)
         workers = call.config.routing.max_workers

@@ -95,7 +95,8 @@ class CallEntry(Entry):
 
     KIND = "call"
     event: str = "call"
-    source: str = ""  # the door it came through: hook, cli, batch, mcp (omcm.calls.call.DOORS)
+    source: str = ""  # the door it came through: hook, cli, batch, mcp, review, schedule
+    # (omcm.calls.call.DOORS)
     session_id: str = ""
     tool_use_id: str = ""
     tool_name: str = ""

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+    from omcm.calls.call import Source, Task
+
 #: ``omcm result ID``'s exit status for a job that has not ended yet (no --wait).
 STILL_RUNNING = 3
 
@@ -84,38 +86,62 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from omcm.calls import pipeline
     from omcm.calls.call import Source, Task
-    from omcm.jobs import store, worker
-    from omcm.routing import engine
+    from omcm.core.userfile import folder
 
     prompt = _task_text(args)
     conf = cfg.load()
-    from omcm.core.userfile import folder
-
     cwd = folder(args.cwd, "--cwd") if args.cwd is not None else os.getcwd()
-    provider, model = args.provider or "", args.run_model or ""
+    task = Task(prompt=prompt, agent=args.agent)
+    task.description = task.title
+    source = Source(door="cli", tool_name="omcm run", cwd=cwd)
+    return run_routed(
+        source,
+        task,
+        conf,
+        provider=args.provider or "",
+        model=args.run_model or "",
+        reason="started with omcm run",
+        quiet=args.quiet,
+        background=args.background,
+    )
+
+
+def run_routed(
+    source: Source,
+    task: Task,
+    conf: cfg.Config,
+    *,
+    provider: str,
+    model: str,
+    reason: str,
+    quiet: bool = False,
+    background: bool = False,
+) -> int:
+    """A task OMCM was asked to run (``omcm run``, a scheduled run) as a job: in the
+    foreground with its answer on stdout, or started in the background (its id printed).
+    Exit 0 when it was answered (or started)."""
+    from omcm.calls import pipeline
+    from omcm.jobs import store, worker
+    from omcm.routing import engine
 
     def requested(call: engine.Call, conf: cfg.Config, st: engine.EngineState) -> engine.Decision:
         return engine.direct(call, conf, st, provider, model)
 
-    task = Task(prompt=prompt, agent=args.agent)
-    task.description = task.title
-    source = Source(door="cli", tool_name="omcm run", cwd=cwd)
     call = pipeline.decide(source, task, conf, requested)
     if not call.routed:
         skipped = "; ".join(f"{p}: {why}" for p, why in call.decision.skipped.items())
         raise OmcmError(f"no provider can run it ({skipped or 'none set'}); see omcm doctor")
     job = worker.start(
         call,
-        reason="started with omcm run",
-        notify=conf.jobs.notify and args.background,
-        spawn_now=args.background,
+        reason=reason,
+        notify=conf.jobs.notify and background,
+        spawn_now=background,
     )
-    if args.background:
+    if background:
         print(job.id)
         return 0
-    watching = None if args.quiet else Watch(call.decision.routes[0].provider)
+    watching = None if quiet else Watch(call.decision.routes[0].provider)
     try:
         ended = worker.run(job.id, watch=watching.update if watching else None)
     finally:

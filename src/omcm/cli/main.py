@@ -5,7 +5,8 @@ handlers: :mod:`~omcm.cli.doctor` (doctor, setup), :mod:`~omcm.cli.status`,
 :mod:`~omcm.cli.routing` (route, log), :mod:`~omcm.cli.jobs` (run, jobs, result,
 cancel), :mod:`~omcm.cli.batch`, :mod:`~omcm.cli.pool`, :mod:`~omcm.cli.stats`
 (stats, savings), :mod:`~omcm.cli.session` (mode, handoff), :mod:`~omcm.cli.hud`,
-:mod:`~omcm.cli.config`. A handler raises :class:`~omcm.core.errors.OmcmError`
+:mod:`~omcm.cli.config`, :mod:`~omcm.cli.review` (review, git-hook, review-gate),
+:mod:`~omcm.cli.schedule`. A handler raises :class:`~omcm.core.errors.OmcmError`
 for what the user must fix; :func:`main` prints it as one line (and, for a command
 given ``--json``, as ``{"error": {...}}`` on stdout too). Exit codes: 2 for a usage
 error, 1 for any other failure. Anything else that goes wrong is a bug: one line names
@@ -148,6 +149,18 @@ def _parser_class(json_errors: bool) -> type[argparse.ArgumentParser]:
             self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
         ) -> tuple[argparse.Namespace, list[str]]:
             found, extras = super().parse_known_args(args, namespace)
+            trailing = getattr(found, "trailing", "")
+            if (
+                extras
+                and trailing
+                and getattr(found, trailing, None) is None
+                and not extras[0].startswith("-")
+            ):
+                # `omcm schedule add NAME --every 1d --provider P PROMPT`: argparse gives an
+                # optional positional its chance right after NAME, so a PROMPT after the
+                # options comes back unrecognised: it is the positional.
+                setattr(found, trailing, " ".join(extras))
+                extras = []
             if extras:
                 shown = " ".join(cut(word, QUOTED) for word in extras[:5])
                 more = f" (and {len(extras) - 5} more)" if len(extras) > 5 else ""
@@ -167,7 +180,20 @@ def _parser_class(json_errors: bool) -> type[argparse.ArgumentParser]:
 
 def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     """The parser of every command: each command group adds its own."""
-    from omcm.cli import batch, config, doctor, hud, jobs, pool, routing, session, stats, status
+    from omcm.cli import (
+        batch,
+        config,
+        doctor,
+        hud,
+        jobs,
+        pool,
+        review,
+        routing,
+        schedule,
+        session,
+        stats,
+        status,
+    )
 
     parser = _parser_class(json_errors)(prog="omcm", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"omcm {__version__}")
@@ -178,6 +204,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         routing.add_parser,
         jobs.add_parser,
         batch.add_parser,
+        review.add_parser,
+        schedule.add_parser,
         pool.add_parser,
         stats.add_parsers,
         session.add_parser,

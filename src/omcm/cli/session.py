@@ -244,7 +244,8 @@ def cmd_mode_list(args: argparse.Namespace) -> int:
 def cmd_mode_reference(_args: argparse.Namespace) -> int:
     from omcm.routing import modes
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    here = os.path.abspath(__file__)  # <root>/src/omcm/cli/session.py
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(here))))
     print(modes.reference_table(os.path.join(root, "commands")), end="")
     return 0
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from omcm.providers.base import ProviderSettings
 
 TIERS = ("low", "medium", "high")
+#: The severities of a review finding, gravest first (the review format in the README).
+SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 class ProvidersConfig(Section):
@@ -191,6 +193,76 @@ class AutopilotConfig(Section):
     max_continuations: int = 5
 
 
+class WebhookConfig(Section):
+    DOCS = {
+        "url": "Where to POST one message when a job ends (empty: no webhook, unless `url_env` "
+        "names a variable that is set).",
+        "url_env": "The name of an environment variable holding the URL (it wins when set), so a "
+        "secret URL stays out of this file.",
+        "format": "`json` (the job's fields) or `slack` (a Slack incoming-webhook message).",
+        "jobs": "Which jobs post: `outside-claude` (started from a terminal, a git hook or a "
+        "schedule) or `all` (the jobs of Claude's routed subagent calls too).",
+        "timeout": "Seconds one POST may take.",
+        "retries": "POSTs tried again after a failed one (then the job's event log says why).",
+    }
+    RULES = {
+        "format": {"choices": ("json", "slack")},
+        "jobs": {"choices": ("outside-claude", "all")},
+        "timeout": {"ge": 1, "le": 60},
+        "retries": {"ge": 0, "le": 5},
+    }
+    url: str = ""
+    url_env: str = ""
+    format: str = "json"
+    jobs: str = "outside-claude"
+    timeout: int = 5
+    retries: int = 2
+
+
+class ReviewConfig(Section):
+    DOCS = {
+        "provider": "Who reviews: a provider name; empty: the local Ollama model if one is "
+        "named, else the first ready provider of the LOW tier's chain.",
+        "block_on": "The lowest severity that fails a commit or blocks a stop (critical, high, "
+        "medium, low, info).",
+        "max_diff_kb": "The most diff sent for one review, in KB; files beyond it are listed as "
+        "not reviewed.",
+        "timeout": "Seconds one review may take in all; a review that runs out of time follows "
+        "`on_error` in a git hook and lets the stop through at the gate.",
+        "on_error": "A review that could not be done or read: `fail` (the commit fails; the "
+        "gate blocks the stop once, asking Claude to check its change itself) or `pass`.",
+        "gate": "The review gate at Stop: false (off; `/omcm:review-gate on` turns it on per "
+        "session), true (`provider` reviews each turn's change) or a provider name.",
+        "gate_max_blocks": "The gate blocks at most this many stops in a row; then it lets the "
+        "stop through and says so.",
+    }
+    RULES = {
+        "provider": {"choices": ("", *REGISTERED)},
+        "block_on": {"choices": SEVERITIES},
+        "max_diff_kb": {"ge": 1, "le": 10240},
+        "timeout": {"ge": 10, "le": 3600},
+        "on_error": {"choices": ("fail", "pass")},
+        "gate_max_blocks": {"ge": 1, "le": 7},
+    }
+    provider: str = ""
+    block_on: str = "high"
+    max_diff_kb: int = 200
+    timeout: int = 300
+    on_error: str = "fail"
+    gate: bool | str = False
+    gate_max_blocks: int = 2
+
+    def gate_provider(self, session_switch: str = "") -> str | None:
+        """Who reviews at the gate: None when it is off (``session_switch``: a session's
+        ``/omcm:review-gate on|off``, "" to follow this table); "" for :attr:`provider`'s
+        choice, else a provider name."""
+        if session_switch == "off" or (session_switch != "on" and self.gate is False):
+            return None
+        if isinstance(self.gate, str) and self.gate:
+            return self.gate
+        return self.provider
+
+
 class JobsConfig(Section):
     DOCS = {
         "background": "Run a routed subagent call that Claude Code sends to the background "
@@ -202,6 +274,7 @@ class JobsConfig(Section):
         "keep": "At most this many finished jobs are kept (the oldest go first).",
         "notify": "A desktop notification (notify-send, osascript) when a job started from a "
         "terminal ends.",
+        "webhook": "A message to a web hook (Slack or any JSON receiver) when a job ends.",
     }
     RULES = {
         "timeout": {"ge": 30, "le": 7000},
@@ -213,6 +286,7 @@ class JobsConfig(Section):
     keep_days: int = 7
     keep: int = 200
     notify: bool = False
+    webhook: WebhookConfig = WebhookConfig()
 
 
 class ContextConfig(Section):
@@ -291,6 +365,8 @@ class Config(Section):
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
         "autopilot": "How autopilot keeps a session going.",
         "jobs": "Background jobs: routed subagent calls that run on after the hook.",
+        "review": "Code review by a provider: the pre-commit hook, `omcm review` and the "
+        "review gate at Stop.",
         "prices": 'Prices for models genai-prices lacks: `[prices."codex/my-model"] input = '
         '1.25`, `output = 10.0`, `source = "…"` (USD per million tokens; `claude/MODEL` for '
         "Claude).",
@@ -310,4 +386,5 @@ class Config(Section):
     delegation: DelegationConfig = DelegationConfig()
     autopilot: AutopilotConfig = AutopilotConfig()
     jobs: JobsConfig = JobsConfig()
+    review: ReviewConfig = ReviewConfig()
     prices: dict[str, PriceOverride] = {}

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from omcm.config.schema import TIERS, Config
 from omcm.core.errors import ConfigError
 from omcm.core.records import _MISSING, Section
+from omcm.providers import REGISTERED
 
 _MODELS: dict[type[Section], type[BaseModel]] = {}
 
@@ -121,7 +122,8 @@ def validate_data(data: dict[str, Any], where: str) -> Config:
     try:
         model = model_for(Config).model_validate(layered(data))
     except ValidationError as exc:
-        raise ConfigError(f"{where}: " + "; ".join(_describe(e) for e in exc.errors())) from exc
+        described = dict.fromkeys(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{where}: " + "; ".join(described)) from exc
     config = Config.parse(model.model_dump(), where)
     problems = _across(config)
     if problems:
@@ -136,6 +138,12 @@ def _across(config: Config) -> list[str]:
         problems.append(
             f"key 'recovery_threshold' must be below 'threshold' "
             f"({config.recovery_threshold} >= {config.threshold}); otherwise fallback never ends"
+        )
+    gate = config.review.gate
+    if isinstance(gate, str) and gate not in REGISTERED:
+        problems.append(
+            f"key 'review.gate' must be true, false or a provider name "
+            f"({', '.join(REGISTERED)}), not {gate!r}"
         )
     for name, table in config.providers.dump().items():
         pool = table.get("pool") if isinstance(table, dict) else None
@@ -159,8 +167,15 @@ def validate_file(path: str) -> Config:
     return parse_text(text, path)
 
 
+#: What pydantic adds to a key for each alternative of a union (``gate = true | "codex"``).
+_UNION_TAGS = {"bool": "true or false", "str": "a string", "int": "an integer"}
+
+
 def _describe(error: Any) -> str:
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "literal"))]
+    union = _union_error(loc, error)
+    if union:
+        return union
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":
         section = _section_at(loc[:-1])
@@ -175,6 +190,19 @@ def _describe(error: Any) -> str:
     got = error.get("input")
     shown = cut(repr(got)) if not isinstance(got, dict) else "a table"
     return f"key '{key}': {cut(error['msg'].lower())} (got {shown})"
+
+
+def _union_error(loc: list[str], error: Any) -> str:
+    """One message for a value that fits no alternative of a union (pydantic gives one per
+    alternative, each under the alternative's name); "" for any other error."""
+    if len(loc) < 2 or loc[-1] not in _UNION_TAGS or not error["type"].endswith("_type"):
+        return ""
+    section = _section_at(loc[:-2])
+    if section is None or loc[-2] not in {s.name for s in section._specs()}:
+        return ""
+    kinds = [k.__name__ for k in typing.get_args(_python_type(section, loc[-2]))]
+    wanted = " or ".join(_UNION_TAGS[k] for k in kinds if k in _UNION_TAGS)
+    return f"key '{'.'.join(loc[:-1])}': expected {wanted} (got {error.get('input')!r})"
 
 
 def _section_at(loc: list[str]) -> type[Section] | None:

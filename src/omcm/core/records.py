@@ -9,7 +9,8 @@ declare are ignored (Claude Code's payloads gain fields between versions).
 pydantic stays where it earns its cost: the user-written ``config.toml``.
 
 Supported annotations: ``str``, ``int``, ``float``, ``bool``, ``Any``,
-``X | None``, ``list[X]``, ``dict[str, X]`` and other :class:`Record` classes.
+``X | None``, ``X | Y`` (the first that fits), ``list[X]``, ``dict[str, X]`` and
+other :class:`Record` classes.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _build(
         nullable = "None" in options
         rest = [o for o in options if o != "None"]
         if len(rest) != 1:
-            raise TypeError(f"unsupported union annotation {annotation!r}")
+            return _union(annotation, [_build(o, namespace, names) for o in rest], nullable)
         inner = _build(rest[0], namespace, names)
 
         def check_optional(value: object, path: str, problems: list[tuple[str, str]]) -> object:
@@ -176,6 +177,28 @@ def _build(
 
         return check_record
     raise TypeError(f"unsupported record annotation {annotation!r}")
+
+
+def _union(
+    annotation: str,
+    checks: list[Callable[[object, str, list[tuple[str, str]]], object]],
+    nullable: bool,
+) -> Callable[[object, str, list[tuple[str, str]]], object]:
+    """``A | B``: the first alternative the value fits (``gate = true`` or ``gate = "codex"``)."""
+
+    def check_union(value: object, path: str, problems: list[tuple[str, str]]) -> object:
+        if value is None and nullable:
+            return None
+        for check in checks:
+            tried: list[tuple[str, str]] = []
+            found = check(value, path, tried)
+            if not tried:
+                return found
+        shown = " or ".join(part for part in _split_top(annotation, "|") if part != "None")
+        problems.append((path, f"expected {shown}, got {_show(value)} ({_type_name(value)})"))
+        return _MISSING
+
+    return check_union
 
 
 class _Spec:

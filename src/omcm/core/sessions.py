@@ -119,6 +119,20 @@ def forget_calls(session_id: str) -> None:
     shutil.rmtree(os.path.join(_dir(session_id), "calls"), ignore_errors=True)
 
 
+def review_store(session_id: str) -> str:
+    """The review gate's snapshots of the session's work tree (:mod:`omcm.review.gate`)."""
+    return os.path.join(_dir(session_id), "review-store")
+
+
+def forget_review_store(session_id: str) -> None:
+    """Drop the review gate's snapshots (the session ended; the next prompt takes anew)."""
+    store = review_store(session_id)
+    if os.path.isdir(store):
+        import shutil
+
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def note_job(session_id: str) -> None:
     """A call of this session became a background job (the Stop hook then looks for them)."""
     state.atomic_write(os.path.join(_dir(session_id), "jobs-started"), "")

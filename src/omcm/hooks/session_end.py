@@ -32,6 +32,7 @@ TAIL = 256 * 1024
 def handle(payload: SessionEndPayload) -> dict[str, Any] | None:
     sessions.record_event(payload)
     sessions.forget_calls(payload.session_id)
+    sessions.forget_review_store(payload.session_id)
     rejected_at = last_limit_error(payload.transcript_path)
     if rejected_at is None or time.time() - rejected_at > RECENT:
         return None

@@ -1,8 +1,14 @@
-"""The Stop hook: autopilot keeps going while its todo list has open items.
+"""The Stop hook: background answers, the review gate, and autopilot, in that order.
 
-It blocks a stop with a reason listing what remains, counts consecutive
-continuations (``stop_hook_active`` marks a stop that follows one), and gives up
-after ``autopilot.max_continuations`` so it can never loop forever.
+- Under ``-p`` it hands Claude the answers of the session's background jobs.
+- With the review gate on (``[review] gate``, ``/omcm:review-gate on``), a turn that
+  changed files is reviewed by a provider; findings that reach ``review.block_on``
+  block the stop once (:mod:`omcm.review.gate`). A session without the gate imports
+  none of it.
+- Autopilot keeps going while its todo list has open items: it blocks a stop with a
+  reason listing what remains, counts consecutive continuations (``stop_hook_active``
+  marks a stop that follows one), and gives up after ``autopilot.max_continuations``
+  so it can never loop forever.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ def handle(payload: StopPayload) -> dict[str, Any] | None:
     from omcm.routing import modes, session_mode
 
     mode = session_mode.current(payload.session_id)
+    reviewer = conf.review.gate_provider(mode.review_gate)
+    if reviewer is not None:
+        from omcm.review import gate
+
+        found = gate.at_stop(payload.session_id, payload.cwd, conf, reviewer)
+        if found is not None and ("decision" in found or mode.mode != "autopilot"):
+            return found
     if mode.mode != "autopilot":
         return None
     from omcm.calls import handoff

@@ -32,9 +32,11 @@ def handle(payload: UserPromptSubmitPayload) -> dict[str, Any] | None:
         # A background subagent that ran on Claude says here what it cost.
         sessions.record_event(payload)
         _background_subagent_done(payload)
+        _review_gate(payload, conf)
         return None
     notice = sessions.record_event(payload, take_notice=True, prompt=payload.prompt).pending_notice
     answer = _respond(payload, conf)
+    _review_gate(payload, conf)
     if notice:
         answer = dict(answer or {})
         answer["systemMessage"] = "\n".join(filter(None, [notice, answer.get("systemMessage")]))
@@ -67,6 +69,17 @@ def _respond(payload: UserPromptSubmitPayload, conf: Config) -> dict[str, Any] |
         )
         return _tell(payload.session_id, mode, conf, announce=True)
     return _tell(payload.session_id, mode, conf, announce=False)
+
+
+def _review_gate(payload: UserPromptSubmitPayload, conf: Config) -> None:
+    """With the review gate on, a turn starts: keep the work tree's state to compare at Stop."""
+    from omcm.routing import session_mode
+
+    if conf.review.gate_provider(session_mode.current(payload.session_id).review_gate) is None:
+        return
+    from omcm.review import gate
+
+    gate.turn_started(payload.session_id, payload.cwd)
 
 
 def _fusion(match: KeywordMatch, conf: Config) -> bool:

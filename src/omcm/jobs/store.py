@@ -105,6 +105,8 @@ class JobRecord(state.StateRecord):
     delivered_at: float | None = None
     read_at: float | None = None  # shown by omcm result
     notify: bool = False
+    webhook: bool = False  # post [jobs.webhook] when it ends (omcm.jobs.notify)
+    webhook_sent_at: float | None = None  # its one message was taken for sending
     unlogged: bool = False  # finished, its routing-log line not written yet (log_owed)
 
     @property
@@ -224,6 +226,7 @@ def create(
     kind: str = "task",
     deliver: bool = False,
     notify: bool = False,
+    webhook: bool = False,
     files: dict[str, str] | None = None,
 ) -> JobRecord:
     """Write a new queued job: its folder, its record and its files; the one place a job
@@ -246,6 +249,7 @@ def create(
         title=title,
         timeout=timeout,
         notify=notify,
+        webhook=webhook,
         reason=reason,
         created_at=now,
         transitions=[Transition(at=now, state="queued", reason=reason or "created")],

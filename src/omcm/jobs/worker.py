@@ -51,6 +51,7 @@ def start(
     """Make ``call`` a queued job (its handoff context written first) and, with
     ``spawn_now``, start its worker."""
     from omcm.calls import pipeline
+    from omcm.jobs import notify as notifying
 
     pipeline.prepare(call)
     record = store.create(
@@ -61,6 +62,7 @@ def start(
         reason=reason,
         deliver=deliver,
         notify=notify,
+        webhook=notifying.wants_webhook(call.config, call.source),
     )
     if spawn_now:
         spawn(record.id)
@@ -194,8 +196,10 @@ def _finish(record: store.JobRecord, outcome: Outcome, deadline: float) -> store
             time.sleep(pause)
             pause = min(pause * 2, 10.0)
     rescue.forget(record.id)
-    if ended is not None and ended.notify:
-        notify_desktop(ended)
+    if ended is not None:
+        from omcm.jobs import notify
+
+        notify.ended(ended)
     try:
         store.prune(config.load())
     except (config.ConfigError, OSError):
@@ -226,21 +230,6 @@ def state_log(message: str) -> None:
     from omcm.core import state
 
     state.log_error(message)
-
-
-def notify_desktop(record: store.JobRecord) -> None:
-    """Tell a user in a terminal without Claude that a job ended (notify-send, osascript)."""
-    import shutil
-
-    title = f"OMCM job {record.state}"
-    body = f"{record.title[:80]} ({record.provider or 'no provider'}) · omcm result {record.id}"
-    if shutil.which("notify-send"):
-        proc.run(["notify-send", title, body], timeout=10)
-    elif shutil.which("osascript"):
-        quoted = body.replace("\\", "\\\\").replace('"', '\\"')
-        proc.run(
-            ["osascript", "-e", f'display notification "{quoted}" with title "{title}"'], timeout=10
-        )
 
 
 #: Seconds a worker has to stop by itself before it and its provider are killed.

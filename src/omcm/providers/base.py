@@ -89,6 +89,9 @@ class ProviderRequest(Record):
     cwd: str  # the project directory
     title: str = "omcm subagent task"  # a short label (opencode --title)
     extra_args: list[str] = []  # user's [providers.X].args, put before OMCM's own
+    #: a JSON Schema file the final answer must fit, for CLIs that take one (codex
+    #: ``--output-schema``); the others are asked for the shape in the prompt
+    output_schema: str = ""
 
 
 class ProviderResult(Record):

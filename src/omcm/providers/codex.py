@@ -1,6 +1,7 @@
 """OpenAI Codex CLI: ``codex exec --json``, the prompt on stdin.
 
-argv: ``codex exec [ARGS] --json --skip-git-repo-check -s SANDBOX [-m MODEL] -C CWD -``.
+argv: ``codex exec [ARGS] --json --skip-git-repo-check -s SANDBOX [-m MODEL]
+[--output-schema FILE] -C CWD -``.
 ``-`` reads the prompt from stdin. No ``-o FILE``: the JSONL stream already
 carries every ``agent_message``, so no temp file is needed. Retries: codex
 retries per model provider (``request_max_retries`` / ``stream_max_retries`` in
@@ -154,6 +155,8 @@ class Codex(Provider):
         ]
         if request.model:
             argv += ["-m", request.model]
+        if request.output_schema:
+            argv += ["--output-schema", request.output_schema]
         return [*argv, "-C", request.cwd, "-"]
 
     def progress(self, line: str) -> str:
@@ -272,7 +275,8 @@ class AppServer(WarmServer):
 
     Checked with codex-cli 0.169.0: ``thread/start`` takes the call's cwd, model and
     sandbox (``read-only`` / ``workspace-write``, the same policies as ``exec -s``)
-    with ``approvalPolicy: never``; ``turn/start`` runs the prompt; the answer is
+    with ``approvalPolicy: never``; ``turn/start`` runs the prompt (with ``outputSchema``,
+    as ``exec --output-schema`` sends it, when the call has one); the answer is
     the last ``agentMessage`` item, the usage the last ``thread/tokenUsage/updated``
     total (fields as in ``exec --json``), a failure ``turn/completed`` with status
     ``failed``. ``turn/interrupt`` aborts a turn at once. The user's ``args``
@@ -326,7 +330,7 @@ class AppServer(WarmServer):
         events = self.rpc.subscribe(lambda m: as_dict(m.get("params")).get("threadId") == thread_id)
         try:
             result = self._turn(
-                thread_id, request.prompt, events, deadline=deadline, stop=stop, timeout=timeout
+                thread_id, request, events, deadline=deadline, stop=stop, timeout=timeout
             )
             return (
                 result
@@ -341,7 +345,7 @@ class AppServer(WarmServer):
     def _turn(
         self,
         thread_id: object,
-        prompt: str,
+        request: ProviderRequest,
         events: Any,
         *,
         deadline: float,
@@ -351,10 +355,7 @@ class AppServer(WarmServer):
         import queue
         import time
 
-        text = [{"type": "text", "text": prompt}]
-        turn = self.rpc.request(
-            "turn/start", {"threadId": thread_id, "input": text}, deadline, stop
-        )
+        turn = self.rpc.request("turn/start", _turn_params(thread_id, request), deadline, stop)
         turn_id = as_dict(turn.get("turn")).get("id")
         answer, usage, error, status = "", Usage(), "", ""
         while not status:
@@ -411,6 +412,31 @@ class AppServer(WarmServer):
                 continue
             if not message or message.get("method") == "turn/completed":
                 return
+
+
+def _turn_params(thread_id: object, request: ProviderRequest) -> dict[str, Any]:
+    """``turn/start``'s params: the prompt, and the answer's schema when the call has one
+    (as ``exec --output-schema`` sends it; ``turn/start`` takes ``outputSchema``, 0.169.0)."""
+    params: dict[str, Any] = {
+        "threadId": thread_id,
+        "input": [{"type": "text", "text": request.prompt}],
+    }
+    schema = _schema(request.output_schema) if request.output_schema else None
+    if schema is not None:
+        params["outputSchema"] = schema
+    return params
+
+
+def _schema(path: str) -> Any:
+    """The JSON Schema in ``path``; None when it cannot be read (the prompt still asks for
+    the shape, and the caller checks the answer)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def _app_usage(total: dict[str, Any]) -> Usage:

@@ -30,6 +30,7 @@ class SessionMode(StateRecord):
     set_at: float | None = None
     continuations: int = 0  # consecutive Stop-hook continuations (autopilot)
     band: str = ""  # the tiers the mode last routed (modes.band); a change is told to Claude
+    review_gate: str = ""  # "on" / "off": /omcm:review-gate for this session; "": [review] gate
 
 
 def mode_file(session_id: str) -> str:
@@ -98,3 +99,14 @@ def cancel(session_id: str, mode: str = "") -> str:
         return ended
 
     return update(session_id, mutate)
+
+
+def set_review_gate(session_id: str, switch: str) -> None:
+    """Turn the review gate ``on`` or ``off`` for this session ("": as ``[review] gate`` says)."""
+    if switch not in ("on", "off", ""):
+        raise ValueError(f"review gate switch {switch!r}: on, off or empty")
+
+    def mutate(record: SessionMode) -> None:
+        record.review_gate = switch
+
+    update(session_id, mutate)
