@@ -183,7 +183,7 @@ def main() -> int:
             argv = ["sh", str(REPO / "hooks" / "omcm-hook"), event]
             return lambda: timed(argv, data, launcher_env, cwd)
 
-        hud = [PYTHON, *paths.fast_start("omcm.hud.statusline", "main", paths.import_path())]
+        hud = [PYTHON, *paths.fast_start("omcm.hud.statusline", "run", paths.import_path())]
         cases: dict[str, Callable[[], float]] = {
             "pre-tool-use": launched("pre-tool-use", agent),
             "user-prompt": launched("user-prompt-submit", prompt),

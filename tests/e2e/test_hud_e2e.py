@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from omcm.cli.hud import hud_command
 from omcm.routing.usage import ProviderHealth, ProviderLimits
 from tests.e2e.claude import (
     MODERN,
@@ -450,8 +451,9 @@ def test_setup_chains_the_users_status_line(hud_session: HudSession) -> None:
         "type": "command",
         "padding": 0,
         "refreshInterval": 2.0,
-        "command": f"{REPO_PYTHON} -c 'from omcm.hud.statusline import main; main()'  # omcm hud",
+        "command": hud_command(),  # python -S -P with the environment's import path
     }
+    assert installed["statusLine"]["command"].startswith(f"{REPO_PYTHON} -S -P -c ")
     for step in hud_session.steps.values():
         assert step.hud.endswith("│ MYLINE"), step.screen
 

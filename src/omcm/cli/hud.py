@@ -59,7 +59,7 @@ def hud_command() -> str:
     """
     import shlex
 
-    argv = [sys.executable, *paths.fast_start("omcm.hud.statusline", "main", paths.import_path())]
+    argv = [sys.executable, *paths.fast_start("omcm.hud.statusline", "run", paths.import_path())]
     return f"{shlex.join(argv)}  # omcm hud"
 
 

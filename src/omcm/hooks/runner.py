@@ -44,9 +44,12 @@ REWAKE = 2
 def run() -> None:
     """Entry point of the launcher: ``python -c "from omcm.hooks.runner import run; run()" EVENT``.
 
-    ``-c`` rather than ``-m omcm.hooks`` spares every hook the import of runpy.
+    ``-c`` rather than ``-m omcm.hooks`` spares every hook the import of runpy, and the
+    process ends without the interpreter's teardown (:func:`omcm.core.exit_now`).
     """
-    raise SystemExit(main(sys.argv[1:]))
+    from omcm.core import exit_now
+
+    exit_now(main(sys.argv[1:]))
 
 
 def main(argv: list[str]) -> int:

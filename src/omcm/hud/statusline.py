@@ -28,8 +28,13 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
 
-#: what settings.json runs: ``python -c FAST_ENTRY`` (see omcm.cli.hud.hud_command)
-FAST_ENTRY = "from omcm.hud.statusline import main; main()"
+
+def run() -> None:
+    """The status line as settings.json runs it: :func:`main`, then the process ends
+    without the interpreter's teardown (:func:`omcm.core.exit_now`)."""
+    from omcm.core import exit_now
+
+    exit_now(main())
 
 
 def main() -> int:
