@@ -27,6 +27,7 @@ from omcm.calls.call import Outcome, RoutedCall, Source, Task
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from omcm.calls.call import Controls
     from omcm.calls.routing_log import AttemptEntry, CallEntry
@@ -155,14 +156,9 @@ def entry_for(call: RoutedCall, outcome: Outcome | None = None) -> CallEntry:
     (``outcome``; none: a call that stays on Claude). The same for every door."""
     from omcm.calls.routing_log import CallEntry
 
-    decision, source = call.decision, call.source
+    decision = call.decision
     entry = CallEntry(
-        time=time.time(),
-        source=source.door,
-        session_id=source.session_id,
-        tool_use_id=source.tool_use_id,
-        tool_name=source.tool_name,
-        batch_id=source.batch_id,
+        **_where(call.source),
         agent_raw=decision.agent_raw,
         agent=decision.agent,
         tier=decision.tier,
@@ -192,6 +188,18 @@ def entry_for(call: RoutedCall, outcome: Outcome | None = None) -> CallEntry:
     return entry
 
 
+def _where(source: Source) -> dict[str, Any]:
+    """The fields of a routing-log line that say when and where a call came from."""
+    return {
+        "time": time.time(),
+        "source": source.door,
+        "session_id": source.session_id,
+        "tool_use_id": source.tool_use_id,
+        "tool_name": source.tool_name,
+        "batch_id": source.batch_id,
+    }
+
+
 def book(call: RoutedCall, outcome: Outcome | None = None) -> CallEntry:
     """Write the call's routing-log line and count it; the line."""
     entry = entry_for(call, outcome)
@@ -213,11 +221,7 @@ def book_error(source: Source, task: Task, outcome: str, error: str, began: floa
     from omcm.routing.agents import normalise
 
     entry = CallEntry(
-        time=time.time(),
-        source=source.door,
-        session_id=source.session_id,
-        tool_use_id=source.tool_use_id,
-        tool_name=source.tool_name,
+        **_where(source),
         agent_raw=task.agent,
         agent=normalise(task.agent),
         reason=outcome,

@@ -138,17 +138,24 @@ def _parse(path: str, raw: bytes, model: type[R]) -> R | str:
     return record
 
 
+def _bytes(path: str) -> bytes | None:
+    """The file's bytes, None when it does not exist; unreadable is a :class:`StateError`."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
+
+
 def read(path: str, model: type[R]) -> R:
     """The state file as ``model`` (defaults when it does not exist yet), read without a
     lock (writes are atomic); a damaged file is moved aside (under the lock, when the
     state dir can be written) and raised as :class:`Damaged`."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
+    raw = _bytes(path)
+    if raw is None:
         return model()
-    except OSError as exc:
-        raise StateError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
     found = _parse(path, raw, model)
     if not isinstance(found, str):
         return found
@@ -179,13 +186,9 @@ def load(path: str, model: type[R]) -> R:
 
 def _read_locked(path: str, model: type[R]) -> R:
     """Read ``path`` as ``model``, the lock held; a damaged file is moved aside."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
+    raw = _bytes(path)
+    if raw is None:
         return model()
-    except OSError as exc:
-        raise StateError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
     found = _parse(path, raw, model)
     if isinstance(found, str):
         raise Damaged(path, found, _move_aside(path, found))
