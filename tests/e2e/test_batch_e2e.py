@@ -30,7 +30,7 @@ from tests.e2e.stub_anthropic import (
     issued,
     new_text,
 )
-from tests.e2e.stub_models import SETUPS, StubModels, StubUsage
+from tests.e2e.stub_models import SETUPS, Recorded, StubModels, StubUsage
 from tests.e2e.stub_models import Reply as ModelReply
 
 pytestmark = pytest.mark.e2e
@@ -207,8 +207,14 @@ def test_worktree_isolation_keeps_a_conflicting_patch(
     models: dict[str, StubModels], tmp_path: Path
 ) -> None:
     edit = ModelReply(tool=("exec_command", {"cmd": "echo edited by codex >> shared.txt"}))
-    models["codex"].script(edit, edit)  # each task: an edit, then (the default) its answer
-    models["codex"].default = ModelReply(text="codex did it", usage=USAGE["codex"], delay=0.5)
+    answer = ModelReply(text="codex did it", usage=USAGE["codex"], delay=0.5)
+
+    def codex(request: Recorded) -> ModelReply:
+        """Each task's first request gets the edit, its follow-up (which carries the edit's
+        call) the answer: whichever task asks first, however the two interleave."""
+        return answer if "echo edited by codex" in json.dumps(request.body) else edit
+
+    models["codex"].responder = codex
     sandbox = user(tmp_path, models)
     plan = {
         "isolation": "worktree",
