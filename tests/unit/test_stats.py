@@ -7,6 +7,7 @@ import json
 import marshal
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,11 @@ import pytest
 from omcm.calls import routing_log
 from omcm.calls.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
 from omcm.config import Config
-from omcm.core import paths
+from omcm.core import fastjson, paths
 from omcm.core.errors import OmcmError
 from omcm.stats import html as stats_html
 from omcm.stats import index as stats_index
+from omcm.stats import lines as stats_lines
 from omcm.stats import reading
 from omcm.stats import report as stats_report
 from omcm.stats.filters import Filters, parse_when
@@ -593,6 +595,105 @@ def test_days_cut_in_another_time_zone_are_cut_again(monkeypatch: pytest.MonkeyP
         )
         heads = [stats_index.saved(name, rows=False) for name in rotated]
         assert all(head is not None and head.cut_here() for head in heads)
+
+
+#: Lines of every kind, most of them odd or damaged in some way: a line msgspec decodes
+#: gives the row the checked reading gives, and one it refuses is read that way.
+ODD_LINES: list[bytes] = [
+    line.encode() if isinstance(line, str) else line
+    for line in (
+        '{"event":"call","time":1.5}',
+        '{"time":1.5,"agent":"explore"}',  # before the event field existed
+        '{"event":"call","time":2}',
+        '{"event":"call","time":true}',
+        '{"event":"call","time":"1.5"}',
+        '{"event":"call"}',
+        '{"event":"call","time":NaN}',
+        '{"event":"call","time":1e400}',
+        '{"event":"call","time":1' + "0" * 400 + "}",
+        '{"event":"call","time":1.5,"time":2.5}',
+        '{"event":"call","time":1.5,"ag\\u0065nt":"writer"}',
+        '{"event":"call","time":1.5,"agent":"a\\u00e9\\n\\ud800"}',
+        '{"event":"call","time":1.5,"agent":"a\tb"}',
+        b'{"event":"call","time":1.5,"agent":"\xff"}',
+        '{"event":"call","time":1.5,"agent":null,"mode":null}',
+        '{"event":"call","time":1.5,"agent":5}',
+        '{"event":"call","time":1.5,"agent":"' + "x" * 100 + '"}',
+        '{"event":"call","time":1.5,"outcome":""}',
+        '{"event":"call","time":1.5,"outcome":0}',
+        '{"event":"call","time":1.5,"outcome":"routed","duration":3}',
+        '{"event":"call","time":1.5,"duration":true}',
+        '{"event":"call","time":1.5,"duration":null}',
+        '{"event":"call","time":1.5,"duration":"3"}',
+        '{"event":"call","time":1.5,"cache_hit":"yes","job_id":""}',
+        '{"event":"call","time":1.5,"cache_hit":true,"job_id":"job-1"}',
+        '{"event":"call","time":1.5,"job_id":7}',
+        '{"event":"call","time":1.5,"attempts":null}',
+        '{"event":"call","time":1.5,"attempts":""}',
+        '{"event":"call","time":1.5,"attempts":"codex"}',
+        '{"event":"call","time":1.5,"attempts":{}}',
+        '{"event":"call","time":1.5,"attempts":5}',
+        '{"event":"call","time":1.5,"attempts":[5]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","outcome":"ok",'
+        '"duration":2,"tokens":{"input":10,"cached":1,"output":5,"reasoning":2},"warm":"hit"}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":null,"duration":null}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":"many"}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":1.5}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":null}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":true}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":1e400}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","warm":1}]}',
+        '{"event":"call","time":1.5,"prompt_chars":"many","skipped":{"a":[1,2]}}',
+        '{"event":"call","time":1.5,"total":"a subagent field, on a call"}',
+        '{"event":"subagent","time":1.5,"total":10,"model":"claude-opus-5-5","background":true}',
+        '{"event":"subagent","time":1.5,"total":10.5}',
+        '{"event":"subagent","time":1.5,"total":null,"model":null}',
+        '{"event":"subagent","time":1.5,"input":true}',
+        '{"event":"subagent","time":1.5,"input":"1"}',
+        '{"event":"subagent","time":1.5,"background":1,"agent":7}',
+        '{"event":"fallback","time":1.5,"active":true,"reason":5}',
+        '{"event":["call"],"time":1.5}',
+        '{"event":5,"time":1.5}',
+        '{"event":null,"time":1.5}',
+        "[1, 2]",
+        '"a string"',
+        "{broken",
+        '{"event":"call","time":1.5} and more',
+        '  {"event":"call","time":1.5}  ',
+    )
+]
+
+
+def test_a_line_msgspec_decodes_gives_the_row_the_checked_reading_gives() -> None:
+    def read(build: Any, raw: bytes) -> Any:
+        try:
+            return build(raw + b"\n", sys.intern)
+        except stats_lines.DAMAGED:
+            return "damaged"
+
+    def checked(raw: bytes, intern: Any) -> Any:
+        data = fastjson.loads(raw.decode("utf-8"))
+        return stats_lines.checked_row(data, intern) if isinstance(data, dict) else None
+
+    for raw in ODD_LINES:
+        found, expected = read(stats_lines.row_of, raw), read(checked, raw)
+        assert repr(found) == repr(expected), raw  # repr: a NaN is not equal to itself
+        assert type(found) is type(expected), raw
+        if isinstance(found, CallRow) and isinstance(expected, CallRow):
+            assert [type(a) for a in found.attempts] == [type(a) for a in expected.attempts]
+    kinds = {type(read(stats_lines.row_of, raw)).__name__ for raw in ODD_LINES}
+    assert kinds == {"CallRow", "SubagentRow", "str", "NoneType"}
+
+
+def test_lines_as_omcm_writes_them_are_read_by_msgspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    for n, provider in enumerate(PROVIDERS):
+        routing_log.append(routed(now + n, provider, cache_hit=True, job_id="job-1"))
+        routing_log.append(stayed(now + n))
+        routing_log.append(on_claude(now + n, "explore", "low", 20_000))
+    expected = stats_index.parse(paths.routing_log()).rows
+    monkeypatch.setattr(stats_lines, "checked_row", lambda *a: pytest.fail(f"{a} not decoded"))
+    assert stats_index.parse(paths.routing_log()).rows == expected
 
 
 def test_a_tally_keeps_every_figure_through_its_stored_form() -> None:

@@ -20,8 +20,9 @@ A ``.rows`` file holds three :mod:`marshal` objects:
    for the other reports.
 
 A report reads only the header of a file whose rows all lie outside its window.
-Lines of other events (fallbacks, limits) are left out; a damaged line (not JSON, or a
-field of the wrong type) is counted, never fatal.
+Lines are read into rows by :mod:`omcm.stats.lines`; lines of other events (fallbacks,
+limits) are left out; a damaged line (not JSON, or a field of the wrong type) is
+counted, never fatal.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import os
 import sys
 
 from omcm.stats.observations import observe
-from omcm.stats.rows import AttemptRow, CallRow, SubagentRow, gc_paused, plain, typed
+from omcm.stats.rows import SubagentRow, gc_paused, plain, typed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 #: 3: rows stored as :func:`omcm.stats.rows.plain` (2 stored one tuple per row).
 #: 4: the days' tallies between the header and the rows.
 VERSION = 4
-_EVENTS = {"call", "subagent", ""}
 
 
 class Rows:
@@ -121,7 +121,7 @@ class Rows:
 def parse(path: str) -> Rows:
     """Every line of ``path`` as rows (a missing file has none). A file that cannot be
     read is an :class:`~omcm.core.errors.OmcmError` naming it."""
-    from omcm.core import fastjson
+    from omcm.stats.lines import DAMAGED, row_of
 
     rows: list[Row] = []
     damaged = lines = 0
@@ -133,9 +133,8 @@ def parse(path: str) -> Rows:
                     continue
                 lines += 1
                 try:
-                    data = fastjson.loads(raw.decode("utf-8"))
-                    row = _row(data, intern) if isinstance(data, dict) else None
-                except (ValueError, TypeError, KeyError, AttributeError):
+                    row = row_of(raw, intern)
+                except DAMAGED:
                     damaged += 1
                     continue
                 if row is not None:
@@ -157,88 +156,6 @@ def parse(path: str) -> Rows:
         if isinstance(row, SubagentRow):
             observe(found.observed, row)
     return found
-
-
-def _num(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if value is None:
-        return 0
-    raise TypeError("not a number")
-
-
-def _str(value: object, intern: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return intern(value) if len(value) < 64 else value
-
-
-def _row(data: dict[str, Any], intern: Any) -> Row | None:
-    """The row of a line; None for a line of another event. A field of the wrong type
-    raises :class:`TypeError` (the line is damaged).
-
-    Rows are built by position, their fields in order (the line's keys name them, else a
-    comment does): by keyword would add a tenth to parsing the live file, which every
-    report does. ``tests/unit/test_stats.py`` gives every field a value of its own.
-    """
-    event = data.get("event") or ""
-    if event not in _EVENTS:
-        return None  # fallback and limit lines
-    when = data.get("time")
-    if not isinstance(when, (int, float)):
-        raise TypeError("no time")
-    if event == "subagent":
-        return SubagentRow(
-            float(when),
-            _str(data.get("session_id"), intern),
-            _str(data.get("agent"), intern),
-            _str(data.get("tier"), intern),
-            _str(data.get("mode"), intern),
-            _str(data.get("model"), intern),
-            int(_num(data.get("input"))),
-            int(_num(data.get("cache_creation"))),
-            int(_num(data.get("cache_read"))),
-            int(_num(data.get("output"))),
-            int(_num(data.get("total"))),
-            int(_num(data.get("duration_ms"))),
-            bool(data.get("background")),
-        )
-    return CallRow(
-        float(when),
-        _str(data.get("session_id"), intern),
-        _str(data.get("agent"), intern),
-        _str(data.get("tier"), intern),
-        _str(data.get("mode"), intern),
-        _str(data.get("outcome") or "claude", intern),
-        _str(data.get("reason"), intern),
-        _str(data.get("provider"), intern),
-        _str(data.get("model"), intern),
-        float(_num(data.get("duration"))),
-        bool(data.get("cache_hit")),
-        bool(data.get("job_id")),  # job
-        tuple([_attempt(a, intern) for a in data.get("attempts") or ()]),
-    )
-
-
-def _attempt(data: object, intern: Any) -> AttemptRow:
-    if not isinstance(data, dict):
-        raise TypeError("not an attempt")
-    tokens = data.get("tokens")
-    if not isinstance(tokens, dict):
-        tokens = {}
-    return AttemptRow(
-        _str(data.get("provider"), intern),
-        _str(data.get("model"), intern),
-        _str(data.get("outcome"), intern),
-        int(_num(tokens.get("input"))),
-        int(_num(tokens.get("cached"))),
-        int(_num(tokens.get("output"))),
-        int(_num(tokens.get("reasoning"))),
-        float(_num(data.get("duration"))),
-        _str(data.get("warm"), intern),
-    )
 
 
 def saved(path: str, *, rows: bool = True, days: bool = False) -> Rows | None:
