@@ -1,15 +1,28 @@
 """``omcm stats`` over a year of heavy use: half a million routing-log lines.
 
-    .venv/bin/python benchmarks/stats.py [--lines 500000] [--runs 3]
+    .venv/bin/python benchmarks/stats.py [--lines 500000] [--runs 5] [--before SRC]
 
 Writes a year of lines through the real ``omcm.calls.routing_log.append`` (so the log
 rotates every 10 MB and each rotated file is indexed by the detached indexer, as
 on a user's machine): subagent calls that stayed on Claude, routed calls with one
 or two provider attempts, subagents costed on Claude, and a damaged line now and
-then. Then times ``omcm stats`` as a user runs it (a new process, the report over
-the whole year, by day and by hour, text and JSON), median of ``--runs``; and once
-with the rotated files' rows removed, which the report rebuilds on both cores.
-Target (issue 12): under 2 s for the year. Runs in a temporary state dir.
+then. Then times ``omcm stats`` and ``omcm savings`` as a user runs them, a new
+process each run, and prints each case's median wall time, CPU time (user and
+system, the command's worker processes included) and peak memory (its largest
+process):
+
+- the first report, when the rotated files have no ``.rows`` yet (the first report
+  after an upgrade, or after the detached indexer was killed): they are removed
+  before each run;
+- later reports, over the saved ``.rows``.
+
+``--before SRC`` times the ``omcm`` package in ``SRC`` as well (the ``src`` folder of
+another checkout: ``git worktree add /tmp/stats-before 0659abc`` gives
+``/tmp/stats-before/src``), over its own copy of the same log, the two in turn run by
+run (A B A B ...); it prints the ratio of each pair's times (median) and checks that
+both printed the same. Targets (issue 20): on the 2-core development machine, the
+first report of a year by day within 4 s, a later one within 1 s. Runs in a temporary
+state dir; nothing touches your home.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,29 +139,108 @@ def wait_for_indexes(timeout: float = 600) -> float:
     return time.monotonic() - began
 
 
-def timed(args: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "omcm", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        times.append(time.perf_counter() - began)
-        if done.returncode != 0:
-            raise SystemExit(f"omcm {' '.join(args)} failed: {done.stderr[-500:]}")
-    return statistics.median(times)
+#: One run: wall seconds, CPU seconds, peak MiB, what it printed.
+Sample = tuple[float, float, float, str]
+
+
+def cases(now: float) -> list[tuple[str, list[str], float | None, bool]]:
+    """(label, arguments, target in seconds or None, whether the ``.rows`` are removed
+    first) of each case. The windows are dates, so that every run reports the same."""
+    year = time.strftime("%Y-%m-%dT%H:%M", time.localtime(now - 400 * 86400))
+    week = time.strftime("%Y-%m-%dT%H:%M", time.localtime(now - 7 * 86400))
+    return [
+        ("first report: a year by day", ["stats", "--since", year], 4.0, True),
+        ("a year by day", ["stats", "--since", year], 1.0, False),
+        ("a year by hour", ["stats", "--since", year, "--by", "hour"], None, False),
+        (
+            "a year by week, --json",
+            ["stats", "--since", year, "--by", "week", "--json"],
+            None,
+            False,
+        ),
+        ("the last 7 days", ["stats", "--since", week], None, False),
+        ("savings, a year", ["savings", "--since", year], None, False),
+        ("savings, the last 7 days", ["savings", "--since", week], None, False),
+    ]
+
+
+class Side:
+    """One ``omcm`` (the one running this, or another checkout's) over its own log copy."""
+
+    def __init__(self, name: str, state: Path, src: str | None) -> None:
+        self.name, self.state = name, state
+        self.env = os.environ | {"OMCM_STATE_DIR": str(state)}
+        if src:
+            self.env["PYTHONPATH"] = src
+        self.out = state.parent / f"{name}.out"
+
+    def forget_rows(self) -> None:
+        for rows in self.state.glob("routing-log.jsonl.*.rows"):
+            rows.unlink()
+
+    def run(self, args: list[str]) -> Sample:
+        """(wall s, CPU s, peak MiB, what it printed) of one run of ``omcm ARGS``."""
+        with open(self.out, "w+b") as out:
+            began = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "omcm", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - began
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            printed = out.read().decode("utf-8", "replace")
+        if proc.returncode != 0:
+            raise SystemExit(f"{self.name}: omcm {' '.join(args)} failed: {printed[-500:]}")
+        # ru_maxrss: the largest of the process and the worker processes it waited for
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, printed
+
+
+def measure(sides: list[Side], args: list[str], first: bool, runs: int) -> list[list[Sample]]:
+    """Each side's runs of ``omcm ARGS``, the sides in turn (A B A B ...), after a warm-up."""
+    found: list[list[Sample]] = [[] for _ in sides]
+    for n in range(runs + 1):
+        for side, samples in zip(sides, found, strict=True):
+            if first:
+                side.forget_rows()
+            sample = side.run(args)
+            if n:
+                samples.append(sample)
+    printed = {samples[-1][3] for samples in found}
+    if len(printed) > 1:
+        raise SystemExit(f"omcm {' '.join(args)}: the two printed different reports")
+    return found
+
+
+def show(label: str, target: float | None, found: list[list[Sample]]) -> None:
+    cells = []
+    for samples in found:
+        wall = statistics.median(s[0] for s in samples)
+        cpu = statistics.median(s[1] for s in samples)
+        peak = statistics.median(s[2] for s in samples)
+        cells.append(f"{wall:6.2f} s {cpu:6.2f} s {peak:5.0f} MiB")
+    if len(found) == 2:
+        pairs = list(zip(*found, strict=True))
+        wall = statistics.median(a[0] / b[0] for a, b in pairs)
+        cpu = statistics.median(a[1] / b[1] for a, b in pairs)
+        cells.append(f"{wall:5.2f} {cpu:5.2f}")
+    aim = f"  target <= {target:g} s" if target else ""
+    print(f"{label:30} " + "   ".join(cells) + aim, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=500_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", metavar="SRC", help="another checkout's src to compare")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="omcm-bench-stats-") as tmp:
-        os.environ["OMCM_STATE_DIR"] = str(Path(tmp) / "state")
+        state = Path(tmp) / "state"
+        os.environ["OMCM_STATE_DIR"] = str(state)
         os.environ["OMCM_CONFIG_DIR"] = str(Path(tmp) / "config")
         from omcm.calls import routing_log
 
@@ -159,24 +252,19 @@ def main() -> None:
             f"wrote {args.lines:,} lines ({size:.0f} MB in {len(files)} files) in {wrote:.1f} s; "
             f"the detached indexers were done {indexed:.1f} s later"
         )
-        cases = {
-            "year, by day": ["stats", "--since", "all", "--by", "day"],
-            "year, by hour": ["stats", "--since", "all", "--by", "hour"],
-            "year, by week, --json": ["stats", "--since", "all", "--by", "week", "--json"],
-            "last 7 days (default)": ["stats"],
-            "savings, year": ["savings", "--since", "all"],
-            "savings, last 7 days": ["savings"],
-        }
-        for label, case in cases.items():
-            print(f"{label:28} median {timed(case, args.runs):.2f} s")
-        for rows in Path(tmp, "state").glob("routing-log.jsonl.*.rows"):
-            rows.unlink()
-        Path(tmp, "state", "prices-cache.json").unlink()
-        cold = timed(["stats", "--since", "all", "--by", "day"], 1)
-        print(
-            f"{'year, by day, nothing saved':28} {cold:.2f} s "
-            "(rows rebuilt on every core, prices looked up)"
-        )
+        sides = [Side("this", state, None)]
+        if args.before:
+            other = Path(tmp) / "before"
+            other.mkdir()
+            for name in files:
+                shutil.copy2(name, other)
+            sides.append(Side("before", other, os.path.abspath(args.before)))
+        columns = "   ".join(f"{s.name + ': wall, CPU, peak':29}" for s in sides)
+        ratio = "   this/before: wall, CPU" if args.before else ""
+        print(f"median of {args.runs} runs{' (in turn)' if args.before else ''}")
+        print(f"{'report':30} {columns}{ratio}")
+        for label, case, target, first in cases(time.time()):
+            show(label, target, measure(sides, case, first, args.runs))
 
 
 if __name__ == "__main__":

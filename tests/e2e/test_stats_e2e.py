@@ -209,3 +209,71 @@ def test_the_stats_page_renders_in_a_real_browser(tmp_path: Path, dev_python: Pa
     assert len(re.findall(r'class="bar"', dom)) >= 4 + 2 * 3 + 2
     assert len(re.findall(r'class="point"', dom)) >= 2
     assert "subagent calls" in dom and "<table" in dom
+
+
+def test_the_first_report_over_rotated_files_equals_the_later_ones(
+    dev_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``omcm stats`` as a user runs it, over rotated files that have no ``.rows`` yet (the
+    first report after an upgrade, or after the detached indexer was killed), one with a
+    damaged line: it parses them and saves their rows and days; the next report reads
+    those, and says the same to the byte."""
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 6_000)
+    monkeypatch.setattr(routing_log, "_index_later", lambda path: None)  # as if killed
+    now = time.time()
+    for n in range(240):
+        when = now - 40 * 86400 + n * 14_000
+        if n % 3:
+            tokens = routing_log.Tokens(input=1000 + n, cached=100, output=40 + n)
+            attempt = routing_log.AttemptEntry(
+                provider="codex",
+                model="gpt-5.1-codex-mini",
+                outcome="ok",
+                duration=2.0,
+                tokens=tokens,
+            )
+            entry = routing_log.CallEntry(
+                time=when,
+                agent="explore",
+                tier="low",
+                decision="providers",
+                outcome="routed",
+                provider="codex",
+                duration=2.5 + n % 7,
+                attempts=[attempt],
+            )
+        else:
+            entry = routing_log.CallEntry(time=when, agent="executor", tier="medium")
+        routing_log.append(entry)
+        if n == 10:
+            with open(routing_log.files()[-1], "a") as handle:
+                handle.write('{"event": "call", "time": "damaged"\n')
+    rotated = routing_log.files()[:-1]
+    assert len(rotated) > 4
+    assert "damaged" in Path(rotated[0]).read_text()
+
+    def omcm(*args: str) -> str:
+        done = subprocess.run(
+            [str(dev_python), "-m", "omcm", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        return done.stdout
+
+    for args in (
+        ("stats", "--since", "all", "--json"),
+        ("stats", "--since", "all", "--by", "week"),
+        ("stats", "--since", "all", "--by", "hour"),
+        ("savings", "--since", "all"),
+    ):
+        for name in rotated:
+            Path(name + ".rows").unlink(missing_ok=True)
+        first = omcm(*args)
+        assert all(Path(name + ".rows").exists() for name in rotated)
+        assert omcm(*args) == first, args
+    found = json.loads(omcm("stats", "--since", "all", "--json"))
+    assert (found["damaged_lines"], found["total"]["calls"]) == (1, 240)
+    assert found["total"]["providers"]["codex"]["runs"] == 160

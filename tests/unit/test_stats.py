@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import marshal
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +18,11 @@ import pytest
 from omcm.calls import routing_log
 from omcm.calls.routing_log import AttemptEntry, CallEntry, SubagentEntry, Tokens
 from omcm.config import Config
-from omcm.core import paths
+from omcm.core import fastjson, paths
 from omcm.core.errors import OmcmError
 from omcm.stats import html as stats_html
 from omcm.stats import index as stats_index
+from omcm.stats import lines as stats_lines
 from omcm.stats import reading
 from omcm.stats import report as stats_report
 from omcm.stats.filters import Filters, parse_when
@@ -26,6 +30,7 @@ from omcm.stats.reading import Log
 from omcm.stats.render import render
 from omcm.stats.rows import CALL, AttemptRow, CallRow, SubagentRow, plain, typed
 from omcm.stats.savings import render_savings, savings, savings_log
+from omcm.stats.tally import Tally, tally
 
 PROVIDERS = ("codex", "gemini", "opencode", "ollama")
 MODELS = {
@@ -255,8 +260,6 @@ def test_rows_are_typed_and_keep_their_fields_through_their_stored_form() -> Non
 def test_rows_saved_by_an_older_omcm_are_rebuilt_not_misread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import marshal
-
     now = time.time()
     monkeypatch.setattr(routing_log, "MAX_BYTES", 2_000)
     for i in range(20):
@@ -277,11 +280,11 @@ def test_rows_saved_by_an_older_omcm_are_rebuilt_not_misread(
     assert stats_index.saved(rotated) is not None  # rebuilt at this version
 
 
-@pytest.fixture
-def new_york() -> Iterator[None]:
-    """Local time in New York, where daylight saving time ends on 1 November 2026 at 2:00."""
+@contextlib.contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """Local time in the zone ``name`` (worker processes inherit it)."""
     before = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
+    os.environ["TZ"] = name
     time.tzset()
     try:
         yield
@@ -291,6 +294,13 @@ def new_york() -> Iterator[None]:
         else:
             os.environ["TZ"] = before
         time.tzset()
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    """Local time in New York, where daylight saving time ends on 1 November 2026 at 2:00."""
+    with local_zone("America/New_York"):
+        yield
 
 
 def test_periods_are_local_across_midnight_and_the_end_of_dst(new_york: None) -> None:
@@ -448,16 +458,270 @@ def test_the_log_report_reads_only_the_window_and_equals_the_full_one(
     loaded: list[str] = []
     real = stats_index.saved
 
-    def spy(path: str, *, rows: bool = True) -> stats_index.Rows | None:
+    def spy(path: str, *, rows: bool = True, days: bool = False) -> stats_index.Rows | None:
         if rows:
             loaded.append(path)
-        return real(path, rows=rows)
+        return real(path, rows=rows, days=days)
 
     monkeypatch.setattr(reading, "saved", spy)
-    monkeypatch.setattr(reading, "cached", lambda path: spy(path) or pytest.fail(path))
+    monkeypatch.setattr(reading, "cached", lambda path, **kw: spy(path, **kw) or pytest.fail(path))
     week = stats_report.report_log(Log(), config, filters=Filters(since=now - 3 * 86400))
     assert week["total"]["claude_tokens_avoided"] > 0  # every file's observations count
     assert 0 < len(loaded) < len(rotated) // 4
+
+
+def a_month_of_rotated_log(monkeypatch: pytest.MonkeyPatch, *, damaged_every: int = 0) -> float:
+    """A month of calls and subagents in many small rotated files, with a damaged line
+    every ``damaged_every`` calls (they rotate with the rest); now."""
+    now = time.time()
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 8_000)
+    for i in range(300):
+        when = now - 30 * 86400 + i * 8000
+        if i % 10 == 0:
+            routing_log.append(on_claude(when, "explore", "low", 20_000 + i))
+        routing_log.append(routed(when, PROVIDERS[i % 4]) if i % 3 else stayed(when))
+        if damaged_every and i % damaged_every == 0:
+            with open(paths.routing_log(), "a") as handle:
+                handle.write('{"event": "call", "time": "damaged"}\n')
+    return now
+
+
+def full_report(by: str, filters: Filters) -> dict[str, Any]:
+    """The report over every row of the log, read in one piece."""
+    rows, damaged, lines, files = Log().read()
+    return stats_report.report(
+        rows, Config(), by=by, filters=filters, damaged=damaged, lines=lines, files=files
+    )
+
+
+def forget_rows() -> None:
+    """As after an upgrade, or when the detached indexer was killed: no ``.rows``."""
+    for name in routing_log.files():
+        Path(name + ".rows").unlink(missing_ok=True)
+
+
+def test_the_first_report_and_the_indexed_one_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first report parses the rotated files (on every core) and saves their rows and
+    days; the next reads those: the same figures, and both those of every row."""
+    now = a_month_of_rotated_log(monkeypatch, damaged_every=37)
+    rotated = routing_log.files()[:-1]
+    assert len(rotated) > 2 * Log.PARALLEL_FROM
+    cases = (
+        ("day", Filters()),
+        ("week", Filters(since=now - 20 * 86400)),
+        ("day", Filters(since=now - 10 * 86400, until=now - 3 * 86400)),
+        ("hour", Filters(since=now - 5 * 86400)),
+        ("day", Filters(provider="codex")),
+        ("week", Filters(mode="none")),
+    )
+    for by, filters in cases:
+        forget_rows()
+        first = stats_report.report_log(Log(), Config(), by=by, filters=filters)
+        assert all(Path(name + ".rows").exists() for name in rotated)
+        later = stats_report.report_log(Log(), Config(), by=by, filters=filters)
+        assert later == first, (by, filters.dump())
+        assert first == full_report(by, filters), (by, filters.dump())
+    everything = stats_report.report_log(Log(), Config(), filters=Filters())
+    assert everything["damaged_lines"] == len(range(0, 300, 37))
+    assert everything["total"]["calls"] == 300
+    assert everything["total"]["claude_subagents"] == 30
+
+
+def test_a_damaged_line_in_a_rotated_file_is_skipped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = time.time()
+    monkeypatch.setattr(routing_log, "MAX_BYTES", 3_000)
+    routing_log.append(routed(now - 7200, "codex"))
+    with open(paths.routing_log(), "a") as handle:
+        handle.write('{"event": "call", "time": 1.0, "agent": ["not", "a", "name"]}\n{broken\n')
+    for i in range(12):
+        routing_log.append(routed(now - 3600 + i, "gemini"))
+    [damaged_file, *_] = routing_log.files()
+    assert "{broken" in Path(damaged_file).read_text()
+    for _ in ("first", "indexed"):
+        found = stats_report.report_log(Log(), Config(), filters=Filters())
+        assert (found["damaged_lines"], found["lines"]) == (2, 15)
+        assert found["total"]["calls"] == 13
+        assert found["total"]["providers"]["gemini"]["runs"] == 12
+        assert Path(damaged_file + ".rows").exists()
+
+
+def test_a_report_by_day_over_whole_files_adds_their_days_not_their_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each ``.rows`` keeps its file's tallies per local day: a report by day or week whose
+    window holds whole files adds those up and loads the rows of none of them."""
+    now = a_month_of_rotated_log(monkeypatch, damaged_every=50)
+    Log().read()  # every file's .rows
+    expected = {
+        (by, since): full_report(by, Filters(since=since))
+        for by in ("day", "week")
+        for since in (None, now - 12 * 86400)
+    }
+
+    loaded: list[int] = []
+    real = typed
+
+    def count(stored: Any) -> Any:
+        loaded.append(len(stored[0]))
+        return real(stored)
+
+    monkeypatch.setattr(stats_index, "typed", count)
+    for (by, since), full in expected.items():
+        found = stats_report.report_log(Log(), Config(), by=by, filters=Filters(since=since))
+        assert found == full, (by, since)
+        # no rows for the whole log; a window that starts inside a file: that file's
+        assert len(loaded) == (0 if since is None else 1), (by, since)
+        loaded.clear()
+
+
+def test_days_cut_in_another_time_zone_are_cut_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's days are local days: read in another zone (TZ changed, or the indexer ran
+    with another), they are tallied again from its rows, and saved so."""
+    with local_zone("Asia/Kolkata"):  # UTC+5:30
+        a_month_of_rotated_log(monkeypatch)
+        Log().read()
+    rotated = routing_log.files()[:-1]
+    with local_zone("America/New_York"):
+        heads = [stats_index.saved(name, rows=False) for name in rotated]
+        assert not any(head is None or head.cut_here() for head in heads)
+        found = stats_report.report_log(Log(), Config(), filters=Filters())
+        assert found == full_report("day", Filters())
+        assert [p["period"] for p in found["periods"]] == sorted(
+            {time.strftime("%Y-%m-%d", time.localtime(p["start"])) for p in found["periods"]}
+        )
+        heads = [stats_index.saved(name, rows=False) for name in rotated]
+        assert all(head is not None and head.cut_here() for head in heads)
+
+
+#: Lines of every kind, most of them odd or damaged in some way: a line msgspec decodes
+#: gives the row the checked reading gives, and one it refuses is read that way.
+ODD_LINES: list[bytes] = [
+    line.encode() if isinstance(line, str) else line
+    for line in (
+        '{"event":"call","time":1.5}',
+        '{"time":1.5,"agent":"explore"}',  # before the event field existed
+        '{"event":"call","time":2}',
+        '{"event":"call","time":true}',
+        '{"event":"call","time":"1.5"}',
+        '{"event":"call"}',
+        '{"event":"call","time":NaN}',
+        '{"event":"call","time":1e400}',
+        '{"event":"call","time":1' + "0" * 400 + "}",
+        '{"event":"call","time":1.5,"time":2.5}',
+        '{"event":"call","time":1.5,"ag\\u0065nt":"writer"}',
+        '{"event":"call","time":1.5,"agent":"a\\u00e9\\n\\ud800"}',
+        '{"event":"call","time":1.5,"agent":"a\tb"}',
+        b'{"event":"call","time":1.5,"agent":"\xff"}',
+        '{"event":"call","time":1.5,"agent":null,"mode":null}',
+        '{"event":"call","time":1.5,"agent":5}',
+        '{"event":"call","time":1.5,"agent":"' + "x" * 100 + '"}',
+        '{"event":"call","time":1.5,"outcome":""}',
+        '{"event":"call","time":1.5,"outcome":0}',
+        '{"event":"call","time":1.5,"outcome":"routed","duration":3}',
+        '{"event":"call","time":1.5,"duration":true}',
+        '{"event":"call","time":1.5,"duration":null}',
+        '{"event":"call","time":1.5,"duration":"3"}',
+        '{"event":"call","time":1.5,"cache_hit":"yes","job_id":""}',
+        '{"event":"call","time":1.5,"cache_hit":true,"job_id":"job-1"}',
+        '{"event":"call","time":1.5,"job_id":7}',
+        '{"event":"call","time":1.5,"attempts":null}',
+        '{"event":"call","time":1.5,"attempts":""}',
+        '{"event":"call","time":1.5,"attempts":"codex"}',
+        '{"event":"call","time":1.5,"attempts":{}}',
+        '{"event":"call","time":1.5,"attempts":5}',
+        '{"event":"call","time":1.5,"attempts":[5]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","outcome":"ok",'
+        '"duration":2,"tokens":{"input":10,"cached":1,"output":5,"reasoning":2},"warm":"hit"}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":null,"duration":null}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":"many"}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":1.5}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":null}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":true}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","tokens":{"input":1e400}}]}',
+        '{"event":"call","time":1.5,"attempts":[{"provider":"codex","warm":1}]}',
+        '{"event":"call","time":1.5,"prompt_chars":"many","skipped":{"a":[1,2]}}',
+        '{"event":"call","time":1.5,"total":"a subagent field, on a call"}',
+        '{"event":"subagent","time":1.5,"total":10,"model":"claude-opus-5-5","background":true}',
+        '{"event":"subagent","time":1.5,"total":10.5}',
+        '{"event":"subagent","time":1.5,"total":null,"model":null}',
+        '{"event":"subagent","time":1.5,"input":true}',
+        '{"event":"subagent","time":1.5,"input":"1"}',
+        '{"event":"subagent","time":1.5,"background":1,"agent":7}',
+        '{"event":"fallback","time":1.5,"active":true,"reason":5}',
+        '{"event":["call"],"time":1.5}',
+        '{"event":5,"time":1.5}',
+        '{"event":null,"time":1.5}',
+        "[1, 2]",
+        '"a string"',
+        "{broken",
+        '{"event":"call","time":1.5} and more',
+        '  {"event":"call","time":1.5}  ',
+    )
+]
+
+
+def test_a_line_msgspec_decodes_gives_the_row_the_checked_reading_gives() -> None:
+    def read(build: Any, raw: bytes) -> Any:
+        try:
+            return build(raw + b"\n", sys.intern)
+        except stats_lines.DAMAGED:
+            return "damaged"
+
+    def checked(raw: bytes, intern: Any) -> Any:
+        data = fastjson.loads(raw.decode("utf-8"))
+        return stats_lines.checked_row(data, intern) if isinstance(data, dict) else None
+
+    for raw in ODD_LINES:
+        found, expected = read(stats_lines.row_of, raw), read(checked, raw)
+        assert repr(found) == repr(expected), raw  # repr: a NaN is not equal to itself
+        assert type(found) is type(expected), raw
+        if isinstance(found, CallRow) and isinstance(expected, CallRow):
+            assert [type(a) for a in found.attempts] == [type(a) for a in expected.attempts]
+    kinds = {type(read(stats_lines.row_of, raw)).__name__ for raw in ODD_LINES}
+    assert kinds == {"CallRow", "SubagentRow", "str", "NoneType"}
+
+
+def test_lines_as_omcm_writes_them_are_read_by_msgspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    for n, provider in enumerate(PROVIDERS):
+        routing_log.append(routed(now + n, provider, cache_hit=True, job_id="job-1"))
+        routing_log.append(stayed(now + n))
+        routing_log.append(on_claude(now + n, "explore", "low", 20_000))
+    expected = stats_index.parse(paths.routing_log()).rows
+    monkeypatch.setattr(stats_lines, "checked_row", lambda *a: pytest.fail(f"{a} not decoded"))
+    assert stats_index.parse(paths.routing_log()).rows == expected
+
+
+def test_a_tally_keeps_every_figure_through_its_stored_form() -> None:
+    now = time.time()
+    routing_log.append(routed(now, "codex", cache_hit=True, job_id="job-1"))
+    routing_log.append(stayed(now))
+    routing_log.append(on_claude(now, "explore", "low", 20_000))
+    [day] = tally(Log().read()[0], "day", Filters()).values()
+    assert set(vars(day)) == set(Tally.FIELDS)
+    again = Tally.restored(marshal.loads(marshal.dumps(day.stored())))
+    assert vars(again) == vars(day)
+    unused = {"fell_back", "cancelled"}  # no call here fell back or was cancelled
+    assert all(getattr(day, name) for name in Tally.FIELDS if name not in unused)
+
+
+def test_an_unreadable_log_file_is_an_error_naming_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from omcm.cli.main import main
+
+    routing_log.append(stayed(time.time()))
+    unreadable = f"{paths.routing_log()}.20260101T000000.000000"
+    os.mkdir(unreadable)  # cannot be read as a file, even by root
+    for command in (["stats", "--since", "all"], ["savings", "--since", "all"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"omcm: the routing log {unreadable} cannot be read (")
+        assert "Traceback" not in err
 
 
 def test_a_report_of_too_many_periods_is_refused_with_advice() -> None:

@@ -3,7 +3,9 @@
 A module per concern:
 
 - :mod:`~omcm.stats.rows`: the log's lines as typed rows (and their stored form);
-- :mod:`~omcm.stats.index`: each rotated file's rows, saved beside it (``.rows``);
+- :mod:`~omcm.stats.lines`: a line of the log read into its row;
+- :mod:`~omcm.stats.index`: each rotated file's rows and day tallies, saved beside it
+  (``.rows``);
 - :mod:`~omcm.stats.reading`: the files a report needs, read on every core;
 - :mod:`~omcm.stats.filters`: which rows count (window, session, provider, agent, mode);
 - :mod:`~omcm.stats.periods`: the local calendar periods a report is cut into;

@@ -33,6 +33,11 @@ class Filters:
     def dump(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v not in (None, "")}
 
+    def window_only(self) -> bool:
+        """Whether it keeps every row in its time window (no session, provider, agent or
+        mode to match)."""
+        return not (self.session or self.provider or self.agent or self.mode)
+
     def keeps(self, row: Row) -> bool:
         when = row.time
         if (self.since is not None and when < self.since) or (

@@ -4,6 +4,8 @@ Rows come from :mod:`omcm.stats.index` (rotated files from their saved rows, the
 file parsed). Each ``.rows`` header names its file's first and last row and holds its
 subagent observations, so a report loads the rows of the files whose rows can fall in
 its window only, and counts every file's observations, which every estimate rests on.
+A report by day or week with no filter but its window adds up the saved days' tallies
+of the files wholly inside the window, and tallies rows only at its edges.
 
 The cyclic garbage collector is paused while rows are read and tallied
 (:func:`omcm.stats.rows.gc_paused`).
@@ -14,13 +16,14 @@ from __future__ import annotations
 import os
 
 from omcm.calls import routing_log
-from omcm.stats.index import Rows, cached, parse, saved
-from omcm.stats.periods import check_periods
+from omcm.stats.index import Rows, cached, parse, resave, saved
+from omcm.stats.periods import Buckets, check_periods
 from omcm.stats.rows import gc_paused
 from omcm.stats.tally import Tally, merge_periods, tally
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
     from omcm.stats.filters import Filters
@@ -51,7 +54,8 @@ class Log:
 
     def headers(self, rotated: list[str]) -> dict[str, Rows]:
         """Each rotated file's ``.rows`` header (its rows not loaded); a file without
-        current saved rows is parsed and saved first, on every core when several are."""
+        current saved rows is parsed and saved first, on every core when several are (its
+        days' tallies then come with its header)."""
         heads: dict[str, Rows] = {}
         stale = []
         for name in rotated:
@@ -96,12 +100,7 @@ class Log:
 
     @gc_paused
     def gather(self, by: str, filters: Filters, seen: Observations) -> Gathered:
-        """The window's periods, tallied; every file's observations go into ``seen``.
-
-        Rotated files go to worker processes in runs of consecutive files, and each
-        worker also writes out its periods but the first and last (a neighbour may
-        have rows of those too), so the slow part of a report runs on every core.
-        """
+        """The window's periods, tallied; every file's observations go into ``seen``."""
         rotated, live = self.files()
         found = Gathered(files=len(rotated) + bool(live))
         chosen: dict[str, Rows] = {}
@@ -111,16 +110,50 @@ class Log:
                 chosen[name] = head
         rows = parse(live) if live else Rows([])
         found.count(rows, seen)
-        check_periods(by, filters, [*chosen.values(), rows])
-        names = list(chosen)
+        check_periods(by, filters, [(p.first, p.last) for p in [*chosen.values(), rows]])
+        if by in ("day", "week") and filters.window_only():
+            self._add_days(found, chosen, rows, by=by, filters=filters)
+        else:
+            self._add_rows(found, list(chosen), rows, by=by, filters=filters, seen=seen)
+        return found
+
+    def _add_days(
+        self, found: Gathered, chosen: dict[str, Rows], live: Rows, *, by: str, filters: Filters
+    ) -> None:
+        """A report by day or week with no filter but its window: the saved days' tallies
+        of the files wholly in the window (a few dozen tallies a file), the rows of the
+        others (at most the two at the window's edges, and the live file)."""
+        weeks = Buckets("week") if by == "week" else None
+        parts = [_days(name, head, filters) for name, head in chosen.items()]
+        parts.append(tally(live.rows or [], "day", filters).values())
+        for days in parts:
+            for day in days:
+                if weeks is not None:
+                    day.label, day.start = weeks.label(day.start)
+                merge_periods(found.periods, {day.label: day})
+
+    def _add_rows(
+        self,
+        found: Gathered,
+        names: list[str],
+        live: Rows,
+        *,
+        by: str,
+        filters: Filters,
+        seen: Observations,
+    ) -> None:
+        """Any other report: the rows of the files in the window, tallied.
+
+        Rotated files go to worker processes in runs of consecutive files, and each
+        worker also writes out its periods but the first and last (a neighbour may
+        have rows of those too), so the slow part of a report runs on every core.
+        """
         workers = min(len(names), os.cpu_count() or 1) if len(names) >= self.PARALLEL_FROM else 1
         size = -(-len(names) // workers) if names else 0
         runs = [names[i : i + size] for i in range(0, len(names), size)] if names else []
         for run in _on_every_core(_tally_run, runs, by, filters, seen):
             found.add(run)
-        live_periods = tally(rows.rows or [], by, filters)
-        merge_periods(found.periods, live_periods)
-        return found
+        merge_periods(found.periods, tally(live.rows or [], by, filters))
 
 
 class Gathered:
@@ -168,10 +201,25 @@ def _on_every_core(work: Any, jobs: list[Any], *args: Any) -> list[Any]:
 
 @gc_paused
 def _index(name: str) -> Rows:
-    """Parse and save a rotated file's rows; its header (without the rows) goes back."""
-    found = cached(name)
+    """Parse and save a rotated file's rows; its header and days' tallies go back."""
+    found = cached(name, rows=False, days=True)
     found.rows = None
     return found
+
+
+def _days(name: str, head: Rows, filters: Filters) -> Iterable[Tally]:
+    """A file's rows in the window, tallied per local day: its saved days' tallies when
+    it lies wholly in the window and they were cut in today's zone (else they are tallied
+    again from its rows and saved), its rows' otherwise."""
+    if not head.inside(filters.since, filters.until):
+        return tally(cached(name).rows or [], "day", filters).values()
+    if head.days is None or head.zone is None:
+        head = saved(name, rows=False, days=True) or cached(name, days=True)
+    if not head.cut_here():
+        head = cached(name)
+        head.tally_days()
+        resave(name, head)
+    return [Tally.restored(day) for day in head.days or []]
 
 
 @gc_paused

@@ -107,13 +107,13 @@ def plain(rows: list[Row]) -> Stored:
     subagents: list[tuple[Any, ...]] = []
     for row in rows:
         if isinstance(row, CallRow):
-            *fields, tried = row
             kinds.append(CALL)
-            calls.append(tuple(fields))
-            attempts.append(tuple(map(tuple, tried)))
+            calls.append(row[:-1])  # a slice of a row is a plain tuple
+            tried = row.attempts
+            attempts.append(tuple(map(tuple, tried)) if tried else ())
         else:
             kinds.append(SUBAGENT)
-            subagents.append(tuple(row))
+            subagents.append(row[:])
     return bytes(kinds), calls, attempts, subagents
 
 

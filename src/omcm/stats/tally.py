@@ -14,6 +14,8 @@ Per period and in total:
 
 A :class:`Tally` holds plain sums, so the tallies of several files (or worker
 processes) merge; figures that need prices are worked out only when it is dumped.
+Its stored form (:meth:`Tally.stored`) is plain data: each rotated file keeps its
+days' tallies so (:mod:`omcm.stats.index`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,29 @@ class Tally:
     """The figures of one period (or the total): plain sums, so tallies merge, and tokens
     kept per (provider, model, day) so that each sum is priced once when dumped."""
 
+    #: Its attributes, in the order of its stored form (:meth:`stored`).
+    FIELDS = (
+        "label",
+        "start",
+        "calls",
+        "routed",
+        "decided_routed",
+        "fell_back",
+        "cache_hits",
+        "cancelled",
+        "background",
+        "latencies",
+        "tokens",
+        "providers",
+        "usage",
+        "agents",
+        "answered",
+        "routed_by",
+        "claude_subagents",
+        "claude_tokens",
+        "claude_usage",
+    )
+
     def __init__(self, label: str = "total", start: float = 0.0) -> None:
         self.label, self.start = label, start
         self.calls = self.routed = self.decided_routed = self.fell_back = 0
@@ -56,6 +81,18 @@ class Tally:
         self.claude_tokens = 0
         # (model, day) -> [input, cache write, cache read, output, total]
         self.claude_usage: dict[tuple[str, int], list[int]] = {}
+
+    def stored(self) -> tuple[Any, ...]:
+        """Its figures as plain data (:mod:`marshal` stores them), in :data:`FIELDS` order."""
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    @classmethod
+    def restored(cls, stored: tuple[Any, ...]) -> Tally:
+        """The tally :meth:`stored` gave (it takes ``stored``'s lists and dicts as its own)."""
+        found = cls.__new__(cls)
+        for name, value in zip(cls.FIELDS, stored, strict=True):
+            setattr(found, name, value)
+        return found
 
     def add_call(self, row: CallRow) -> None:
         outcome, agent = row.outcome, row.agent
