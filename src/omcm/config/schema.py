@@ -215,6 +215,36 @@ class JobsConfig(Section):
     notify: bool = False
 
 
+#: The MCP server's tools (``omcm.mcp``), in the order Claude sees them.
+MCP_TOOLS = ("ask", "consensus", "jobs", "result", "cancel")
+
+
+class McpConfig(Section):
+    DOCS = {
+        "enabled": "Offer OMCM's MCP tools (ask, consensus, jobs, result, cancel) to Claude "
+        "Code; false: the plugin's MCP server offers none.",
+        "tools": "The tools Claude sees; each one's name, description and schema cost Claude "
+        "tokens on every request.",
+        "consensus_max": "Most providers one `consensus` call asks (by default every ready "
+        "provider, up to this many).",
+        "timeout": "Seconds one `ask` or `consensus` answered in the call may run in all; "
+        "a background `ask` has `jobs.timeout`.",
+        "file_chars": "Characters of the files an `ask` names that go into the prompt; "
+        "files past it are named by path for the provider to read.",
+    }
+    RULES = {
+        "tools": {"choices": MCP_TOOLS},
+        "consensus_max": {"ge": 2, "le": 8},
+        "timeout": {"ge": 30, "le": 7000},
+        "file_chars": {"ge": 0, "le": 10_000_000},
+    }
+    enabled: bool = True
+    tools: list[str] = list(MCP_TOOLS)
+    consensus_max: int = 3
+    timeout: int = 1800
+    file_chars: int = 60000
+
+
 class ContextConfig(Section):
     DOCS = {
         "include_recent_files": "Put recently modified files in the handoff context.",
@@ -291,6 +321,7 @@ class Config(Section):
         "delegation": "How a routed call runs: time budget, answer size, repeats, failures.",
         "autopilot": "How autopilot keeps a session going.",
         "jobs": "Background jobs: routed subagent calls that run on after the hook.",
+        "mcp": "The MCP server's tools: asking providers on purpose.",
         "prices": 'Prices for models genai-prices lacks: `[prices."codex/my-model"] input = '
         '1.25`, `output = 10.0`, `source = "…"` (USD per million tokens; `claude/MODEL` for '
         "Claude).",
@@ -310,4 +341,5 @@ class Config(Section):
     delegation: DelegationConfig = DelegationConfig()
     autopilot: AutopilotConfig = AutopilotConfig()
     jobs: JobsConfig = JobsConfig()
+    mcp: McpConfig = McpConfig()
     prices: dict[str, PriceOverride] = {}
