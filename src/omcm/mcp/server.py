@@ -55,16 +55,17 @@ class Follow:
     def __init__(self, tool: str) -> None:
         self.began = time.monotonic()
         self.doing = f"{tool}: starting"
+        self.where = ""  # provider/model of the run under way
         self.stopped = threading.Event()
         self.why = ""
 
     def step(self, step: Step) -> None:
         """What the run does now (called from the worker thread)."""
-        where = f"{step.provider}/{step.model}" if step.model else step.provider
         if step.kind == "sent":
-            self.doing = f"{where}: starting"
+            self.where = f"{step.provider}/{step.model or 'its default model'}"
+            self.doing = f"{self.where}: starting"
         elif step.kind == "started":
-            self.doing = f"{where}: working"
+            self.doing = f"{self.where}: working"
         elif step.kind == "output" and step.text:
             self.doing = f"{step.provider}: {step.text}"[:120]
         elif step.kind == "ended":
@@ -149,7 +150,8 @@ def work(
     try:
         where = asking.origin(tool_use_id, os.environ, os.getcwd())
         conf = cfg.load()
-        if not conf.mcp.enabled or name not in conf.mcp.tools:
+        off = not conf.mcp.enabled or name not in conf.mcp.tools
+        if off and name in tools.DECLARED:
             why = "mcp.enabled is false" if not conf.mcp.enabled else "it is not in mcp.tools"
             return asking.Reply(text=f"{name}: this tool is turned off ({why})", error=True)
         args = tools.parse(name, arguments)
