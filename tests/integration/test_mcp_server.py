@@ -57,6 +57,10 @@ SESSION = "mcp-session-1"
 
 @pytest.fixture
 def fakes(tmp_path: Path) -> Path:
+    return make_fakes(tmp_path)
+
+
+def make_fakes(tmp_path: Path) -> Path:
     """Fake codex and gemini on a config that names them; the folder they report to."""
     folder = tmp_path / "fakes"
     folder.mkdir()
