@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from mcp.client.session import ClientSession
 
-from omcm.core import sessions
+from omcm.core import paths, sessions
 from omcm.hooks.runner import EVENTS
 from omcm.jobs import store
 from tests.integration.test_background_hooks import hook
@@ -92,16 +92,38 @@ def test_no_hook_imports_the_mcp_sdk(name: str, tmp_path: Path) -> None:
     assert heavy == [], f"the {name} hook imports {heavy}"
 
 
-def test_the_tools_hook_notes_the_session_and_lets_the_call_run(tmp_path: Path) -> None:
+def test_the_tools_hook_notes_the_session_and_allows_the_call(tmp_path: Path) -> None:
     done = hook("pre-tool-use-mcp", ask_call(tmp_path, "toolu_note"))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ""  # the call runs: no decision, no message
+    assert json.loads(done.stdout) == {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "permissionDecisionReason": "OMCM's own tool (mcp.allow)",
+        }
+    }
     assert sessions.take_tool_call("toolu_note") == {
         "session_id": SID,
         "transcript_path": str(tmp_path / "transcript.jsonl"),
         "cwd": str(tmp_path),
     }
     assert sessions.take_tool_call("toolu_note") is None  # taken once
+
+
+def test_with_mcp_allow_off_claude_code_asks_as_for_any_tool(tmp_path: Path) -> None:
+    config = Path(paths.config_file())
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[mcp]\nallow = false\n")
+    done = hook("pre-tool-use-mcp", ask_call(tmp_path, "toolu_ask_me"))
+    assert (done.returncode, done.stdout) == (0, "")
+    assert sessions.take_tool_call("toolu_ask_me") is not None  # still noted
+
+
+def test_another_servers_tool_is_not_ours(tmp_path: Path) -> None:
+    other = ask_call(tmp_path, "toolu_other") | {"tool_name": "mcp__github__create_issue"}
+    done = hook("pre-tool-use-mcp", other)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert sessions.take_tool_call("toolu_other") is None
 
 
 def test_the_delivery_hook_leaves_at_once_for_a_call_answered_in_place(tmp_path: Path) -> None:

@@ -231,6 +231,8 @@ class McpConfig(Section):
         "a background `ask` has `jobs.timeout`.",
         "file_chars": "Characters of the files an `ask` names that go into the prompt; "
         "files past it are named by path for the provider to read.",
+        "allow": "Let the tools run without a permission prompt (they do what a routed "
+        "subagent call does, which asks none); false: Claude Code asks as for any MCP tool.",
     }
     RULES = {
         "tools": {"choices": MCP_TOOLS},
@@ -243,6 +245,7 @@ class McpConfig(Section):
     consensus_max: int = 3
     timeout: int = 1800
     file_chars: int = 60000
+    allow: bool = True
 
 
 class ContextConfig(Section):

@@ -6,8 +6,12 @@ session the client has; Claude Code 2.1.62 does not even give the server
 ``CLAUDE_CODE_SESSION_ID``. This hook runs before the call reaches the server and
 keeps the session, its transcript and project by the call's id
 (:func:`omcm.core.sessions.note_tool_call`), so the call gets the session's
-handoff context, counters and, for a background ``ask``, its delivery. It lets
-the call run: prints nothing.
+handoff context, counters and, for a background ``ask``, its delivery.
+
+With ``mcp.allow`` (the default) it also answers ``allow``: the tools do what a
+routed subagent call does, which no permission prompt stops, and under ``claude
+-p`` a tool nobody allowed is refused outright. Otherwise it prints nothing and
+Claude Code asks as it does for any MCP tool.
 """
 
 from __future__ import annotations
@@ -23,8 +27,20 @@ PAYLOAD = PreToolUsePayload
 
 
 def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
-    if payload.tool_name.startswith(MCP_TOOL_PREFIX) and payload.tool_use_id:
+    if not payload.tool_name.startswith(MCP_TOOL_PREFIX):
+        return None
+    if payload.tool_use_id:
         sessions.note_tool_call(
             payload.tool_use_id, payload.session_id, payload.transcript_path, payload.cwd
         )
-    return None
+    from omcm import config
+
+    if not config.load().mcp.allow:
+        return None
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "permissionDecisionReason": "OMCM's own tool (mcp.allow)",
+        }
+    }
