@@ -66,6 +66,12 @@ def _window(parser: Any) -> None:
     parser.add_argument(
         "--mode", default="", help="the session's mode (hulw, ulw, …; none: no mode)"
     )
+    parser.add_argument(
+        "--source",
+        default="",
+        choices=["", "hook", "cli", "batch", "mcp"],
+        help="calls of one door: hook (subagent calls), cli (omcm run), batch, mcp (ask tools)",
+    )
 
 
 def filters_of(args: argparse.Namespace, now: float) -> Filters:
@@ -80,6 +86,7 @@ def filters_of(args: argparse.Namespace, now: float) -> Filters:
         provider=args.provider,
         agent=args.agent.strip().lower(),
         mode=args.mode,
+        source=args.source,
     )
 
 

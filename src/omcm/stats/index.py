@@ -15,8 +15,9 @@ a file whose rows all lie outside its window.
 A row is a tuple of plain values (strings interned):
 
 - a call: ``(CALL, time, session, agent, tier, mode, outcome, reason, provider,
-  model, duration, cache_hit, job, attempts)``, each attempt ``(provider, model,
-  outcome, input, cached, output, reasoning, duration, warm)``;
+  model, duration, cache_hit, job, attempts, source)``, each attempt ``(provider, model,
+  outcome, input, cached, output, reasoning, duration, warm)``; ``source`` is the door
+  it came through (hook, cli, batch, mcp; lines before it was logged: hook);
 - a subagent on Claude: ``(SUBAGENT, time, session, agent, tier, mode, model,
   input, cache_creation, cache_read, output, total, duration_ms, background)``.
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     #: (per agent, per tier): name -> [n, total, {(model, day): [n, in, write, read, out]}]
     Observed = tuple[dict[str, list[Any]], dict[str, list[Any]]]
 
-VERSION = 2
+VERSION = 3  # 3: a call row ends with its source
 CALL, SUBAGENT = 0, 1
 _KINDS = {"call": CALL, "subagent": SUBAGENT, "": CALL}
 
@@ -225,6 +226,7 @@ def _row(data: dict[str, Any], intern: Any) -> Row | None:
         bool(data.get("cache_hit")),
         bool(data.get("job_id")),
         tuple(attempts),
+        _str(data.get("source") or "hook", intern),
     )
 
 

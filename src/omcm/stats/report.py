@@ -52,9 +52,11 @@ class Filters:
         provider: str = "",
         agent: str = "",
         mode: str = "",
+        source: str = "",
     ) -> None:
         self.since, self.until = since, until
         self.session, self.provider, self.agent, self.mode = session, provider, agent, mode
+        self.source = source  # the door: hook (subagent calls), cli, batch, mcp
 
     def dump(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v not in (None, "")}
@@ -68,6 +70,8 @@ class Filters:
         if (self.session and row[2] != self.session) or (self.agent and row[3] != self.agent):
             return False
         if self.mode and row[5] != ("" if self.mode == "none" else self.mode):
+            return False
+        if self.source and (row[0] == SUBAGENT or row[14] != self.source):
             return False
         if self.provider:
             if row[0] == SUBAGENT:
@@ -422,6 +426,7 @@ class Tally:
         # (provider, model, day) -> [input, cached, output]
         self.usage: dict[tuple[str, str, int], list[int]] = {}
         self.agents: dict[str, list[int]] = {}  # name -> [calls, routed]
+        self.sources: dict[str, list[int]] = {}  # door -> [calls, routed]
         self.answered: dict[str, int] = {}  # who answered each call: a provider, or claude
         self.routed_by: dict[tuple[str, str], int] = {}  # (agent, tier) -> routed calls
         self.claude_subagents = 0
@@ -449,11 +454,12 @@ class Tally:
             self.fell_back += 1
         if outcome == "cancelled":
             self.cancelled += 1
-        mine = self.agents.get(row[3])
-        if mine is None:
-            mine = self.agents[row[3]] = [0, 0]
-        mine[0] += 1
-        mine[1] += routed
+        for table, key in ((self.agents, row[3]), (self.sources, row[14])):
+            mine = table.get(key)
+            if mine is None:
+                mine = table[key] = [0, 0]
+            mine[0] += 1
+            mine[1] += routed
         who = (row[8] or "cache") if routed else "claude"
         self.answered[who] = self.answered.get(who, 0) + 1
         if attempts:
@@ -514,6 +520,7 @@ class Tally:
         _add_sums(self.providers, other.providers)
         _add_sums(self.usage, other.usage)
         _add_sums(self.agents, other.agents)
+        _add_sums(self.sources, other.sources)
         _add_sums(self.claude_usage, other.claude_usage)
         for key, n in other.answered.items():
             self.answered[key] = self.answered.get(key, 0) + n
@@ -591,6 +598,10 @@ class Tally:
             "agents": {
                 name: {"calls": calls, "routed": routed}
                 for name, (calls, routed) in sorted(self.agents.items())
+            },
+            "sources": {
+                name: {"calls": calls, "routed": routed}
+                for name, (calls, routed) in sorted(self.sources.items())
             },
             "claude_tokens_avoided": avoided,
             "avoided_estimated_calls": known,
@@ -752,6 +763,10 @@ def render(found: dict[str, Any]) -> str:
             )
             for model, source in sorted(used["prices"].items()):
                 lines.append(f"      {model}: {source}")
+    if set(total["sources"]) - {"hook"}:  # only subagent calls: nothing to tell apart
+        lines.append("sources (hook: subagent calls; cli: omcm run; batch; mcp: the ask tools):")
+        for name, counts in total["sources"].items():
+            lines.append(f"  {name:24} {counts['calls']:>6} calls  {counts['routed']:>6} routed")
     if total["agents"]:
         lines.append("agents:")
         for name, counts in total["agents"].items():
