@@ -281,3 +281,33 @@ def test_a_marketplace_install_serves_the_tools_from_its_own_environment(
     server = [p for p in sandbox.traced_payloads("PreToolUseMcp")]
     assert server and all(p["python"] == str(python) for p in server)
     assert all(os.path.normpath(p["plugin_root"]) == str(install_path) for p in server)
+
+
+@pytest.mark.parametrize("version", MODERN)
+@pytest.mark.parametrize(
+    ("command", "tool", "said"),
+    [
+        (
+            "/omcm:ask codex where is the entry point?",
+            "ask",
+            "Request: codex where is the entry point?",
+        ),
+        ("/omcm:consensus tabs or spaces?", "consensus", "Question: tabs or spaces?"),
+    ],
+)
+def test_the_slash_commands_have_claude_call_the_tool(
+    version: str, command: str, tool: str, said: str, model: StubModels, tmp_path: Path
+) -> None:
+    arguments: dict[str, Any] = {"prompt": "where is the entry point?", "provider": "codex"}
+    if tool == "consensus":
+        arguments = {"prompt": "tabs or spaces?", "providers": ["codex"]}
+    script = AskScript(arguments, tool=PREFIX + tool)
+    with StubAnthropic(script) as stub:
+        sandbox = user(tmp_path, version, stub.url, model)
+        run = sandbox.prompt(command, timeout=180)
+    assert run.returncode == 0, run.describe()
+    first = json.dumps(stub.conversation()[0].messages)
+    assert said in first and f"mcp__plugin_omcm_omcm__{tool}" in first
+    [block] = script.results
+    assert not block.get("is_error"), block
+    assert ANSWER in tool_result_text(block)
