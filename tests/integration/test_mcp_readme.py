@@ -46,14 +46,14 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text("def load():\n    return {}\n")
 
+    [background] = [e["arguments"] for e in examples() if e["arguments"].get("background")]
+
     async def work(client: ClientSession) -> Any:
         results = []
         for example in examples():
             arguments = dict(example["arguments"])
             if arguments.get("job") == README_JOB:
-                [job] = [r for r in store.all_jobs() if r.deliver is False and r.source == "mcp"][
-                    -1:
-                ]
+                [job] = [r for r in store.all_jobs() if r.title == background["prompt"]]
                 arguments["job"] = job.id.rsplit("-", 1)[-1]
             results.append((example, await client.call_tool(example["tool"], arguments)))
         return results
