@@ -164,6 +164,9 @@ class DelegationConfig(Section):
         "circuit_seconds": "How long a provider is skipped after `circuit_failures` failures.",
         "rate_limit_cooldown": "Seconds a rate-limited provider is skipped when its CLI "
         "gives no reset time.",
+        "relay": "Hand a routed subagent call answered in the hook back as the subagent's "
+        "ordinary result (through the plugin's relay agent: one small Claude request) where "
+        "Claude Code allows it (2.1.197+, calls in the foreground); false: as a hook's deny.",
     }
     RULES = {
         "hook_budget": {"ge": 30, "le": 1700},
@@ -180,6 +183,7 @@ class DelegationConfig(Section):
     circuit_failures: int = 3
     circuit_seconds: int = 300
     rate_limit_cooldown: int = 900
+    relay: bool = True
 
 
 class AutopilotConfig(Section):

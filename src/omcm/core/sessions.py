@@ -147,6 +147,31 @@ def take_tool_call(tool_use_id: str) -> dict[str, str] | None:
     return {key: str(found.get(key) or "") for key in ("session_id", "transcript_path", "cwd")}
 
 
+def relay_file(session_id: str, tool_use_id: str) -> str:
+    from omcm.core import paths
+
+    name = paths.safe_name(tool_use_id, "tool_use_id")
+    return os.path.join(_dir(session_id), "relay", f"{name}.txt")
+
+
+def keep_relay(session_id: str, tool_use_id: str, text: str) -> None:
+    """Keep a routed call's answer for the PostToolUse hook that puts it in place of the
+    relay agent's output (:mod:`omcm.hooks.relay`)."""
+    state.atomic_write(relay_file(session_id, tool_use_id), text)
+
+
+def take_relay(session_id: str, tool_use_id: str) -> str | None:
+    """The answer :func:`keep_relay` kept for the call (and forget it); None if none."""
+    path = relay_file(session_id, tool_use_id)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        os.unlink(path)
+    except OSError:
+        return None
+    return text
+
+
 def note_job(session_id: str) -> None:
     """A call of this session became a background job (the Stop hook then looks for them)."""
     state.atomic_write(os.path.join(_dir(session_id), "jobs-started"), "")
