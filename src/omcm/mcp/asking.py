@@ -222,33 +222,32 @@ def consensus(
 def _consensus_calls(
     source: Source, task: Task, conf: Config, named: list[str]
 ) -> tuple[list[RoutedCall], str]:
-    """One routed call per provider asked, and who was left out and why."""
-    from omcm.calls.call import RoutedCall
+    """One routed call per provider asked, and who was left out and why. Without ``named``:
+    every ready provider, the tier's chain order first, at most ``mcp.consensus_max``."""
+    from omcm.providers import REGISTERED
 
-    if named:
-        calls, left = [], []
-        for provider in named:
-            call = _decide(source, task, conf, provider, "")
-            if call.routed:
-                calls.append(call)
-            else:
-                left.append(f"{provider}: {call.decision.skipped.get(provider, 'not ready')}")
-        return calls, "; ".join(left)
-    every = _decide(source, task, conf, "", "")
-    routes = every.decision.routes[: conf.mcp.consensus_max]
-    left = [f"{p}: {why}" for p, why in every.decision.skipped.items()]
-    left += [f"{r.provider}: over mcp.consensus_max" for r in every.decision.routes[len(routes) :]]
-    calls = []
-    for route in routes:
-        decision = every.decision.parse(
-            {**every.decision.dump(), "routes": [route.dump()]}, "decision"
-        )
-        calls.append(
-            RoutedCall(source=source, task=task, decision=decision, mode=every.mode).bind(
-                conf, every.began
-            )
-        )
+    chain = list(getattr(conf.routing.chains, _tier(task.agent)))
+    order = named or list(dict.fromkeys([*chain, *REGISTERED]))
+    calls: list[RoutedCall] = []
+    left = []
+    for provider in order:
+        if not named and len(calls) >= conf.mcp.consensus_max:
+            left.append(f"{provider}: over mcp.consensus_max")
+            continue
+        if not named and not conf.providers[provider].enabled:
+            continue  # turned off on purpose: not worth a word
+        call = _decide(source, task, conf, provider, "")
+        if call.routed:
+            calls.append(call)
+        else:
+            left.append(f"{provider}: {call.decision.skipped.get(provider, 'not ready')}")
     return calls, "; ".join(left)
+
+
+def _tier(agent: str) -> str:
+    from omcm.routing import agents
+
+    return agents.tier_of(agents.normalise(agent), None)[0]
 
 
 def _run_all(calls: list[RoutedCall], conf: Config, stop: Stop, step: Heard) -> list[Answer]:
