@@ -215,7 +215,9 @@ def parse_hook_outputs(debug_log: str) -> list[dict[str, Any]]:
     for line in debug_log.splitlines():
         _, found, rest = line.partition(marker)
         if found:
-            outputs.append(json.loads(rest))
+            # The log redacts token counts (a PostToolUse answer echoing a subagent's
+            # tool_response, the relay's, has them): `"input_tokens":[REDACTED]`.
+            outputs.append(json.loads(rest.replace(":[REDACTED]", ":null")))
     return outputs
 
 

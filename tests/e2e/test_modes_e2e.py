@@ -47,7 +47,6 @@ from tests.e2e.stub_anthropic import (
     StubAnthropic,
     TurnScript,
     context_text,
-    is_conversation,
     is_main_conversation,
     is_subagent,
     last_user_text,
@@ -68,9 +67,18 @@ def main_turns(requests: list[Request]) -> list[Request]:
 
 # --- the commands' `!` lines are allowed by their own frontmatter ----------------------
 
-COMMANDS = sorted((REPO / "commands").glob("*.md"))
+PROMPT_ONLY = {"ask", "consensus"}
+"""Commands that only tell Claude which MCP tool to call: no `!` line (tests/e2e/test_mcp_e2e.py)."""
+COMMANDS = sorted(p for p in (REPO / "commands").glob("*.md") if p.stem not in PROMPT_ONLY)
 WITH_ARGUMENTS = {"result", "cancel-job", "batch", "review-gate"}
 """Commands whose `!` line takes the typed arguments (a job id)."""
+
+
+def test_the_prompt_only_commands_run_nothing() -> None:
+    for name in sorted(PROMPT_ONLY):
+        text = (REPO / "commands" / f"{name}.md").read_text()
+        assert "!`" not in text and "allowed-tools" not in text
+        assert f"mcp__plugin_omcm_omcm__{name}" in text and "$ARGUMENTS" in text
 
 
 def bang_line(text: str) -> tuple[str, str]:
@@ -312,8 +320,12 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
     wrapper = DENY_WRAPPER[hulw_session.sandbox.version]
     [result] = tool_results(turns[1], hulw_session.script.tool_use_id)
     text = tool_result_text(result).removeprefix(wrapper)
-    # Claude never ran the subagent itself.
-    assert not [r for r in hulw_session.first_requests if is_conversation(r) and is_subagent(r)]
+    # Claude never ran the subagent's task itself (2.1.197: only the relay agent, below).
+    subagents = [  # (the relay agent has no tools, so no request of it is a "conversation")
+        r
+        for r in hulw_session.first_requests
+        if r.is_messages and is_subagent(r) and r.max_tokens != 1
+    ]
     [note] = [m for m in hulw_session.first.system_messages() if "→" in m]
     assert note.startswith("OMCM: explore → codex")
     if background_by_default(hulw_session.sandbox.version):
@@ -327,14 +339,21 @@ def test_provider_answer_comes_back_as_the_subagent_result(hulw_session: HulwSes
         delivered = new_text(turns[2])
         assert "[OMCM] Background job " in delivered and PROVIDER_ANSWER in delivered
         assert hulw_session.first.result["result"].startswith("DONE: [OMCM] Background job ")
+        assert subagents == []
         return
+    # 2.1.197: answered in the hook, handed back through OMCM's relay agent (one small
+    # haiku request whose output the PostToolUse hook replaces): an ordinary result.
     assert len(turns) == 2
+    assert not result.get("is_error")
     assert text.startswith(
-        "[OMCM] This explore subagent task was completed by OpenAI Codex "
-        "(model stub-model) instead of a Claude subagent."
+        "[OMCM] This explore subagent task was done by OpenAI Codex (model stub-model) "
+        "instead of a Claude subagent; its result:"
     )
     assert PROVIDER_ANSWER in text
-    assert hulw_session.first.result["result"].startswith(f"DONE: {wrapper}[OMCM] This explore")
+    [relay] = subagents
+    assert relay.model.startswith("claude-haiku") and relay.tool_names == []
+    assert "[OMCM] OpenAI Codex did this task" in str(relay.body)
+    assert hulw_session.first.result["result"].startswith("DONE: [OMCM] This explore")
 
 
 def test_resumed_session_keeps_hulw(hulw_session: HulwSession) -> None:

@@ -198,7 +198,13 @@ def run_scenario(
             cli: provider_table(cli, setup, **(providers or {}).get(cli, {}))
             for cli, setup in setups.items()
         }
-        sandbox.write_config(tomli_w.dumps(config | {"providers": tables}))
+        # These scenarios check the answer as a hook's deny; the relay agent that Claude Code
+        # 2.1.197+ allows instead (delegation.relay, on by default) has tests of its own
+        # (test_relay_e2e.py).
+        delegation = {"relay": False} | config.get("delegation", {})
+        sandbox.write_config(
+            tomli_w.dumps(config | {"delegation": delegation, "providers": tables})
+        )
         seen: dict[int, float] = {}
         stop = threading.Event()
         watcher = threading.Thread(target=_watch, args=(watch, sandbox.home, seen, stop))

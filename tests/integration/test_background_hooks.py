@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from omcm.core import paths
+from omcm.core import paths, sessions
 from omcm.jobs import store
 from tests.integration.test_cancel import LAUNCHER, REPO, REPO_PYTHON
 
@@ -163,7 +163,15 @@ def test_a_foreground_call_keeps_the_blocking_answer(
     if not version:
         transcript.write_text("")
     answer = decide(transcript, tmp_path, **tool_input)
-    assert ANSWER in answer["hookSpecificOutput"]["permissionDecisionReason"]
+    out = answer["hookSpecificOutput"]
+    if version:  # 2.1.197+: the answer goes back through the relay agent (omcm.hooks.relay)
+        assert (out["permissionDecision"], out["updatedInput"]["subagent_type"]) == (
+            "allow",
+            "omcm:relay",
+        )
+        assert ANSWER in (sessions.take_relay(SID, "toolu_bg") or "")
+    else:
+        assert ANSWER in out["permissionDecisionReason"]
     assert store.ids() == []
 
 

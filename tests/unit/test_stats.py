@@ -174,6 +174,7 @@ def test_rows_are_typed_and_keep_their_fields_through_their_stored_form() -> Non
         duration=4.75,
         cache_hit=True,
         job_id="job-1",
+        source="mcp",
         attempts=tried,
     )
     subagent = SubagentEntry(
@@ -208,6 +209,7 @@ def test_rows_are_typed_and_keep_their_fields_through_their_stored_form() -> Non
         duration=4.75,
         cache_hit=True,
         job=True,
+        source="mcp",
         attempts=(
             AttemptRow(
                 provider="gemini",

@@ -1,8 +1,9 @@
 """``fusion-state.json``: routing counters in total and per session, read and written here only.
 
 Each booked call (:func:`omcm.calls.pipeline.book`) adds to them: calls, routed,
-answers reused, fallbacks, each provider's calls, failures and tokens, and the
-Claude tokens routed calls avoided (estimated from the subagent ledger,
+the same per door it came through (subagent calls, ``omcm run``, batches, MCP
+tools), answers reused, fallbacks, each provider's calls, failures and tokens,
+and the Claude tokens routed calls avoided (estimated from the subagent ledger,
 :mod:`omcm.calls.ledger`). The status line and ``omcm status`` read them.
 """
 
@@ -27,9 +28,18 @@ class ProviderCounters(Record):
     reasoning_tokens: int = 0
 
 
+class DoorCounters(Record):
+    """The calls one door booked (``CallEntry.source``), and how many were routed."""
+
+    calls: int = 0
+    routed: int = 0
+
+
 class Counters(Record):
     calls: int = 0
     routed: int = 0
+    #: per door (hook, cli, batch, mcp): counters written before doors were kept have none
+    doors: dict[str, DoorCounters] = {}
     cache_hits: int = 0
     fell_back: int = 0
     providers: dict[str, ProviderCounters] = {}
@@ -82,8 +92,11 @@ def count(session_id: str, now: float, entry: CallEntry) -> None:
 def add_call(counters: Counters, entry: CallEntry) -> None:
     """What one call adds to a set of counters."""
     counters.calls += 1
+    door = counters.doors.setdefault(entry.source or "hook", DoorCounters())
+    door.calls += 1
     if entry.outcome in ("routed", "cache"):
         counters.routed += 1
+        door.routed += 1
     if entry.outcome == "cache":
         counters.cache_hits += 1
     if entry.outcome == "fell-back" or entry.reason == "no-provider-available":

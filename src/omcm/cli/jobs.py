@@ -220,20 +220,10 @@ def _print_result(record: Any, why_to: Any = None) -> int:
     except (OSError, OmcmError) as exc:  # shown all the same; only "unread" stays set
         print(f"omcm: job {record.id} not marked as read ({exc})", file=sys.stderr)
     if record.state == "done":
-        try:
-            with open(store.output_file(record.id), encoding="utf-8", errors="replace") as handle:
-                sys.stdout.write(handle.read())
-        except OSError as exc:
-            raise OmcmError(
-                f"job {record.id} is done but its answer {store.output_file(record.id)} "
-                f"cannot be read ({exc.strerror or exc})"
-            ) from None
-        tokens = record.tokens
-        print(
-            f"— {record.provider}/{record.model} · {tokens.input:,} in / {tokens.output:,} out "
-            f"tokens · {record.elapsed(time.time()):.1f}s · job {record.id}",
-            file=sys.stderr,
-        )
+        from omcm.jobs import listing
+
+        sys.stdout.write(listing.answer(record))
+        print(listing.footer(record, time.time()), file=sys.stderr)
         return 0
     print(f"omcm: job {record.id} {record.state}: {record.reason}", file=why_to or sys.stderr)
     if record.kind == "batch":
@@ -246,17 +236,10 @@ def _print_result(record: Any, why_to: Any = None) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from omcm.jobs import store
+    from omcm.jobs import listing, store
 
     now = time.time()
-    shown = [
-        r
-        for r in store.all_jobs(damaged=True)
-        if args.all
-        or not r.finished
-        or r.state == store.DAMAGED
-        or (r.ended_at or r.created_at) > now - 86400
-    ]
+    shown = listing.recent(args.all, now)
     for r in shown:
         if r.state == store.DAMAGED:
             print(f"omcm: {r.reason}", file=sys.stderr)
@@ -267,27 +250,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if not shown:
         print("no jobs" + ("" if args.all else " in the last day (omcm jobs --all)"))
         return 0
-    print(
-        f"{'JOB':<24} {'STATE':<9} {'PROVIDER/MODEL':<28} {'AGENT':<16} {'AGE':>6} "
-        f"{'TIME':>6} {'TOKENS':>13}  TASK"
-    )
-    for r in shown:
-        route = (
-            f"{r.provider}/{r.model}"
-            if r.provider
-            else (f"{r.routes[0].provider}/{r.routes[0].model or '-'}" if r.routes else "-")
-        )
-        tokens = f"{r.tokens.input:,}↓ {r.tokens.output:,}↑" if r.provider else "-"
-        flag = " *" if r.unread else ""
-        known = r.state != store.DAMAGED  # a damaged record's times are not known
-        age = _span(now - r.created_at) if known else "-"
-        took = _span(r.elapsed(now)) if known else "-"
-        print(
-            f"{r.id:<24} {r.state:<9} {route[:28]:<28} {r.agent[:16]:<16} "
-            f"{age:>6} {took:>6} {tokens:>13}  {r.title[:60]}{flag}"
-        )
-    if any(r.unread for r in shown):
-        print("* finished, answer not yet read: omcm result JOB")
+    print(listing.table(shown, now))
     return 0
 
 
@@ -303,16 +266,15 @@ def cmd_result(args: argparse.Namespace) -> int:
     job_id = store.find(args.job)
     record = store.load(job_id)
     if args.wait:
-        deadline = None if args.timeout is None else time.monotonic() + args.timeout
-        while not record.finished:
-            if deadline is not None and time.monotonic() >= deadline:
-                print(
-                    f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
-                    file=sys.stderr,
-                )
-                return 124
-            time.sleep(0.25)
-            record = store.load(job_id)
+        from omcm.jobs import listing
+
+        record = listing.wait(job_id, args.timeout)
+        if not record.finished:
+            print(
+                f"omcm: job {job_id} is still {record.state} after {args.timeout:g}s",
+                file=sys.stderr,
+            )
+            return 124
     if not record.finished:
         print(
             f"omcm: job {job_id} is {record.state} ({_span(record.elapsed(time.time()))} so far); "

@@ -74,6 +74,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _window(parser: Any) -> None:
+    from omcm.calls.call import DOORS
     from omcm.providers import REGISTERED
     from omcm.routing.modes import MODES
 
@@ -102,6 +103,13 @@ def _window(parser: Any) -> None:
         choices=[*MODES, "none"],
         help="the session's mode (none: no mode)",
     )
+    parser.add_argument(
+        "--source",
+        default="",
+        choices=list(DOORS),
+        help="calls of one door: hook (subagent calls), cli (omcm run), batch, mcp (the ask "
+        "tools), review, schedule",
+    )
 
 
 def filters_of(args: argparse.Namespace, now: float) -> Filters:
@@ -121,6 +129,7 @@ def filters_of(args: argparse.Namespace, now: float) -> Filters:
         provider=args.provider,
         agent=args.agent.strip().lower(),
         mode=args.mode,
+        source=args.source,
     )
 
 

@@ -166,6 +166,9 @@ class DelegationConfig(Section):
         "circuit_seconds": "How long a provider is skipped after `circuit_failures` failures.",
         "rate_limit_cooldown": "Seconds a rate-limited provider is skipped when its CLI "
         "gives no reset time.",
+        "relay": "Hand a routed subagent call answered in the hook back as the subagent's "
+        "ordinary result (through the plugin's relay agent: one small Claude request) where "
+        "Claude Code allows it (2.1.197+, calls in the foreground); false: as a hook's deny.",
     }
     RULES = {
         "hook_budget": {"ge": 30, "le": 1700},
@@ -182,6 +185,7 @@ class DelegationConfig(Section):
     circuit_failures: int = 3
     circuit_seconds: int = 300
     rate_limit_cooldown: int = 900
+    relay: bool = True
 
 
 class AutopilotConfig(Section):
@@ -289,6 +293,39 @@ class JobsConfig(Section):
     webhook: WebhookConfig = WebhookConfig()
 
 
+#: The MCP server's tools (``omcm.mcp``), in the order Claude sees them.
+MCP_TOOLS = ("ask", "consensus", "jobs", "result", "cancel")
+
+
+class McpConfig(Section):
+    DOCS = {
+        "enabled": "Offer OMCM's MCP tools (ask, consensus, jobs, result, cancel) to Claude "
+        "Code; false: the plugin's MCP server offers none.",
+        "tools": "The tools Claude sees; each one's name, description and schema cost Claude "
+        "tokens on every request.",
+        "consensus_max": "Most providers one `consensus` call asks (by default every ready "
+        "provider, up to this many).",
+        "timeout": "Seconds one `ask` or `consensus` answered in the call may run in all; "
+        "a background `ask` has `jobs.timeout`.",
+        "file_chars": "Characters of the files an `ask` names that go into the prompt; "
+        "files past it are named by path for the provider to read.",
+        "allow": "Let the tools run without a permission prompt (they do what a routed "
+        "subagent call does, which asks none); false: Claude Code asks as for any MCP tool.",
+    }
+    RULES = {
+        "tools": {"choices": MCP_TOOLS},
+        "consensus_max": {"ge": 2, "le": 8},
+        "timeout": {"ge": 30, "le": 7000},
+        "file_chars": {"ge": 0, "le": 10_000_000},
+    }
+    enabled: bool = True
+    tools: list[str] = list(MCP_TOOLS)
+    consensus_max: int = 3
+    timeout: int = 1800
+    file_chars: int = 60000
+    allow: bool = True
+
+
 class ContextConfig(Section):
     DOCS = {
         "include_recent_files": "Put recently modified files in the handoff context.",
@@ -367,6 +404,7 @@ class Config(Section):
         "jobs": "Background jobs: routed subagent calls that run on after the hook.",
         "review": "Code review by a provider: the pre-commit hook, `omcm review` and the "
         "review gate at Stop.",
+        "mcp": "The MCP server's tools: asking providers on purpose.",
         "prices": 'Prices for models genai-prices lacks: `[prices."codex/my-model"] input = '
         '1.25`, `output = 10.0`, `source = "…"` (USD per million tokens; `claude/MODEL` for '
         "Claude).",
@@ -387,4 +425,5 @@ class Config(Section):
     autopilot: AutopilotConfig = AutopilotConfig()
     jobs: JobsConfig = JobsConfig()
     review: ReviewConfig = ReviewConfig()
+    mcp: McpConfig = McpConfig()
     prices: dict[str, PriceOverride] = {}

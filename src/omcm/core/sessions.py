@@ -133,6 +133,63 @@ def forget_review_store(session_id: str) -> None:
         shutil.rmtree(store, ignore_errors=True)
 
 
+def tool_call_file(tool_use_id: str) -> str:
+    from omcm.core import paths
+
+    name = paths.safe_name(tool_use_id, "tool_use_id")
+    return os.path.join(paths.state_dir(), "tool-calls", f"{name}.json")
+
+
+def note_tool_call(tool_use_id: str, session_id: str, transcript_path: str, cwd: str) -> None:
+    """Keep which session made a tool call of OMCM's MCP server (its PreToolUse hook does):
+    the server is told only the call's id (``_meta["claudecode/toolUseId"]``)."""
+    from omcm.core import fastjson
+
+    origin = {"session_id": session_id, "transcript_path": transcript_path, "cwd": cwd}
+    state.atomic_write(tool_call_file(tool_use_id), fastjson.dumps(origin))
+
+
+def take_tool_call(tool_use_id: str) -> dict[str, str] | None:
+    """Who made the tool call :func:`note_tool_call` kept (and forget it); None if unknown."""
+    from omcm.core import fastjson
+
+    path = tool_call_file(tool_use_id)
+    try:
+        with open(path, "rb") as handle:
+            found = fastjson.loads(handle.read())
+        os.unlink(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {key: str(found.get(key) or "") for key in ("session_id", "transcript_path", "cwd")}
+
+
+def relay_file(session_id: str, tool_use_id: str) -> str:
+    from omcm.core import paths
+
+    name = paths.safe_name(tool_use_id, "tool_use_id")
+    return os.path.join(_dir(session_id), "relay", f"{name}.txt")
+
+
+def keep_relay(session_id: str, tool_use_id: str, text: str) -> None:
+    """Keep a routed call's answer for the PostToolUse hook that puts it in place of the
+    relay agent's output (:mod:`omcm.hooks.relay`)."""
+    state.atomic_write(relay_file(session_id, tool_use_id), text)
+
+
+def take_relay(session_id: str, tool_use_id: str) -> str | None:
+    """The answer :func:`keep_relay` kept for the call (and forget it); None if none."""
+    path = relay_file(session_id, tool_use_id)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        os.unlink(path)
+    except OSError:
+        return None
+    return text
+
+
 def note_job(session_id: str) -> None:
     """A call of this session became a background job (the Stop hook then looks for them)."""
     state.atomic_write(os.path.join(_dir(session_id), "jobs-started"), "")

@@ -69,6 +69,11 @@ class SessionEndPayload(HookPayload):
 
 
 SUBAGENT_TOOLS = ("Agent", "Task")
+#: How Claude Code names the tools of the plugin's MCP server (``.mcp.json``: server "omcm"
+#: of plugin "omcm"): ``mcp__plugin_<plugin>_<server>__<tool>``.
+MCP_TOOL_PREFIX = "mcp__plugin_omcm_omcm__"
+#: The MCP tool whose ``background: true`` calls become jobs delivered like subagent ones.
+MCP_ASK = MCP_TOOL_PREFIX + "ask"
 
 
 def deny(reason: str) -> dict[str, Any]:

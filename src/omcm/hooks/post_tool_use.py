@@ -1,8 +1,10 @@
 """The PostToolUse hook (matcher ``Agent|Task``): what a subagent that ran on Claude cost.
 
-A routed call never gets here (OMCM answered it in PreToolUse, so the tool did
-not run); a call that stayed on Claude does, and its ``tool_response`` carries
-the subagent's ``agentId``, ``usage``, ``totalDurationMs`` and ``resolvedModel``.
+A routed call answered by a deny never gets here (the tool did not run); one
+answered through the relay agent (:mod:`omcm.hooks.relay`) does, and gets the
+provider's answer put in place of the relay's output. A call that stayed on
+Claude does, and its ``tool_response`` carries the subagent's ``agentId``,
+``usage``, ``totalDurationMs`` and ``resolvedModel``.
 ``usage`` is the last model response's only, so the cost is summed over every
 response in the subagent's own transcript (``<session>/subagents/agent-<id>.jsonl``);
 ``usage`` counts only when that file is missing. That becomes a ``subagent`` line
@@ -36,6 +38,12 @@ def handle(payload: PostToolUsePayload) -> dict[str, Any] | None:
 
     task = AgentInput.parse(payload.tool_input, f"PostToolUse tool_input of {payload.tool_name}")
     response: dict[str, Any] = payload.tool_response
+    from omcm.hooks import relay
+
+    if task.subagent_type == relay.RELAY_AGENT:
+        # A routed call OMCM answered: the relay's output gives way to the answer. The
+        # relay's own small cost is no observation of what a subagent costs Claude.
+        return relay.put_in_place(payload.session_id, payload.tool_use_id, response)
     agent = agents.normalise(task.subagent_type)
     tier, _how = agents.tier_of(agent, task.model)
     entry = SubagentEntry(

@@ -7,7 +7,9 @@ becomes the hook's deny reason, which Claude reads as the subagent's result) or,
 when Claude Code runs the subagent in the background, becomes a background job
 and the hook answers at once. The common case reads three small state files,
 decides, logs one line and prints nothing: only a routed call imports the
-provider machinery.
+provider machinery. Where Claude Code allows it, an answer given in the hook goes
+back as the subagent's ordinary result through the relay agent
+(:mod:`omcm.hooks.relay`) rather than as a deny.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     with proc.cancel_on_signals():
         outcome = pipeline.run_now(call, controls)
     pipeline.book(call, outcome)
+    if outcome.ended == "routed":
+        from omcm.hooks import relay
+
+        if relay.usable(payload, conf.delegation.relay):
+            return relay.hand_over(payload, given, call, outcome)
     return answer(call, outcome)
 
 

@@ -1,6 +1,8 @@
 """The delivery hook: waits beside a subagent call for its background job, then wakes Claude.
 
-Registered in hooks/hooks.json on PreToolUse next to the deciding hook, with
+Registered in hooks/hooks.json on PreToolUse next to the deciding hook (and beside
+the MCP ``ask`` tool, whose ``background: true`` calls are jobs too: the server
+marks them as the deciding hook does), with
 ``"async": true, "asyncRewake": true``: Claude Code runs both at once and does
 not wait for this one. It learns from the deciding hook's mark whether the call
 became a job (:func:`omcm.core.sessions.mark_call`; no job: it ends at once). In an
@@ -18,7 +20,7 @@ import os
 import time
 
 from omcm.core import sessions
-from omcm.hooks.payloads import SUBAGENT_TOOLS, PreToolUsePayload
+from omcm.hooks.payloads import MCP_ASK, SUBAGENT_TOOLS, PreToolUsePayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +33,10 @@ POLL = 0.5
 
 
 def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
-    if payload.tool_name not in SUBAGENT_TOOLS or not payload.tool_use_id:
+    if not payload.tool_use_id:
+        return None
+    asked = payload.tool_name == MCP_ASK and payload.tool_input.get("background") is True
+    if payload.tool_name not in SUBAGENT_TOOLS and not asked:
         return None
     job_id = _mark(payload)
     if not job_id or os.environ.get("CLAUDE_CODE_ENTRYPOINT") != "cli":

@@ -32,11 +32,12 @@ EVENTS: dict[str, tuple[str, str]] = {
     "stop": ("Stop", "omcm.hooks.stop"),
     "stop-failure": ("StopFailure", "omcm.hooks.stop_failure"),
     "session-end": ("SessionEnd", "omcm.hooks.session_end"),
+    "pre-tool-use-mcp": ("PreToolUse", "omcm.hooks.pre_tool_use_mcp"),
 }
 
 MAX_STDIN = 64 * 1024 * 1024
 #: Hooks that share a Claude Code event with another, as the payload trace names them.
-TRACE_NAMES = {"pre-tool-use-wait": "PreToolUseWait"}
+TRACE_NAMES = {"pre-tool-use-wait": "PreToolUseWait", "pre-tool-use-mcp": "PreToolUseMcp"}
 #: The exit status of the delivery hook handing Claude an answer (``asyncRewake``).
 REWAKE = 2
 

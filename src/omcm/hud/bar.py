@@ -11,7 +11,8 @@ the reset from the warning mark, 70 %, on); the fallback marker; tokens of this
 session, ``↓`` in and ``↑`` out, for Claude (``C``, summed from the session's
 transcripts by :mod:`omcm.hud.claude_tokens`) and each provider
 that was used (each provider's own mark: ``O`` codex/OpenAI, ``G`` gemini, ``OC``
-opencode, ``L`` ollama); calls routed out of all subagent calls; the session's Claude
+opencode, ``L`` ollama); calls routed out of all subagent calls, and calls of OMCM's MCP
+tools apart (``mcp:2``); the session's Claude
 tokens avoided (``saved ~412k``, estimated from subagents observed on Claude; ``+2?``:
 routed calls with no estimate yet); the project's warm
 pools (``♨OC 1/2 9m``: one of two warm servers busy, the pool stops in 9 minutes
@@ -60,6 +61,7 @@ class HudView:
 
     __slots__ = (
         "alert_at",
+        "asked",
         "calls",
         "cooldowns",
         "fallback",
@@ -83,6 +85,7 @@ class HudView:
         tokens: list[tuple[str, int, int]] | None = None,
         routed: int = 0,
         calls: int = 0,
+        asked: int = 0,
         cooldowns: list[tuple[str, float]] | None = None,
         jobs: tuple[int, int] = (0, 0),
         pools: list[tuple[str, int, int, float]] | None = None,
@@ -99,6 +102,8 @@ class HudView:
         self.tokens = tokens if tokens is not None else []
         self.routed = routed
         self.calls = calls
+        #: calls of OMCM's MCP tools (each provider run of an ask or a consensus)
+        self.asked = asked
         #: ``(name, seconds left)`` of everyone cooling down.
         self.cooldowns = cooldowns if cooldowns is not None else []
         #: background jobs (running, finished with an answer nobody has received)
@@ -161,6 +166,19 @@ def _mark_of(name: str) -> str:
     return mark
 
 
+def _doors(counters: Counters | None) -> tuple[int, int, int]:
+    """(subagent calls, of them routed, calls of OMCM's MCP tools): a tool call is no
+    subagent call, so it is counted apart (counters from before doors were kept: all
+    subagent calls)."""
+    if counters is None:
+        return 0, 0, 0
+    other = [d for name, d in counters.doors.items() if name != "hook"]
+    mcp = counters.doors.get("mcp")
+    calls = counters.calls - sum(d.calls for d in other)
+    routed = counters.routed - sum(d.routed for d in other)
+    return calls, routed, mcp.calls if mcp else 0
+
+
 def _cooldowns(limits: ProviderLimits, now: float) -> list[tuple[str, float]]:
     rows: list[tuple[str, float]] = []
     if limits.claude_limited_until is not None and limits.claude_limited_until > now:
@@ -195,13 +213,15 @@ def build_view(
     tokens = _provider_tokens(counters)
     if claude is not None:
         tokens.insert(0, ("C", *claude))
+    calls, routed, asked = _doors(counters)
     return HudView(
         mode=mode,
         windows=_windows(limits, now, max_age),
         fallback=fallback.active,
         tokens=tokens,
-        routed=counters.routed if counters else 0,
-        calls=counters.calls if counters else 0,
+        routed=routed,
+        calls=calls,
+        asked=asked,
         saved=(counters.avoided, counters.avoided_unknown) if counters else (0, 0),
         cooldowns=_cooldowns(limits, now),
         logins=sorted(n for n, h in limits.providers.items() if h.login_problem),
@@ -246,7 +266,9 @@ def _segments(view: HudView, level: int, color: bool) -> list[str]:
     if level == FULL:
         segments.append(_tokens(view))
     if level != SMALL:
-        segments.append(f"⇄{view.routed}/{view.calls}" if view.calls else "")
+        doors = [f"⇄{view.routed}/{view.calls}" if view.calls else ""]
+        doors.append(f"mcp:{view.asked}" if view.asked else "")
+        segments.append(" ".join(d for d in doors if d))
         tokens, unknown = view.saved
         saved = [f"~{abbreviate(tokens)}"] if tokens else []
         if unknown:

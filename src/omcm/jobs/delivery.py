@@ -47,12 +47,18 @@ def answer_text(record: store.JobRecord, config: Config) -> str:
     """The finished job as Claude gets it: the subagent's result, or that it was not done."""
     if record.kind == "batch":
         return _batch_text(record, config)
-    task = f"the {record.agent} subagent task “{record.title}” (tool call {record.tool_use_id})"
+    asked = record.source == "mcp"  # the ask tool's background: true, not a subagent call
+    what = "ask" if asked else f"{record.agent} subagent task"
+    task = f"the {what} “{record.title}” (tool call {record.tool_use_id})"
     if record.state != "done":
+        again = (
+            "do it yourself now, or ask again"
+            if asked
+            else ("run it yourself now, or issue the subagent call again")
+        )
         return (
             f"[OMCM] Background job {record.id}: {task} was NOT done ({record.state}: "
-            f"{record.reason}). No answer will come from OMCM for it: run it yourself now, or "
-            "issue the subagent call again."
+            f"{record.reason}). No answer will come from OMCM for it: {again}."
         )
     from omcm.calls.answers import frame
     from omcm.providers import PROVIDERS
@@ -63,10 +69,15 @@ def answer_text(record: store.JobRecord, config: Config) -> str:
     except OSError as exc:
         text = f"(the answer file {store.output_file(record.id)} cannot be read: {exc.strerror})"
     label = PROVIDERS[record.provider].label if record.provider in PROVIDERS else record.provider
+    use = (
+        "What follows is its answer: use it and do not ask again."
+        if asked
+        else "What follows is the subagent's result, not an error: use it as the subagent's "
+        "answer and do not run the task again."
+    )
     head = (
         f"[OMCM] Background job {record.id} finished: {task} was completed by {label} (model "
-        f"{record.model}). What follows is the subagent's result, not an error: use it as the "
-        "subagent's answer and do not run the task again."
+        f"{record.model}). {use}"
     )
     return frame(
         record.agent,

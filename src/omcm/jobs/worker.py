@@ -93,10 +93,13 @@ def run(
     watch: Callable[[Step], None] | None = None,
     *,
     stops: tuple[int, ...] = proc.CANCEL_SIGNALS,
+    stop: Callable[[], str] | None = None,
 ) -> store.JobRecord | None:
     """Run the job in this process; its finished record (None if another worker has it).
     ``watch`` hears each step of the run too (``omcm run``'s live progress); ``stops`` are
-    the signals that cancel it (in the foreground, a closing terminal's HUP too)."""
+    the signals that cancel it (in the foreground, a closing terminal's HUP too; in a thread
+    other than the main one, none); ``stop`` says why to stop the run ("" to go on), as
+    whoever started it sees it (an MCP client cancelling the request)."""
     from omcm import config
     from omcm.calls import pipeline
     from omcm.calls.call import Controls
@@ -112,6 +115,9 @@ def run(
     call = store.load_call(job_id, conf)
 
     def cancel() -> str:
+        why = stop() if stop is not None else ""
+        if why:
+            return why
         if _cancel_requested(job_id):
             return "cancelled with omcm cancel"
         return _batch_gone(record.batch_id) if record.batch_id else ""

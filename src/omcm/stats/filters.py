@@ -1,5 +1,5 @@
 """Which rows a report counts: a time window (``--since``, ``--until``) and exact matches
-(``--session``, ``--provider``, ``--agent``, ``--mode``)."""
+(``--session``, ``--provider``, ``--agent``, ``--mode``, ``--source``)."""
 
 from __future__ import annotations
 
@@ -26,17 +26,19 @@ class Filters:
         provider: str = "",
         agent: str = "",
         mode: str = "",
+        source: str = "",
     ) -> None:
         self.since, self.until = since, until
         self.session, self.provider, self.agent, self.mode = session, provider, agent, mode
+        self.source = source  # the door: hook (subagent calls), cli, batch, mcp, …
 
     def dump(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v not in (None, "")}
 
     def window_only(self) -> bool:
-        """Whether it keeps every row in its time window (no session, provider, agent or
-        mode to match)."""
-        return not (self.session or self.provider or self.agent or self.mode)
+        """Whether it keeps every row in its time window (no session, provider, agent, mode
+        or source to match)."""
+        return not (self.session or self.provider or self.agent or self.mode or self.source)
 
     def keeps(self, row: Row) -> bool:
         when = row.time
@@ -49,6 +51,8 @@ class Filters:
         ):
             return False
         if self.mode and row.mode != ("" if self.mode == "none" else self.mode):
+            return False
+        if self.source and (isinstance(row, SubagentRow) or row.source != self.source):
             return False
         if self.provider:
             if isinstance(row, SubagentRow):

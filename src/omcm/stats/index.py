@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 #: Of the ``.rows`` files: one written by another OMCM is rebuilt, never misread.
 #: 3: rows stored as :func:`omcm.stats.rows.plain` (2 stored one tuple per row).
 #: 4: the days' tallies between the header and the rows.
-VERSION = 4
+VERSION = 5  # 5: a call row holds its source (the door)
 
 
 class Rows:

@@ -68,6 +68,7 @@ class _Line(msgspec.Struct):
     duration: int | float | None = 0.0
     cache_hit: bool | None = False
     job_id: str | None = ""
+    source: str | None = ""
     attempts: list[_Attempt] | None = None
     # a subagent's
     input: int | float | None = 0
@@ -131,6 +132,7 @@ def row_of(raw: bytes, intern: Callable[[str], str]) -> Row | None:
             float(line.duration or 0),
             bool(line.cache_hit),
             bool(line.job_id),  # job
+            intern(line.source) if line.source else "hook",  # lines before it was logged
             tuple([_attempt_row(a, intern) for a in tried]) if tried else (),
         ),
     )
@@ -195,6 +197,7 @@ def checked_row(data: dict[str, Any], intern: Callable[[str], str]) -> Row | Non
         float(_num(data.get("duration"))),
         bool(data.get("cache_hit")),
         bool(data.get("job_id")),  # job
+        _str(data.get("source") or "hook", intern),
         tuple([_checked_attempt(a, intern) for a in data.get("attempts") or ()]),
     )
 

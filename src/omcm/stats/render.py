@@ -50,6 +50,10 @@ def render(found: dict[str, Any]) -> str:
             )
             for model, source in sorted(used["prices"].items()):
                 lines.append(f"      {model}: {source}")
+    if set(total["sources"]) - {"hook"}:  # only subagent calls: nothing to tell apart
+        lines.append("sources (hook: subagent calls; cli: omcm run; mcp: the ask tools; …):")
+        for name, counts in total["sources"].items():
+            lines.append(f"  {name:24} {counts['calls']:>6} calls  {counts['routed']:>6} routed")
     if total["agents"]:
         lines.append("agents:")
         for name, counts in total["agents"].items():

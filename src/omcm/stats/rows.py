@@ -73,6 +73,7 @@ class CallRow(NamedTuple):
     duration: float
     cache_hit: bool
     job: bool  # ran as a background job
+    source: str  # the door it came through: hook, cli, batch, mcp, review, schedule
     # Last, so that a stored call is its other fields followed by these (:func:`typed`).
     attempts: tuple[AttemptRow, ...]
 

@@ -57,6 +57,7 @@ class Tally:
         "providers",
         "usage",
         "agents",
+        "sources",
         "answered",
         "routed_by",
         "claude_subagents",
@@ -75,6 +76,7 @@ class Tally:
         # (provider, model, day) -> [input, cached, output]
         self.usage: dict[tuple[str, str, int], list[int]] = {}
         self.agents: dict[str, list[int]] = {}  # name -> [calls, routed]
+        self.sources: dict[str, list[int]] = {}  # door -> [calls, routed]
         self.answered: dict[str, int] = {}  # who answered each call: a provider, or claude
         self.routed_by: dict[tuple[str, str], int] = {}  # (agent, tier) -> routed calls
         self.claude_subagents = 0
@@ -114,11 +116,12 @@ class Tally:
             self.fell_back += 1
         if outcome == "cancelled":
             self.cancelled += 1
-        mine = self.agents.get(agent)
-        if mine is None:
-            mine = self.agents[agent] = [0, 0]
-        mine[0] += 1
-        mine[1] += routed
+        for table, name in ((self.agents, agent), (self.sources, row.source)):
+            mine = table.get(name)
+            if mine is None:
+                mine = table[name] = [0, 0]
+            mine[0] += 1
+            mine[1] += routed
         who = (row.provider or "cache") if routed else "claude"
         self.answered[who] = self.answered.get(who, 0) + 1
         if attempts:
@@ -185,6 +188,7 @@ class Tally:
         add_sums(self.providers, other.providers)
         add_sums(self.usage, other.usage)
         add_sums(self.agents, other.agents)
+        add_sums(self.sources, other.sources)
         add_sums(self.claude_usage, other.claude_usage)
         for key, n in other.answered.items():
             self.answered[key] = self.answered.get(key, 0) + n
@@ -262,6 +266,10 @@ class Tally:
             "agents": {
                 name: {"calls": calls, "routed": routed}
                 for name, (calls, routed) in sorted(self.agents.items())
+            },
+            "sources": {
+                name: {"calls": calls, "routed": routed}
+                for name, (calls, routed) in sorted(self.sources.items())
             },
             "claude_tokens_avoided": avoided,
             "avoided_estimated_calls": known,

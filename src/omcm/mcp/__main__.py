@@ -1,0 +1,5 @@
+"""``python -m omcm.mcp``: the MCP server on stdio (what ``.mcp.json`` starts)."""
+
+from omcm.mcp.server import main
+
+main()
