@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 #: exactly what hooks/omcm-hook runs
 HOOK = "from omcm.hooks.runner import run; run()"
+#: the status line command ``omcm hud setup`` wrote before it started Python with -S
+OLD_HUD = "from omcm.statusline import main; main()"
 
 
 def timed(argv: list[str], stdin: bytes, env: dict[str, str], cwd: str) -> float:
@@ -135,6 +137,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--only", help="run one case: pre-tool-use, user-prompt, hud, routed")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run another checkout's hooks (its launcher and .venv), interleaved with "
+        "these: before/after figures measured in one run",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="omcm-bench-") as tmp:
@@ -177,10 +186,11 @@ def main() -> int:
             }
         ).encode()
 
-        def launched(event: str, data: bytes) -> Callable[[], float]:
-            """The hook as Claude Code runs it: the launcher, which execs Python."""
-            launcher_env = {**env, "OMCM_PYTHON": PYTHON, "CLAUDE_PLUGIN_ROOT": str(REPO)}
-            argv = ["sh", str(REPO / "hooks" / "omcm-hook"), event]
+        def launched(event: str, data: bytes, root: Path = REPO) -> Callable[[], float]:
+            """The hook as Claude Code runs it: the checkout's launcher and environment."""
+            python = str(root / ".venv" / "bin" / "python")
+            launcher_env = {**env, "OMCM_PYTHON": python, "CLAUDE_PLUGIN_ROOT": str(root)}
+            argv = ["sh", str(root / "hooks" / "omcm-hook"), event]
             return lambda: timed(argv, data, launcher_env, cwd)
 
         hud = [PYTHON, *paths.fast_start("omcm.hud.statusline", "run", paths.import_path())]
@@ -190,6 +200,15 @@ def main() -> int:
             "hud": lambda: timed(hud, status, env, cwd),
             "pre-tool-use (plain python -c)": hook("pre-tool-use", agent),
         }
+        if args.before:
+            old = args.before.resolve()
+            # The status line as `omcm hud setup` wrote it before the -S form.
+            old_hud = [str(old / ".venv" / "bin" / "python"), "-c", OLD_HUD]
+            cases |= {
+                "pre-tool-use (before)": launched("pre-tool-use", agent, old),
+                "user-prompt (before)": launched("user-prompt-submit", prompt, old),
+                "hud (before)": lambda: timed(old_hud, status, env, cwd),
+            }
         results = {}
         for name, case in cases.items():
             if args.only and not name.startswith(args.only):

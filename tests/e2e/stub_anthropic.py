@@ -539,6 +539,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         request = self._record(body)
+        if request.method == "POST" and request.path == "/v1/messages/count_tokens":
+            # As the API does (2.1.62 counts the plugin's MCP tools this way; refused, it
+            # falls back to a one-token haiku request that lands in the session's usage).
+            counted = json.dumps({"input_tokens": max(1, len(raw) // 4)}).encode()
+            self._send(200, counted, "application/json", {})
+            return
         if not request.is_messages:
             self._send(
                 404,

@@ -183,8 +183,9 @@ def test_claude_code_sends_only_the_conversation(agent_run: ScriptedRun) -> None
     assert [(r.method, r.path) for r in requests if r.method != "POST"] == (
         [("HEAD", "/")] if agent_run.version == PREVIOUS else []  # only 2.1.197 probes
     )
-    # 2.1.62 counts the tokens of the plugin's MCP tools (OMCM's) with count_tokens, which
-    # the stub does not serve, and then with a one-token haiku request; the newer do not.
+    # 2.1.62 counts the tokens of the plugin's MCP tools (OMCM's) with count_tokens (the
+    # stub answers it as the API does; refused, a one-token haiku request follows); the newer
+    # do not.
     counted = [
         r
         for r in posts

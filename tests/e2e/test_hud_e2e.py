@@ -205,7 +205,10 @@ def codex_config(models: StubModels, sandbox: Sandbox) -> str:
         f"args = {json.dumps(list(setup.args))}\ntimeout = 120\nwarm = true\n\n"
         '[providers.codex.model]\nlow = "stub-model"\nmedium = "stub-model"\n'
         'high = "stub-model"\n\n'
-        "[providers.gemini]\nenabled = false\n\n[providers.opencode]\nenabled = false\n"
+        "[providers.gemini]\nenabled = false\n\n[providers.opencode]\nenabled = false\n\n"
+        # The token figures below are the deny path's: on 2.1.197 the relay agent
+        # (delegation.relay) would add its own haiku request (tests/e2e/test_relay_e2e.py).
+        "[delegation]\nrelay = false\n"
     )
 
 

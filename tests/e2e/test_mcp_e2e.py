@@ -153,9 +153,10 @@ def test_the_model_asks_codex_and_gets_an_ordinary_result(
     sent = tool_definitions(stub)
     if version == NEWEST:
         # Only the names are listed (a system message) until ToolSearch loads one; then
-        # its definition is sent, marked deferred.
-        first = json.dumps(stub.conversation()[0].body)
-        assert all(PREFIX + name in first for name in TOOLS)
+        # its definition is sent, marked deferred. (The names come once the server has
+        # connected: on a busy machine that can be after the first request.)
+        bodies = [json.dumps(r.body) for r in stub.conversation()]
+        assert any(all(PREFIX + name in body for name in TOOLS) for body in bodies)
         assert [(t["name"], t.get("defer_loading")) for t in sent] == [(ASK, True)]
     else:
         assert sorted(t["name"] for t in sent) == sorted(PREFIX + name for name in TOOLS)

@@ -170,6 +170,8 @@ class Supervisor:
         """Why an idle server should stop now ("" to keep it; lock held)."""
         if slot.state != "idle":
             return ""  # a busy server that dies is its call's to report
+        if slot.reserved:
+            return ""  # it has just started for a call that waits for it
         if not slot.server.alive():
             return f"crashed ({slot.server.check()})"
         idle_for = now - slot.last_used
@@ -283,7 +285,7 @@ class Supervisor:
                     break
                 self.lock.wait(min(left, 1.0))
             for slot in self.slots:
-                if slot.state == "idle":
+                if slot.state == "idle" and not slot.reserved:  # not one a call waits for
                     slot.state = "busy"
                     return slot, False
             waiting = [s for s in self.slots if s.state == "starting" and not s.reserved]
@@ -304,7 +306,7 @@ class Supervisor:
                 self.lock.wait(min(left, 1.0))
             if slot not in self.slots or slot.state != "idle":
                 raise Unavailable(f"a warm server failed to start: {slot.error or 'stopped'}")
-            slot.state = "busy"
+            slot.state, slot.reserved = "busy", False
             return slot, True
 
     def release(self, slot: _Slot, broken: str) -> None:
