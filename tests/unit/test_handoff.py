@@ -226,7 +226,7 @@ def test_the_prompt_the_hook_recorded_wins_over_a_lagging_transcript(
     tmp_path: Path, transcript: Path
 ) -> None:
     from omcm.core import sessions
-    from omcm.hooks.payloads import UserPromptSubmitPayload
+    from omcm.hooks.user_prompt_submit import UserPromptSubmitPayload
 
     payload = UserPromptSubmitPayload.parse(
         {

@@ -210,6 +210,17 @@ class _Spec:
         self.default = default
 
 
+def _deep(value: object) -> object:
+    """``value`` copied all the way down (records, lists and dicts; the rest is immutable)."""
+    if isinstance(value, Record):
+        return value._copy()
+    if isinstance(value, list):
+        return [_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _deep(v) for k, v in value.items()}
+    return value
+
+
 def _fresh(default: object) -> object:
     if isinstance(default, Record):
         return default._copy()
@@ -283,8 +294,12 @@ class Record:
         return record
 
     def _copy(self) -> Self:
-        """A copy that shares nothing mutable with this record."""
-        return type(self)._from(self.dump(), "", [])
+        """A copy that shares nothing mutable with this record (its values are already
+        checked: copied as they are, not dumped and parsed again)."""
+        copy = type(self).__new__(type(self))
+        for spec in self._specs():
+            object.__setattr__(copy, spec.name, _deep(getattr(self, spec.name)))
+        return copy
 
     def dump(self) -> dict[str, Any]:
         """The record as plain JSON-ready data."""

@@ -92,8 +92,16 @@ def call_mark_file(session_id: str, tool_use_id: str) -> str:
 def mark_call(session_id: str, tool_use_id: str, job_id: str) -> None:
     """Record what PreToolUse made of a subagent call, for the delivery hook beside it:
     the background job it started, or "" (none)."""
-    if tool_use_id:
-        state.atomic_write(call_mark_file(session_id, tool_use_id), job_id)
+    if not tool_use_id:
+        return
+    path = call_mark_file(session_id, tool_use_id)
+    if job_id:
+        state.atomic_write(path, job_id)  # a reader sees the whole id or no file
+        return
+    # "" (the common case, on every call that stays on Claude): an empty file says it
+    # whole the moment it exists, so no temporary file and rename are needed.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
 
 
 def read_call_mark(session_id: str, tool_use_id: str) -> str | None:

@@ -1,4 +1,7 @@
-"""What Claude Code sends each hook on stdin, as lenient records.
+"""What Claude Code sends each hook on stdin, as lenient records: the fields every hook
+gets (:class:`HookPayload`), the subagent tool's input and PreToolUse's payload (two hooks
+read it). Each other event's payload is declared by its adapter, so a hook creates only
+the classes it reads.
 
 Unknown keys are ignored (payloads grow between Claude Code versions); the
 fields a handler relies on are required, so a payload missing them is reported
@@ -23,14 +26,6 @@ class HookPayload(Record):
     permission_mode: str = ""
 
 
-class SessionStartPayload(HookPayload):
-    source: str = "startup"
-
-
-class UserPromptSubmitPayload(HookPayload):
-    prompt: str
-
-
 class AgentInput(Record):
     """The subagent tool's input (``Agent``; ``Task`` before Claude Code 2.1.63)."""
 
@@ -45,27 +40,6 @@ class PreToolUsePayload(HookPayload):
     tool_name: str
     tool_input: dict[str, Any]
     tool_use_id: str = ""
-
-
-class PostToolUsePayload(HookPayload):
-    tool_name: str
-    tool_input: dict[str, Any]
-    tool_response: Any = None
-    tool_use_id: str = ""
-
-
-class StopPayload(HookPayload):
-    stop_hook_active: bool = False
-    last_assistant_message: str = ""
-
-
-class StopFailurePayload(HookPayload):
-    error: str = ""
-    error_details: str = ""
-
-
-class SessionEndPayload(HookPayload):
-    reason: str = ""
 
 
 SUBAGENT_TOOLS = ("Agent", "Task")

@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import time
 
-from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, PostToolUsePayload
+from omcm.hooks.payloads import SUBAGENT_TOOLS, AgentInput, HookPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+class PostToolUsePayload(HookPayload):
+    tool_name: str
+    tool_input: dict[str, Any]
+    tool_response: Any = None
+    tool_use_id: str = ""
+
 
 PAYLOAD = PostToolUsePayload
 #: Seconds to wait at most for the subagent's transcript to hold its last response

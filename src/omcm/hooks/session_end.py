@@ -16,11 +16,16 @@ import os
 import time
 
 from omcm.core import fastjson, sessions
-from omcm.hooks.payloads import SessionEndPayload
+from omcm.hooks.payloads import HookPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+class SessionEndPayload(HookPayload):
+    reason: str = ""
+
 
 PAYLOAD = SessionEndPayload
 #: Only an error this recent (seconds) is taken as the reason the session ended.

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from omcm import config
 from omcm.core import sessions
-from omcm.hooks.payloads import SessionStartPayload
+from omcm.hooks.payloads import HookPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+class SessionStartPayload(HookPayload):
+    source: str = "startup"
+
 
 PAYLOAD = SessionStartPayload
 

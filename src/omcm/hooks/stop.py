@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from omcm import config
 from omcm.core import sessions
-from omcm.hooks.payloads import StopPayload
+from omcm.hooks.payloads import HookPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
     from omcm.config import Config
     from omcm.routing.session_mode import SessionMode
+
+
+class StopPayload(HookPayload):
+    stop_hook_active: bool = False
+    last_assistant_message: str = ""
+
 
 PAYLOAD = StopPayload
 

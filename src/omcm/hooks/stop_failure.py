@@ -20,7 +20,7 @@ import time
 
 from omcm import config
 from omcm.core import sessions
-from omcm.hooks.payloads import StopFailurePayload
+from omcm.hooks.payloads import HookPayload
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from omcm.config import Config
     from omcm.hooks.payloads import HookPayload
     from omcm.routing.usage import ProviderLimits
+
+
+class StopFailurePayload(HookPayload):
+    error: str = ""
+    error_details: str = ""
+
 
 PAYLOAD = StopFailurePayload
 

@@ -10,7 +10,7 @@ import time
 
 from omcm import config
 from omcm.core import sessions
-from omcm.hooks.payloads import UserPromptSubmitPayload
+from omcm.hooks.payloads import HookPayload
 from omcm.routing import keywords
 
 TYPE_CHECKING = False
@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from omcm.config import Config
     from omcm.routing.keywords import KeywordMatch
     from omcm.routing.session_mode import SessionMode
+
+
+class UserPromptSubmitPayload(HookPayload):
+    prompt: str
+
 
 PAYLOAD = UserPromptSubmitPayload
 
