@@ -127,7 +127,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         "CLAUDECODE",
     ):
         monkeypatch.delenv(var, raising=False)
+    # Per-process lists (a hook or a status line is one process per event; a test worker
+    # runs many tests): start each test with none from the one before.
     state.NOTICES.clear()
+    state.MOVED_ASIDE.clear()
     yield home
     stop_jobs_under(tmp_path)
     stop_pools_under(tmp_path)

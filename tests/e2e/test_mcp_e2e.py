@@ -273,6 +273,13 @@ def test_a_marketplace_install_serves_the_tools_from_its_own_environment(
             "OMCM e2e: ask codex", plugin_dir=None, timeout=900, env={"MCP_TIMEOUT": "600000"}
         )
     assert run.returncode == 0, run.describe()
+    # The first session's turn began only once the server was serving (2.1.197 takes the
+    # tool list about two seconds after SessionStart ends, and never again).
+    log = run.debug_file.read_text().splitlines()
+    connected = [x for x in log if 'server "plugin:omcm:omcm": Successfully connected' in x]
+    hook_done = [x for x in log if "Hook SessionStart:startup (SessionStart) success" in x]
+    assert connected and hook_done and connected[0][:24] <= hook_done[0][:24], run.describe()
+    assert len(script.results) == 1, run.describe()
     [block] = script.results
     assert not block.get("is_error"), block
     assert tool_result_text(block).startswith(ANSWER + "\n\n— codex/stub-model · "), block

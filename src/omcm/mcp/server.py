@@ -203,7 +203,20 @@ def build() -> Server[Any]:
 async def serve() -> None:
     server = build()
     async with stdio_server() as (read, write):
+        _serving()
         await server.run(read, write, server.create_initialization_options())
+
+
+def _serving() -> None:
+    """Tell a SessionStart hook that waits for this server (the first session after the
+    plugin's environment was built: see ``hooks/omcm-hook``) that it is serving now."""
+    mark = os.environ.pop("OMCM_MCP_READY", "")
+    if mark:
+        try:
+            with open(mark, "x"):
+                pass
+        except OSError:
+            pass  # the hook's wait is bounded; nothing here is worth failing the server for
 
 
 def main() -> None:
