@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,65 @@ import pytest
 from omcm.core import state
 
 REPO = Path(__file__).resolve().parent.parent
+
+# --- how the suite is spread over workers (scripts/test runs pytest-xdist) -----------------
+#
+# The end-to-end modules that wait longest go first, slowest first, so that no worker starts
+# a two-minute install test while the others run out of work; the unit and integration
+# tests, quick and many, fill the gaps at the end. (From a run's --durations; the order only
+# matters for the wall time, never for a result.)
+SLOWEST_FIRST = (
+    "test_install_like_user",
+    "test_mcp_e2e",
+    "test_review_e2e",
+    "test_routing_e2e",
+    "test_foundation_e2e",
+    "test_modes_e2e",
+    "test_hud_e2e",
+    "test_background_e2e",
+    "test_warm_e2e",
+    "test_providers_e2e",
+    "test_cancel_e2e",
+    "test_ollama_e2e",
+)
+# End-to-end modules whose module-scoped fixtures (one Claude run per version, a pre-commit
+# home) serve several tests: a unit of work is the module and version, so each is made once.
+SHARED_FIXTURES = (
+    "test_foundation_e2e",
+    "test_hud_e2e",
+    "test_install_like_user",
+    "test_modes_e2e",
+    "test_review_e2e",
+)
+VERSION_IN_ID = re.compile(r"\[(?:[^\]]*-)?(2\.1\.\d+)(?:-[^\]]*)?\]$")
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: no worker, no plain run knows it
+def pytest_xdist_make_scope(nodeid: str) -> str:
+    """The unit of work a worker takes at once: a unit or integration module; an
+    end-to-end module and version where its tests share module fixtures; else one
+    end-to-end test (a module of them spreads over the workers)."""
+    path = nodeid.partition("::")[0]
+    if not path.startswith("tests/e2e/"):
+        return path
+    if _module(nodeid) in SHARED_FIXTURES:
+        version = VERSION_IN_ID.search(nodeid)
+        return f"{path}::{version.group(1) if version else ''}"
+    return nodeid
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        module = _module(item.nodeid)
+        if module in SLOWEST_FIRST:
+            return (0, SLOWEST_FIRST.index(module))
+        return (1, 0) if item.nodeid.startswith("tests/e2e/") else (2, 0)
+
+    items.sort(key=rank)  # stable: the order within a rank is the collection's
 
 
 @contextmanager

@@ -258,6 +258,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    _open: int | None = None  # the index of the request being answered, until it ends
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:
@@ -289,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.time(),
         )
         index = stub._begin(record)
+        self._open = index
         try:
             if dialect == "other" and stub.ollama is not None:
                 self._send_ollama(parts.path)
@@ -310,7 +312,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            stub._end(index)
+            self._done()
+
+    def _done(self) -> None:
+        """The request ends (for :attr:`StubModels.max_in_flight`) before its last bytes go
+        out: a client that has its answer may send the next request at once, and that one
+        must not find this one still counted."""
+        index, self._open = self._open, None
+        if index is not None:
+            self.server.stub._end(index)
 
     def _send_ollama(self, path: str) -> None:
         stub = self.server.stub
@@ -338,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
+        self._done()
         self.wfile.write(data)
 
     def _send_error(self, dialect: str, reply: Reply) -> None:
@@ -399,9 +410,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = True
-        for name, data in events:
+        for number, (name, data) in enumerate(events, 1):
             text = data if isinstance(data, str) else json.dumps(data)
             chunk = (f"event: {name}\n" if name else "") + f"data: {text}\n\n"
+            if number == len(events):
+                self._done()
             self.wfile.write(chunk.encode())
             self.wfile.flush()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,6 +162,32 @@ def test_the_model_asks_codex_and_gets_an_ordinary_result(
     else:
         assert sorted(t["name"] for t in sent) == sorted(PREFIX + name for name in TOOLS)
         assert claude_tokens(json.dumps(sent)) < 600
+
+
+def test_a_server_slow_to_start_still_serves_the_first_turn(
+    model: StubModels, tmp_path: Path
+) -> None:
+    """2.1.197 under -p takes the tool list about two seconds after SessionStart and never
+    again: a server that takes longer to start (a busy machine's SDK imports) would leave the
+    session without its tools, so SessionStart waits for it."""
+    python = tmp_path / "slow-python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *omcm.mcp.server*) sleep 4 ;; esac\n'
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    python.chmod(0o755)
+    script = AskScript({"prompt": "Where is the entry point?", "provider": "codex"})
+    with StubAnthropic(script) as stub:
+        sandbox = user(tmp_path, "2.1.197", stub.url, model)
+        run = sandbox.prompt("OMCM e2e: ask codex", timeout=180, env={"OMCM_PYTHON": str(python)})
+    assert run.returncode == 0, run.describe()
+    assert len(script.results) == 1, run.describe()
+    assert tool_result_text(script.results[0]).startswith(ANSWER), script.results
+    assert run.seconds > 4  # the first turn did wait for the server
+    # The mark is gone with the server's start.
+    [marks] = sandbox.home.rglob("mcp-start")
+    assert not list(marks.iterdir())
 
 
 def test_a_background_ask_in_print_mode_is_delivered_once_by_the_stop_hook(

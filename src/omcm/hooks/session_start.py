@@ -68,7 +68,23 @@ def handle(payload: SessionStartPayload) -> dict[str, Any] | None:
         }
     if notice:
         answer["systemMessage"] = notice
+    _hold_for_mcp_server()
     return answer or None
+
+
+def _hold_for_mcp_server() -> None:
+    """On the Claude Code versions that take the tool list only once, shortly after this
+    hook, let the session's first turn wait until OMCM's MCP server serves (see
+    :mod:`omcm.core.server_start`): else its tools would be missing for the whole session."""
+    import os
+
+    from omcm.core import server_start
+
+    claude = os.getppid()  # the launcher execs Python: the parent is Claude Code itself
+    if not os.path.exists(os.path.join(server_start.folder(), str(claude))):
+        return
+    if server_start.should_wait(sessions.running_version({"CLAUDE_PID": str(claude)})):
+        server_start.wait(claude)
 
 
 def _prewarm(conf: config.Config, project: str) -> None:

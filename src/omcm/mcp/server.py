@@ -30,6 +30,7 @@ from mcp.server.stdio import stdio_server
 
 from omcm import __version__
 from omcm import config as cfg
+from omcm.core import server_start
 from omcm.core.errors import OmcmError
 from omcm.mcp import asking, tools
 
@@ -203,20 +204,8 @@ def build() -> Server[Any]:
 async def serve() -> None:
     server = build()
     async with stdio_server() as (read, write):
-        _serving()
+        server_start.done()  # SessionStart may be waiting for this (see omcm.core.server_start)
         await server.run(read, write, server.create_initialization_options())
-
-
-def _serving() -> None:
-    """Tell a SessionStart hook that waits for this server (the first session after the
-    plugin's environment was built: see ``hooks/omcm-hook``) that it is serving now."""
-    mark = os.environ.pop("OMCM_MCP_READY", "")
-    if mark:
-        try:
-            with open(mark, "x"):
-                pass
-        except OSError:
-            pass  # the hook's wait is bounded; nothing here is worth failing the server for
 
 
 def main() -> None:
@@ -229,6 +218,8 @@ def main() -> None:
         import traceback
 
         from omcm.core.state import log_error
+
+        server_start.done()
 
         log = log_error("the MCP server stopped", traceback.format_exc())
         print(

@@ -1,0 +1,77 @@
+"""The MCP server's start, as SessionStart sees it.
+
+Claude Code 2.1.162 to 2.1.201 under ``-p`` take the session's tool list about two seconds
+after SessionStart ends, and never again: a server still importing the MCP SDK then (1.5 s
+on a quiet machine, several seconds on a busy one, far longer after the first session's
+environment build) leaves the whole session without OMCM's tools. So the launcher marks a
+starting server (``<data dir>/mcp-start/<Claude Code pid>``, the pid of the process that
+started both the server and the hooks), the server removes the mark once it serves, and
+SessionStart waits for that on those versions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omcm.core import paths
+
+#: The longest SessionStart waits for the server: a busy machine's import, with room.
+WAIT = 15.0
+#: The Claude Code versions that take the tool list once (seen on 2.1.197; reported for
+#: 2.1.162 to 2.1.201). 2.1.332 lists a late server's tools when it connects; 2.1.62 waits.
+SNAPSHOT_VERSIONS = ((2, 1, 162), (2, 1, 332))
+
+
+def folder() -> str:
+    return os.path.join(paths.data_dir(), "mcp-start")
+
+
+def done() -> None:
+    """The server serves now (or never will): its mark goes, with any whose Claude Code
+    process has ended."""
+    mark = os.environ.pop("OMCM_MCP_STARTING", "")
+    if not mark:
+        return
+    _remove(mark)
+    try:
+        names = os.listdir(os.path.dirname(mark))
+    except OSError:
+        return
+    for name in names:
+        if name.isdigit() and not _alive(int(name)):
+            _remove(os.path.join(os.path.dirname(mark), name))
+
+
+def should_wait(version: tuple[int, ...] | None) -> bool:
+    """Whether SessionStart waits on Claude Code ``version`` (None: unknown, so it does)."""
+    low, high = SNAPSHOT_VERSIONS
+    return version is None or low <= version < high
+
+
+def wait(claude_pid: int, limit: float = WAIT) -> float:
+    """Wait until the MCP server that the Claude Code process ``claude_pid`` started serves
+    (``limit`` seconds at most); the seconds waited. No mark, no wait: no server is starting,
+    or it serves already."""
+    mark = os.path.join(folder(), str(claude_pid))
+    started = time.monotonic()
+    while os.path.exists(mark) and time.monotonic() - started < limit:
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
