@@ -60,8 +60,11 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
 
     for example, result in with_server(work, server_env(fakes), tmp_path):
         assert not result.is_error, (example, text_of(result))
-    sent = (fakes / "codex.prompt").read_text()
-    assert "def load():" in sent  # the files an example names went along
+    # The files an example names went along (with the ask that named them: the background
+    # example's job may be the last to reach codex).
+    sent = (fakes / "codex.prompts").read_text().split("\0")
+    [asked] = [p for p in sent if p.startswith("List concrete bugs in the error handling")]
+    assert "def load():" in asked
 
 
 @pytest.mark.parametrize("example", examples(), ids=lambda e: e["tool"])

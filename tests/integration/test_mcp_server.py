@@ -33,6 +33,7 @@ CODEX = """#!/bin/sh
 prompt=$(cat)
 echo $$ >>"$FAKE_DIR/codex.pids"
 printf '%s' "$prompt" >"$FAKE_DIR/codex.prompt"
+printf '%s\n\0' "$prompt" >>"$FAKE_DIR/codex.prompts"  # every call's, in the order they came
 case "$prompt" in *HOLD*) while [ ! -e "$FAKE_DIR/gate" ]; do sleep 0.05; done ;; esac
 case "$prompt" in *FAIL*)
   echo '{"type":"turn.failed","error":{"message":"exceeded retry limit, last status: 429 Too Many Requests"}}'
@@ -45,6 +46,7 @@ GEMINI = """#!/bin/sh
 prompt=$(cat)
 echo $$ >>"$FAKE_DIR/gemini.pids"
 printf '%s' "$prompt" >"$FAKE_DIR/gemini.prompt"
+printf '%s\n\0' "$prompt" >>"$FAKE_DIR/gemini.prompts"  # every call's, in the order they came
 case "$prompt" in *GEMINI-DOWN*)
   echo 'Error when talking to Gemini API' >&2
   echo '{"session_id":"s","error":{"type":"Error","message":"Resource has been exhausted (e.g. check quota).","code":429}}' >&2
