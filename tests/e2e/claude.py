@@ -299,6 +299,11 @@ class Sandbox:
         self.config_dir = root / "omcm-config"
         self.api_url = api_url
         self.extra_env: dict[str, str] = {}
+        #: Whether Claude Code starts the plugin's MCP server (``.mcp.json``). Off unless a
+        #: test uses it (test_mcp_e2e, the first installed session, the traffic record):
+        #: the server's imports cost a second or more of CPU in every session, which a
+        #: suite of hundreds of sessions on two cores cannot spare.
+        self.mcp = False
         for path in (self.home, self.project, self.state_dir, self.config_dir):
             path.mkdir(parents=True, exist_ok=True)
         self._runs = 0
@@ -377,6 +382,8 @@ class Sandbox:
             argv.append("--verbose")  # stream-json requires it under -p
         if plugin_dir is not None:
             argv += ["--plugin-dir", str(plugin_dir)]
+        if not self.mcp:
+            argv.append("--strict-mcp-config")  # no --mcp-config: no MCP server at all
         argv += list(extra_args)
         started = time.monotonic()
         proc = run_process(argv, self.project, self.env(**(env or {})), timeout)
@@ -463,6 +470,8 @@ class Sandbox:
         ]
         if plugin_dir is not None:
             argv += ["--plugin-dir", str(plugin_dir)]
+        if not self.mcp:
+            argv.append("--strict-mcp-config")
         return Tmux.start(
             [*argv, *args],
             cwd=self.project,

@@ -61,7 +61,9 @@ class ScriptedRun:
     script: AgentScript
 
 
-def scripted_run(root: Path, version: str, config_toml: str | None = None) -> ScriptedRun:
+def scripted_run(
+    root: Path, version: str, config_toml: str | None = None, *, mcp: bool = False
+) -> ScriptedRun:
     script = AgentScript(
         AGENT_INPUT,
         tool_name=SUBAGENT_TOOL[version],
@@ -70,6 +72,7 @@ def scripted_run(root: Path, version: str, config_toml: str | None = None) -> Sc
     )
     with StubAnthropic(script) as stub:
         sandbox = Sandbox(root, version, stub.url)
+        sandbox.mcp = mcp
         if config_toml is not None:
             sandbox.write_config(config_toml)
         run = sandbox.prompt(PROMPT)
@@ -82,7 +85,8 @@ def agent_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> ScriptedRun:
     version = request.param
-    return scripted_run(tmp_path_factory.mktemp(f"claude-{version}"), version)
+    # The whole plugin, MCP server included: the traffic test records what it adds.
+    return scripted_run(tmp_path_factory.mktemp(f"claude-{version}"), version, mcp=True)
 
 
 def test_run_completes_with_the_subagent_result(agent_run: ScriptedRun) -> None:

@@ -56,7 +56,7 @@ def test_the_wait_ends_when_the_server_removes_its_mark(
 
 
 def test_a_server_that_never_serves_costs_the_limit_only(marks: Path) -> None:
-    (marks / "4243").touch()
+    (marks / "4243").write_text(f"{os.getpid()}\n")  # alive, and never serving
     started = time.monotonic()
     server_start.wait(4243, limit=0.3)
     assert 0.3 <= time.monotonic() - started < 3
@@ -74,3 +74,11 @@ def test_marks_of_ended_claude_processes_go_with_the_next_server(
     monkeypatch.setenv("OMCM_MCP_STARTING", str(mine))
     server_start.done()
     assert sorted(p.name for p in marks.iterdir()) == [str(os.getpid())]
+
+
+def test_a_server_that_died_before_serving_is_not_waited_for(marks: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (marks / "4244").write_text(f"{dead.pid}\n")
+    assert server_start.wait(4244, limit=10) < 1
+    assert not (marks / "4244").exists()

@@ -4,9 +4,10 @@ Claude Code 2.1.162 to 2.1.201 under ``-p`` take the session's tool list about t
 after SessionStart ends, and never again: a server still importing the MCP SDK then (1.5 s
 on a quiet machine, several seconds on a busy one, far longer after the first session's
 environment build) leaves the whole session without OMCM's tools. So the launcher marks a
-starting server (``<data dir>/mcp-start/<Claude Code pid>``, the pid of the process that
-started both the server and the hooks), the server removes the mark once it serves, and
-SessionStart waits for that on those versions.
+starting server (``<data dir>/mcp-start/<Claude Code pid>``, named by the process that
+started both the server and the hooks, holding the server's pid), the server removes the
+mark once it serves, and SessionStart waits for that on those versions (not for a server
+that died).
 """
 
 from __future__ import annotations
@@ -55,7 +56,15 @@ def wait(claude_pid: int, limit: float = WAIT) -> float:
     or it serves already."""
     mark = os.path.join(folder(), str(claude_pid))
     started = time.monotonic()
-    while os.path.exists(mark) and time.monotonic() - started < limit:
+    while time.monotonic() - started < limit:
+        try:
+            with open(mark, encoding="ascii") as handle:
+                server = handle.read().strip()
+        except OSError:
+            break  # no mark: it serves (or none is starting)
+        if server.isdigit() and not _alive(int(server)):
+            _remove(mark)  # killed before it served: nothing is coming
+            break
         time.sleep(0.05)
     return time.monotonic() - started
 
