@@ -219,7 +219,8 @@ def first_session_asks_codex(sandbox: Sandbox) -> ClaudeRun:
 
     2.1.197 gives a server 60 s to answer ``initialize`` whatever MCP_TIMEOUT says: where
     the build took longer (a busy machine), the tools come with the next session, as the
-    README says, and that session must have them."""
+    README says, and that session must have them (2.1.197 would skip a server that failed
+    for a while: SessionStart clears that)."""
     from omcm.core import server_start
 
     run, results = ask_codex(sandbox)
@@ -227,6 +228,10 @@ def first_session_asks_codex(sandbox: Sandbox) -> ClaudeRun:
     failed = [x for x in log if 'server "plugin:omcm:omcm" Connection failed' in x]
     if failed and sandbox.version == PREVIOUS:
         assert "Request timed out" in failed[0] and results == [], run.describe()
+        # 2.1.197 filed the server as needing authentication, which would keep it out of
+        # the next sessions too; SessionStart, once the build was done, took it out again.
+        cache = sandbox.home / ".claude" / "mcp-needs-auth-cache.json"
+        assert "plugin:omcm:omcm" not in json.loads(cache.read_text()), cache.read_text()
         first = run
         run, results = ask_codex(sandbox)
         assert run.session_id != first.session_id

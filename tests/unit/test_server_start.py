@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -82,3 +83,20 @@ def test_a_server_that_died_before_serving_is_not_waited_for(marks: Path) -> Non
     (marks / "4244").write_text(f"{dead.pid}\n")
     assert server_start.wait(4244, limit=10) < 1
     assert not (marks / "4244").exists()
+
+
+def test_a_failure_claude_code_cached_is_forgotten_and_only_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    cache = tmp_path / "claude" / "mcp-needs-auth-cache.json"
+    assert not server_start.forget_failure()  # no cache: nothing to do
+    cache.parent.mkdir()
+    other = {"timestamp": 1796212979726, "id": "b"}
+    cache.write_text(json.dumps({"plugin:omcm:omcm": {"timestamp": 1, "id": "a"}, "gh": other}))
+    assert server_start.forget_failure()
+    assert json.loads(cache.read_text()) == {"gh": other}
+    assert not server_start.forget_failure()
+    cache.write_text("{not json")
+    assert not server_start.forget_failure()
+    assert cache.read_text() == "{not json"  # not ours to repair

@@ -69,6 +69,41 @@ def wait(claude_pid: int, limit: float = WAIT) -> float:
     return time.monotonic() - started
 
 
+#: Claude Code's name for OMCM's MCP server (``plugin:<plugin>:<server>``).
+SERVER_NAME = "plugin:omcm:omcm"
+
+
+def forget_failure() -> bool:
+    """Take OMCM's server out of Claude Code's "needs authentication" cache; True if it was in.
+
+    2.1.197 files a stdio server that failed to connect (its 60 s ``initialize`` limit ran
+    out during the first session's environment build, say) in
+    ``~/.claude/mcp-needs-auth-cache.json`` and starts it in no later session for a while.
+    OMCM's server needs no authentication, ever; once its environment is built it starts
+    in time, so the next session should start it."""
+    import json
+
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    path = os.path.join(base, "mcp-needs-auth-cache.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cache = json.load(handle)
+    except (OSError, ValueError):
+        return False  # none (the common case), or not ours to repair
+    if not isinstance(cache, dict) or SERVER_NAME not in cache:
+        return False
+    del cache[SERVER_NAME]
+    temporary = f"{path}.omcm-{os.getpid()}"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(cache, handle)
+        os.replace(temporary, path)
+    except OSError:
+        _remove(temporary)
+        return False
+    return True
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -80,6 +80,7 @@ def _hold_for_mcp_server() -> None:
 
     from omcm.core import server_start
 
+    server_start.forget_failure()  # for the next session (see there)
     claude = os.getppid()  # the launcher execs Python: the parent is Claude Code itself
     if not os.path.exists(os.path.join(server_start.folder(), str(claude))):
         return
