@@ -100,3 +100,20 @@ def test_a_failure_claude_code_cached_is_forgotten_and_only_ours(
     cache.write_text("{not json")
     assert not server_start.forget_failure()
     assert cache.read_text() == "{not json"  # not ours to repair
+
+
+def test_a_print_session_with_its_mcp_servers_expects_ours() -> None:
+    assert server_start.expects_server(["claude", "-p", "go", "--output-format", "json"])
+    assert server_start.expects_server(["claude", "--print", "go"])
+    assert not server_start.expects_server(["claude"])  # interactive: tools come when ready
+    assert not server_start.expects_server(["claude", "-p", "go", "--strict-mcp-config"])
+    assert "python" in server_start.claude_args(os.getpid())[0]
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    assert server_start.claude_args(ended.pid) == []
+
+
+def test_a_server_that_starts_late_is_given_a_moment(marks: Path) -> None:
+    threading.Timer(0.2, (marks / "4245").touch).start()
+    assert server_start.wait_for_start(4245, limit=5)
+    assert not server_start.wait_for_start(4246, limit=0.2)

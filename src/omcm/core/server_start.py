@@ -50,6 +50,37 @@ def should_wait(version: tuple[int, ...] | None) -> bool:
     return version is None or low <= version < high
 
 
+#: How long SessionStart gives Claude Code to start the server at all, in a print-mode
+#: session that should have one (it may spawn it just after the hook).
+GRACE = 1.5
+
+
+def expects_server(claude_args: list[str]) -> bool:
+    """Whether a Claude Code started with ``claude_args`` (its command line) runs OMCM's
+    server and takes the tool list once: print mode, other MCP servers not excluded."""
+    return bool({"-p", "--print"} & set(claude_args)) and "--strict-mcp-config" not in claude_args
+
+
+def claude_args(claude_pid: int) -> list[str]:
+    """The command line of the Claude Code process ``claude_pid`` ([] where unreadable)."""
+    try:
+        with open(f"/proc/{claude_pid}/cmdline", "rb") as handle:
+            return [a.decode(errors="replace") for a in handle.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def wait_for_start(claude_pid: int, limit: float = GRACE) -> bool:
+    """Wait until the launcher of the server of ``claude_pid`` has left its mark."""
+    mark = os.path.join(folder(), str(claude_pid))
+    started = time.monotonic()
+    while not os.path.exists(mark):
+        if time.monotonic() - started >= limit:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait(claude_pid: int, limit: float = WAIT) -> float:
     """Wait until the MCP server that the Claude Code process ``claude_pid`` started serves
     (``limit`` seconds at most); the seconds waited. No mark, no wait: no server is starting,

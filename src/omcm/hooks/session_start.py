@@ -82,9 +82,13 @@ def _hold_for_mcp_server() -> None:
 
     server_start.forget_failure()  # for the next session (see there)
     claude = os.getppid()  # the launcher execs Python: the parent is Claude Code itself
-    if not os.path.exists(os.path.join(server_start.folder(), str(claude))):
+    starting = os.path.exists(os.path.join(server_start.folder(), str(claude)))
+    if not starting and not server_start.expects_server(server_start.claude_args(claude)):
         return
-    if server_start.should_wait(sessions.running_version({"CLAUDE_PID": str(claude)})):
+    if not server_start.should_wait(sessions.running_version({"CLAUDE_PID": str(claude)})):
+        return
+    # Claude Code may start the server just after this hook (a busy machine): a moment for it.
+    if starting or server_start.wait_for_start(claude):
         server_start.wait(claude)
 
 
