@@ -82,8 +82,11 @@ def _hold_for_mcp_server() -> None:
 
     server_start.forget_failure()  # for the next session (see there)
     claude = os.getppid()  # the launcher execs Python: the parent is Claude Code itself
+    args = server_start.claude_args(claude)  # [] where unreadable (no /proc)
+    if args and not server_start.expects_server(args):
+        return  # interactive (its tools come when the server is up), or no server at all
     starting = os.path.exists(os.path.join(server_start.folder(), str(claude)))
-    if not starting and not server_start.expects_server(server_start.claude_args(claude)):
+    if not (starting or args):
         return
     if not server_start.should_wait(sessions.running_version({"CLAUDE_PID": str(claude)})):
         return
