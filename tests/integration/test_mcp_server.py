@@ -26,7 +26,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from omcm.calls import routing_log
 from omcm.core import paths, sessions
 from omcm.jobs import store
-from tests.integration.test_cancel import LAUNCHER, REPO_PYTHON
+from tests.integration.test_cancel import LAUNCHER, REPO_PYTHON, alive
 
 CODEX = """#!/bin/sh
 [ "$1" = login ] && { echo "Logged in using an API key" >&2; exit 0; }
@@ -124,15 +124,6 @@ def call_meta(tool_use_id: str) -> types.RequestParamsMeta:
 def pids(fakes: Path, name: str) -> list[int]:
     listed = fakes / f"{name}.pids"
     return [int(p) for p in listed.read_text().split()] if listed.exists() else []
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
 
 
 def calls() -> list[dict[str, Any]]:
