@@ -61,6 +61,11 @@ def data_dir() -> str:
     return _user_dir("data")
 
 
+def claude_dir() -> str:
+    """Claude Code's own folder: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
+    return os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+
+
 def config_file() -> str:
     return os.path.join(config_dir(), "config.toml")
 

@@ -28,20 +28,25 @@ def folder() -> str:
     return os.path.join(paths.data_dir(), "mcp-start")
 
 
+def mark(claude_pid: int) -> str:
+    """The mark of the server that the Claude Code process ``claude_pid`` is starting."""
+    return os.path.join(folder(), str(claude_pid))
+
+
 def done() -> None:
     """The server serves now (or never will): its mark goes, with any whose Claude Code
     process has ended."""
-    mark = os.environ.pop("OMCM_MCP_STARTING", "")
-    if not mark:
+    own = os.environ.pop("OMCM_MCP_STARTING", "")
+    if not own:
         return
-    _remove(mark)
+    _remove(own)
     try:
-        names = os.listdir(os.path.dirname(mark))
+        names = os.listdir(os.path.dirname(own))
     except OSError:
         return
     for name in names:
         if name.isdigit() and not _alive(int(name)):
-            _remove(os.path.join(os.path.dirname(mark), name))
+            _remove(os.path.join(os.path.dirname(own), name))
 
 
 def should_wait(version: tuple[int, ...] | None) -> bool:
@@ -72,9 +77,8 @@ def claude_args(claude_pid: int) -> list[str]:
 
 def wait_for_start(claude_pid: int, limit: float = GRACE) -> bool:
     """Wait until the launcher of the server of ``claude_pid`` has left its mark."""
-    mark = os.path.join(folder(), str(claude_pid))
     started = time.monotonic()
-    while not os.path.exists(mark):
+    while not os.path.exists(mark(claude_pid)):
         if time.monotonic() - started >= limit:
             return False
         time.sleep(0.05)
@@ -85,16 +89,16 @@ def wait(claude_pid: int, limit: float = WAIT) -> float:
     """Wait until the MCP server that the Claude Code process ``claude_pid`` started serves
     (``limit`` seconds at most); the seconds waited. No mark, no wait: no server is starting,
     or it serves already."""
-    mark = os.path.join(folder(), str(claude_pid))
+    path = mark(claude_pid)
     started = time.monotonic()
     while time.monotonic() - started < limit:
         try:
-            with open(mark, encoding="ascii") as handle:
+            with open(path, encoding="ascii") as handle:
                 server = handle.read().strip()
         except OSError:
             break  # no mark: it serves (or none is starting)
         if server.isdigit() and not _alive(int(server)):
-            _remove(mark)  # killed before it served: nothing is coming
+            _remove(path)  # killed before it served: nothing is coming
             break
         time.sleep(0.05)
     return time.monotonic() - started
@@ -114,8 +118,9 @@ def forget_failure() -> bool:
     in time, so the next session should start it."""
     import json
 
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    path = os.path.join(base, "mcp-needs-auth-cache.json")
+    from omcm.core import state
+
+    path = os.path.join(paths.claude_dir(), "mcp-needs-auth-cache.json")
     try:
         with open(path, encoding="utf-8") as handle:
             cache = json.load(handle)
@@ -124,13 +129,9 @@ def forget_failure() -> bool:
     if not isinstance(cache, dict) or SERVER_NAME not in cache:
         return False
     del cache[SERVER_NAME]
-    temporary = f"{path}.omcm-{os.getpid()}"
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(cache, handle)
-        os.replace(temporary, path)
+        state.atomic_write(path, json.dumps(cache))
     except OSError:
-        _remove(temporary)
         return False
     return True
 

@@ -85,7 +85,7 @@ def _hold_for_mcp_server() -> None:
     args = server_start.claude_args(claude)  # [] where unreadable (no /proc)
     if args and not server_start.expects_server(args):
         return  # interactive (its tools come when the server is up), or no server at all
-    starting = os.path.exists(os.path.join(server_start.folder(), str(claude)))
+    starting = os.path.exists(server_start.mark(claude))
     if not (starting or args):
         return
     if not server_start.should_wait(sessions.running_version({"CLAUDE_PID": str(claude)})):

@@ -324,5 +324,6 @@ def run_chained(previous: dict[str, Any], stdin: bytes | str, timeout: float = 2
 
 def default_file() -> str:
     """Claude Code's user settings: ``$CLAUDE_CONFIG_DIR/settings.json`` or ``~/.claude``'s."""
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return os.path.join(base, "settings.json")
+    from omcm.core import paths
+
+    return os.path.join(paths.claude_dir(), "settings.json")
