@@ -758,3 +758,31 @@ def test_genai_prices_rates_are_kept_for_the_next_report(monkeypatch: pytest.Mon
     monkeypatch.setattr(prices, "_package_version", lambda: "9.9.9")
     with pytest.raises(pytest.fail.Exception, match="looked up again"):
         prices.Prices(Config()).rates("codex", "gpt-5.1-codex-mini", time.time())
+
+
+def test_a_subagent_transcript_written_out_of_order_counts_each_response_once(
+    tmp_path: Path,
+) -> None:
+    """A busy 2.1.62 wrote the answer before the tool call: the answer is still the last
+    response (by its time), so the tool result's usage is found there and not added again."""
+    from omcm.calls import ledger
+
+    session = tmp_path / "s1.jsonl"
+    agent = tmp_path / "s1" / "subagents" / "agent-a1.jsonl"
+    agent.parent.mkdir(parents=True)
+
+    def entry(ident: str, stamp: str, fresh: int, out: int) -> str:
+        usage = {"input_tokens": fresh, "output_tokens": out}
+        message = {"id": ident, "role": "assistant", "usage": usage, "content": []}
+        return json.dumps({"type": "assistant", "timestamp": stamp, "message": message})
+
+    agent.write_text(
+        entry("msg_2", "2026-12-02T13:24:11.401Z", 1200, 80)
+        + "\n"
+        + entry("msg_1", "2026-12-02T13:24:11.111Z", 1000, 50)
+        + "\n"
+    )
+    final = ledger.from_usage({"input_tokens": 1200, "output_tokens": 80})
+    spent = ledger.subagent_usage(str(session), "a1", final=final, wait=0.2)
+    assert spent is not None
+    assert (spent.requests, spent.total, spent.last) == (2, 2330, final)

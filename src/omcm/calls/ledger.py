@@ -260,12 +260,14 @@ def transcript_usage(path: str, limit: int = 64 * 1024 * 1024) -> Spent:
 
     Read line by line (at most ``limit`` bytes); only ``assistant`` lines are parsed,
     and a response split over several lines (one per content block, same message
-    id) counts once.
+    id) counts once. ``last`` is the newest response by its timestamp, wherever it stands
+    in the file.
     """
     from omcm.core import fastjson
 
     spent = Spent()
     seen: set[str] = set()
+    latest = ""  # the newest response's timestamp: a busy 2.1.62 writes them out of order
     read = 0
     try:
         with open(path, "rb") as handle:
@@ -289,7 +291,9 @@ def transcript_usage(path: str, limit: int = 64 * 1024 * 1024) -> Spent:
                 counts = from_usage(message.get("usage") or {})
                 for name, value in counts.items():
                     setattr(spent, name, getattr(spent, name) + value)
-                spent.last = counts
+                stamp = str(line.get("timestamp") or "")
+                if stamp >= latest:  # ISO times compare as text; none: the file's order
+                    latest, spent.last = stamp, counts
                 spent.model = str(message.get("model") or spent.model)
     except OSError:
         return Spent()
