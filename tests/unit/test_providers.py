@@ -688,3 +688,45 @@ def test_streamed_events_say_what_the_cli_is_doing() -> None:
     opencode = (FIXTURES / "opencode" / "read_only_denied.stdout").read_text().splitlines()
     assert "thinking" in [PROVIDERS["opencode"].progress(line) for line in opencode]
     assert PROVIDERS["gemini"].progress('{"response": "x"}') == ""
+
+
+@pytest.mark.parametrize("name", ["codex", "gemini", "opencode"])
+@pytest.mark.parametrize("sandbox", ["read-only", "workspace-write"])
+def test_a_pool_started_ahead_is_the_one_a_call_finds(
+    name: str, sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SessionStart's prewarm and ``omcm pool start`` start the pool that a routed call of
+    either sandbox then uses (a warm server applies the sandbox per session): the call's
+    own variables, like opencode's read-only OPENCODE_PERMISSION, are not in the key."""
+    from omcm.calls.chain import Chain, _Run
+    from omcm.providers import pool
+
+    keys: list[str] = []
+
+    def found(key: str) -> bool:
+        keys.append(key)
+        return True  # as if its supervisor ran: nothing is started
+
+    def not_listening(key: str, deadline: float) -> None:
+        raise pool.Unavailable("not listening")
+
+    monkeypatch.setattr(pool, "running", found)
+    monkeypatch.setattr(pool, "_wait_listening", not_listening)
+    default = config.load().providers[name]
+    on = default.dump() | {"enabled": True, "warm": True, "pool": {"min": 1, "max": 2}}
+    settings = type(default).parse(on, "settings")
+    assert pool.prewarm({name: settings}, str(tmp_path))
+    run = _Run.__new__(_Run)
+    run.controls = type("Controls", (), {"cancel": None, "deadline": time.monotonic() + 60})()
+    run.done, run.epitaph = Chain(), lambda attempts: ""
+    route = type("Route", (), {"provider": name, "model": "m"})()
+    request = ProviderRequest(prompt="hi", model="", sandbox=sandbox, cwd=str(tmp_path))
+    served, why = run.warm(route, request, settings)
+    assert (served, why) == (None, "not listening")
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+def test_gemini_runs_as_one_process() -> None:
+    """gemini re-starts itself in a second Node process unless told not to (~2 s a call)."""
+    settings = config.load().providers["gemini"]
+    assert PROVIDERS["gemini"].server_env(settings) == {"GEMINI_CLI_NO_RELAUNCH": "true"}

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from omcm.routing.engine import Route
 
     Epitaph = Callable[[list[AttemptEntry]], str]
-    Env = dict[str, str]
 
 #: Shortest provider run worth starting (seconds before the deadline).
 MIN_RUN = 5.0
@@ -168,16 +167,15 @@ class _Run:
         """One run of the route's provider: on a warm server when it is in warm mode and
         its pool takes the call, else as a new process. A cancel is recorded first."""
         provider = PROVIDERS[route.provider]
-        env = proc.child_env(provider.env(request, settings))
         began = time.monotonic()
         warm = _warm_mode(provider, settings)
         warm_error = ""
         try:
             if warm:
-                served, warm_error = self.warm(route, request, settings, env)
+                served, warm_error = self.warm(route, request, settings)
                 if served is not None:
                     return served
-            ran = self.cold(route, request, settings, env)
+            ran = self.cold(route, request, settings)
         except proc.Cancelled as stop:
             how = "hit" if warm and not warm_error else ""
             spent = time.monotonic() - began
@@ -198,10 +196,11 @@ class _Run:
         )
 
     def cold(
-        self, route: Route, request: ProviderRequest, settings: ProviderSettings, env: Env
+        self, route: Route, request: ProviderRequest, settings: ProviderSettings
     ) -> proc.ProcResult:
         """A new process of the provider's CLI, watched so it dies with this one."""
         provider, controls = PROVIDERS[route.provider], self.controls
+        env = proc.child_env(provider.server_env(settings) | provider.env(request, settings))
 
         def heard(line: str) -> None:
             said = provider.progress(line)
@@ -222,7 +221,7 @@ class _Run:
         )
 
     def warm(
-        self, route: Route, request: ProviderRequest, settings: ProviderSettings, env: Env
+        self, route: Route, request: ProviderRequest, settings: ProviderSettings
     ) -> tuple[tuple[ProviderResult, AttemptEntry] | None, str]:
         """A warm server of the provider's pool: (its result and attempt, or None to run
         cold; why not)."""
@@ -234,7 +233,7 @@ class _Run:
                 settings,
                 request,
                 timeout=_timeout(settings, self.controls),
-                env=env,
+                env=proc.child_env(),
                 cancel=self.controls.cancel,
                 epitaph=self.died(route, "hit"),
             )

@@ -257,11 +257,18 @@ class Provider:
         """
         return request.prompt
 
+    def server_env(self, settings: ProviderSettings) -> dict[str, str]:
+        """Variables every process of the CLI gets, a warm server's too: what no request
+        changes (laid over ``omcm.core.proc.child_env()``; a pool's key includes them, so
+        a pool started ahead of time is the one the calls find)."""
+        return {}
+
     def env(self, request: ProviderRequest, settings: ProviderSettings) -> dict[str, str]:
-        """Variables to lay over the child's environment (``omcm.core.proc.child_env(extra)``).
+        """Variables a cold run of ``request`` gets on top of :meth:`server_env`.
 
         Only what the sandbox or the route needs where the CLI has no flag for it;
-        never anything that hides the user's own config.
+        never anything that hides the user's own config. A warm server applies the
+        request's sandbox per session instead (:meth:`WarmServer.call`).
         """
         return {}
 

@@ -192,7 +192,11 @@ def pools(clean: bool = True) -> list[PoolState]:
 
 
 def ensure(provider: str, settings: ProviderSettings, project: str, env: dict[str, str]) -> str:
-    """The pool's key, its supervisor started if none runs (it starts ``min`` servers)."""
+    """The pool's key, its supervisor started if none runs (it starts ``min`` servers).
+
+    ``env`` is the environment without the provider's own variables
+    (``proc.child_env()``): its :meth:`~omcm.providers.base.Provider.server_env` is laid
+    over it here, for every server and for the key alike."""
     return _ensure(provider, settings, project, env)[0]
 
 
@@ -200,6 +204,9 @@ def _ensure(
     provider: str, settings: ProviderSettings, project: str, env: dict[str, str]
 ) -> tuple[str, bool]:
     """:func:`ensure`, and whether this call started the supervisor."""
+    from omcm.providers import PROVIDERS
+
+    env = env | PROVIDERS[provider].server_env(settings)
     key = key_of(provider, settings, project, env)
     if running(key):
         return key, False
