@@ -257,6 +257,27 @@ def test_a_call_that_stays_on_claude_lets_the_delivery_hook_go_at_once(tmp_path:
     assert (left.returncode, left.stdout) == (0, "")
 
 
+def test_a_deciding_hook_that_fails_lets_the_delivery_hook_go_at_once(tmp_path: Path) -> None:
+    """An invalid config: Claude runs the call itself, and the delivery hook beside the
+    deciding one learns that at once from its mark (it would otherwise wait a minute for
+    one, and Claude Code waits for it at exit)."""
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
+    Path(paths.config_file()).write_text("[routing]\nmax_worker = 3\n")
+    told = json.loads(hook("pre-tool-use", call(transcript, tmp_path)).stdout)
+    assert "unknown key 'routing.max_worker'" in told["systemMessage"]
+    assert sessions.read_call_mark(SID, "toolu_bg") == ""
+    left = hook("pre-tool-use-wait", call(transcript, tmp_path), timeout=30)  # < its minute
+    assert (left.returncode, left.stdout) == (0, "")
+    assert sessions.read_call_mark(SID, "toolu_bg") is None  # taken
+
+
+def test_print_mode_the_delivery_hook_never_waits_for_a_mark(tmp_path: Path) -> None:
+    """Under -p the Stop hook delivers: the delivery hook leaves before any mark exists."""
+    transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
+    left = hook("pre-tool-use-wait", call(transcript, tmp_path), entrypoint="sdk-cli", timeout=30)
+    assert (left.returncode, left.stdout, left.stderr) == (0, "", "")
+
+
 def test_session_start_offers_what_an_ended_session_missed(tmp_path: Path) -> None:
     transcript = setup(tmp_path, CODEX.format(delay=0, answer=ANSWER))
     decide(transcript, tmp_path)

@@ -45,6 +45,18 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     began = time.monotonic()
     if payload.tool_name not in SUBAGENT_TOOLS:
         return None  # hooks.json matches Agent|Task; anything else is not ours
+    try:
+        return _decide(payload, began)
+    except BaseException:
+        # An invalid config, a damaged input, a crash: Claude runs the call itself, and
+        # the delivery hook beside this one must learn now that no job came of it, not
+        # after its minute of waiting for a mark (Claude Code waits 30 s for it at exit).
+        if sessions.read_call_mark(payload.session_id, payload.tool_use_id) is None:
+            sessions.mark_call(payload.session_id, payload.tool_use_id, "")
+        raise
+
+
+def _decide(payload: PreToolUsePayload, began: float) -> dict[str, Any] | None:
     given = AgentInput.parse(payload.tool_input, f"PreToolUse tool_input of {payload.tool_name}")
     source = Source(
         door="hook",

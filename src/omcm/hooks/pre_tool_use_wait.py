@@ -38,9 +38,12 @@ def handle(payload: PreToolUsePayload) -> dict[str, Any] | None:
     asked = payload.tool_name == MCP_ASK and payload.tool_input.get("background") is True
     if payload.tool_name not in SUBAGENT_TOOLS and not asked:
         return None
+    if os.environ.get("CLAUDE_CODE_ENTRYPOINT") != "cli":
+        return None  # -p / SDK: the Stop hook hands any answer over; Claude Code would
+        # otherwise wait for this hook at exit (30 s, then it kills it)
     job_id = _mark(payload)
-    if not job_id or os.environ.get("CLAUDE_CODE_ENTRYPOINT") != "cli":
-        return None  # no job; or -p / SDK, where the Stop hook hands the answer over
+    if not job_id:
+        return None
     from omcm import config
     from omcm.core import proc
     from omcm.jobs import delivery, store
