@@ -839,7 +839,7 @@ def run_provider(
         defaults.dump() | {"command": command or str(pinned_bin(name)), "args": list(setup.args)},
         name,
     )
-    env = child_env(setup) | provider.env(request, settings)
+    env = child_env(setup) | provider.cold_env(request, settings)
     argv = provider.argv(request, settings)
     result = proc.run(
         argv,

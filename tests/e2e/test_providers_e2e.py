@@ -27,9 +27,10 @@ CLIS = ("codex", "gemini", "opencode")
 STUB_USAGE = Usage(input=1234, cached=100, output=56, reasoning=7)
 # opencode retries a 429 five times, waiting what retry-after says.
 RETRY_AFTER = {"codex": 30, "gemini": 30, "opencode": 1}
-# The processes one run starts: codex is a node wrapper around a native binary,
-# gemini relaunches itself in a second node process, opencode is one binary.
-PROCESSES = {"codex": 2, "gemini": 2, "opencode": 1}
+# The processes one run starts: codex is a node wrapper around a native binary; gemini
+# would relaunch itself in a second node process, but OMCM tells it not to; opencode is
+# one binary.
+PROCESSES = {"codex": 2, "gemini": 1, "opencode": 1}
 WRITE_TOOLS = {
     "codex": ("exec_command", {"cmd": "echo x > new.txt"}),
     "gemini": ("write_file", {"file_path": "new.txt", "content": "x\n"}),

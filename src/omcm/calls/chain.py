@@ -200,7 +200,7 @@ class _Run:
     ) -> proc.ProcResult:
         """A new process of the provider's CLI, watched so it dies with this one."""
         provider, controls = PROVIDERS[route.provider], self.controls
-        env = proc.child_env(provider.server_env(settings) | provider.env(request, settings))
+        env = proc.child_env(provider.cold_env(request, settings))
 
         def heard(line: str) -> None:
             said = provider.progress(line)

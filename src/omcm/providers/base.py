@@ -272,6 +272,10 @@ class Provider:
         """
         return {}
 
+    def cold_env(self, request: ProviderRequest, settings: ProviderSettings) -> dict[str, str]:
+        """All a cold run of ``request`` lays over ``omcm.core.proc.child_env()``."""
+        return self.server_env(settings) | self.env(request, settings)
+
     def progress(self, line: str) -> str:
         """What one line of the CLI's output, as it comes, says it is doing ("" for none):
         ``running: pytest -q``. Only CLIs that stream events have any."""
