@@ -237,70 +237,79 @@ def test_ask_reads_the_files_it_names_into_the_prompt(tmp_path: Path, fakes: Pat
     )
 
 
-@pytest.mark.parametrize(
-    ("tool", "arguments", "said"),
-    [
-        ("ask", {}, "ask: `prompt` is required"),
-        ("ask", {"prompt": "  "}, "ask: `prompt` is empty"),
-        (
-            "ask",
-            {"prompt": 7, "colour": "red"},
-            "ask: `colour` is not an argument of ask (arguments: prompt, provider, agent, model, "
-            "files, background); `prompt` must be a string (got a number)",
-        ),
-        (
-            "ask",
-            {"prompt": "x", "provider": "claude"},
-            "ask: `provider` is 'claude': not one of codex, gemini, opencode, ollama",
-        ),
-        (
-            "ask",
-            {"prompt": "x", "model": "gpt-5"},
-            "ask: `model` needs `provider` (a model name belongs to one provider)",
-        ),
-        (
-            "ask",
-            {"prompt": "x", "background": "yes"},
-            "ask: `background` must be true or false (got a string)",
-        ),
-        (
-            "ask",
-            {"prompt": "x", "files": "a.py"},
-            "ask: `files` must be a list of strings (got a string)",
-        ),
-        (
-            "ask",
-            {"prompt": "x", "files": ["missing.py"]},
-            "ask: `files`: missing.py does not exist",
-        ),
-        (
-            "consensus",
-            {"prompt": "x", "providers": ["codex", "codex"]},
-            "consensus: `providers` names one more than once",
-        ),
-        (
-            "consensus",
-            {"prompt": "x", "synthesize_with": "gpt"},
-            "consensus: `synthesize_with` is 'gpt': not one of codex, gemini, opencode, ollama",
-        ),
-        ("result", {}, "result: `job` is required"),
-        ("result", {"job": "x", "wait": 9999}, "result: `wait` must be between 0 and 600 seconds"),
-        ("result", {"job": "nope"}, "result: no job 'nope' in "),
-        ("cancel", {"job": "nope"}, "cancel: no job 'nope' in "),
-        ("rewrite", {}, "there is no tool 'rewrite' (tools: ask, consensus, jobs, result, cancel)"),
-    ],
-)
+#: (tool, arguments, the start of the error result); one server takes them all in turn.
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
+    ("ask", {}, "ask: `prompt` is required"),
+    ("ask", {"prompt": "  "}, "ask: `prompt` is empty"),
+    (
+        "ask",
+        {"prompt": 7, "colour": "red"},
+        "ask: `colour` is not an argument of ask (arguments: prompt, provider, agent, model, "
+        "files, background); `prompt` must be a string (got a number)",
+    ),
+    (
+        "ask",
+        {"prompt": "x", "provider": "claude"},
+        "ask: `provider` is 'claude': not one of codex, gemini, opencode, ollama",
+    ),
+    (
+        "ask",
+        {"prompt": "x", "model": "gpt-5"},
+        "ask: `model` needs `provider` (a model name belongs to one provider)",
+    ),
+    (
+        "ask",
+        {"prompt": "x", "background": "yes"},
+        "ask: `background` must be true or false (got a string)",
+    ),
+    (
+        "ask",
+        {"prompt": "x", "files": "a.py"},
+        "ask: `files` must be a list of strings (got a string)",
+    ),
+    (
+        "ask",
+        {"prompt": "x", "files": ["missing.py"]},
+        "ask: `files`: missing.py does not exist",
+    ),
+    (
+        "consensus",
+        {"prompt": "x", "providers": ["codex", "codex"]},
+        "consensus: `providers` names one more than once",
+    ),
+    (
+        "consensus",
+        {"prompt": "x", "synthesize_with": "gpt"},
+        "consensus: `synthesize_with` is 'gpt': not one of codex, gemini, opencode, ollama",
+    ),
+    ("result", {}, "result: `job` is required"),
+    ("result", {"job": "x", "wait": 9999}, "result: `wait` must be between 0 and 600 seconds"),
+    ("result", {"job": "nope"}, "result: no job 'nope' in "),
+    ("cancel", {"job": "nope"}, "cancel: no job 'nope' in "),
+    ("rewrite", {}, "there is no tool 'rewrite' (tools: ask, consensus, jobs, result, cancel)"),
+]
+
+
 def test_bad_arguments_give_a_clear_error_result_and_the_server_goes_on(
-    tool: str, arguments: dict[str, Any], said: str, tmp_path: Path, fakes: Path
+    tmp_path: Path, fakes: Path
 ) -> None:
     async def work(client: ClientSession) -> Any:
-        bad = await client.call_tool(tool, arguments)
-        return bad, [t.name for t in (await client.list_tools()).tools]
+        answers = []
+        for tool, arguments, _said in BAD_ARGUMENTS:
+            bad = await client.call_tool(tool, arguments)
+            still = [t.name for t in (await client.list_tools()).tools]
+            answers.append((bad, still))
+        return answers
 
-    bad, still = with_server(work, server_env(fakes), tmp_path)
-    assert bad.is_error
-    assert text_of(bad).startswith(said), text_of(bad)
-    assert still == ["ask", "consensus", "jobs", "result", "cancel"]
+    answers = with_server(work, server_env(fakes), tmp_path)
+    wrong = [
+        (tool, arguments, text_of(bad))
+        for (tool, arguments, said), (bad, still) in zip(BAD_ARGUMENTS, answers, strict=True)
+        if not bad.is_error
+        or not text_of(bad).startswith(said)
+        or still != ["ask", "consensus", "jobs", "result", "cancel"]
+    ]
+    assert wrong == []
     assert not pids(fakes, "codex")  # nothing ran
 
 
