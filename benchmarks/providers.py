@@ -66,7 +66,7 @@ def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
                 provider.argv(request, settings),
                 input=provider.stdin(request),
                 cwd=str(project),
-                env=env | provider.env(request, settings),
+                env=env | provider.cold_env(request, settings),
                 timeout=120,
             )
             elapsed = time.perf_counter() - began
@@ -137,7 +137,7 @@ def measure_ollama(runs: int, root: Path) -> dict[str, Any]:
                 provider.argv(request, settings),
                 input=provider.stdin(request),
                 cwd=str(project),
-                env=env | provider.env(request, settings),
+                env=env | provider.cold_env(request, settings),
                 timeout=120,
             )
             times.append(time.perf_counter() - began)
