@@ -361,7 +361,8 @@ def test_omcm_python_without_omcm_tells_what_to_run(
         "(ModuleNotFoundError: No module named 'omcm'). "
     ), message
     assert message.endswith(
-        f"Run 'omcm doctor', or reinstall: {bare_python} -m pip install '{install_path}'"
+        "Run 'omcm doctor', or reinstall: python3 -m pip --python "
+        f"{bare_python} install '{install_path}'"
     ), message
 
 
@@ -378,4 +379,4 @@ def test_omcm_python_without_omcm_fails_open_in_claude(
     assert len(messages) == len(claude_subagent_events(sandbox.version)), run.describe()
     for message in messages:
         assert f"could not run with OMCM_PYTHON={bare_python}" in message
-        assert f"{bare_python} -m pip install" in message
+        assert f"python3 -m pip --python {bare_python} install" in message

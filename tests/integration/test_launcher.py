@@ -440,9 +440,14 @@ def test_a_python_without_omcm_says_so(
     pth.unlink()
     env = {**launcher_env, "OMCM_PYTHON": str(venv_python)}
     message = system_message(launch("stop", json.dumps(payload("Stop", str(tmp_path))), env))
+    # An environment without a pip of its own (as the launcher builds one when it can) is
+    # installed into by another pip; one with its own pip, by that.
     assert message == (
         f"OMCM's stop hook could not run with OMCM_PYTHON={venv_python} (ModuleNotFoundError: "
-        f"No module named 'omcm'). Run 'omcm doctor', or reinstall: {venv_python} -m pip "
-        f"install '{REPO}'"
+        "No module named 'omcm'). Run 'omcm doctor', or reinstall: python3 -m pip --python "
+        f"{venv_python} install '{REPO}'"
     )
     assert not (venv_python.parent.parent / ".omcm-sys-path").exists()
+    (venv_python.parent / "pip").write_text("#!/bin/sh\n")
+    message = system_message(launch("stop", json.dumps(payload("Stop", str(tmp_path))), env))
+    assert message.endswith(f"reinstall: {venv_python} -m pip install '{REPO}'")

@@ -107,3 +107,14 @@ def test_a_pool_for_a_provider_that_cannot_serve_is_refused(
     err = capsys.readouterr().err
     assert "omcm: codex cannot serve: not-installed: `codex` is not on PATH" in err
     assert not (Path(os.environ["OMCM_STATE_DIR"]) / "pools").exists()
+
+
+def test_the_fix_installs_with_a_pip_the_environment_can_use(tmp_path: Path) -> None:
+    """The launcher's environment may have no pip of its own: another pip installs into it."""
+    from omcm.cli.doctor import pip_install
+
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    assert pip_install(str(python)) == f"python3 -m pip --python {python} install"
+    (python.parent / "pip").write_text("#!/bin/sh\n")
+    assert pip_install(str(python)) == f"{python} -m pip install"

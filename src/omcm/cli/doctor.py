@@ -45,6 +45,15 @@ def run_checks(plugin_root: str | None = None) -> list[Check]:
     return checks
 
 
+def pip_install(python: str) -> str:
+    """The command that pip-installs into ``python``'s environment: its own pip, or, for an
+    environment made without one (the launcher's, when the base Python's pip could install
+    into it), a pip that installs there with ``--python`` (pip 22.3+)."""
+    if os.path.exists(os.path.join(os.path.dirname(python), "pip")):
+        return f"{python} -m pip install"
+    return f"python3 -m pip --python {python} install"
+
+
 def _python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     status = OK if sys.version_info >= (3, 11) else FAIL
@@ -63,7 +72,7 @@ def _packages() -> Check:
             "packages",
             FAIL,
             f"missing: {', '.join(missing)}",
-            f"{sys.executable} -m pip install omcm",
+            f"{pip_install(sys.executable)} omcm",
         )
     return Check("packages", OK, ", ".join(found))
 
@@ -186,7 +195,7 @@ def _hooks_env(plugin_root: str | None) -> Check:
             FAIL,
             f"{python} ({origin}) cannot import omcm: "
             f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
-            f"{python} -m pip install omcm",
+            f"{pip_install(python)} omcm",
         )
     return Check("hooks env", OK, f"omcm {result.stdout.strip()} via {python} ({origin})")
 
