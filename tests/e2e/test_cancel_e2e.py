@@ -103,7 +103,9 @@ def test_the_cli_dies_with_the_hook(
         assert hook.stdin is not None
         hook.stdin.write(json.dumps(payload))
         hook.stdin.close()
-        deadline = time.monotonic() + 60
+        # opencode in a fresh home installs its model provider's package first: more than a
+        # minute with both cores overloaded. The wait ends the moment the request arrives.
+        deadline = time.monotonic() + 180
         while not hanging.model_requests():
             assert hook.poll() is None, "the hook ended before the CLI asked its model"
             assert time.monotonic() < deadline, "the CLI never reached its stub"
@@ -113,11 +115,13 @@ def test_the_cli_dies_with_the_hook(
         # The launcher execs Python: the process Claude Code started is the hook itself.
         os.kill(hook.pid, signal.SIGTERM if how == "TERM" else signal.SIGKILL)
         sent = time.monotonic()
-        while processes_of(cli, home) and time.monotonic() - sent < 3:
+        # The watchdog kills the group the moment its pipe closes; the bound only says that
+        # nothing was left behind, with room for an overloaded machine.
+        while processes_of(cli, home) and time.monotonic() - sent < 10:
             time.sleep(0.05)
-        assert processes_of(cli, home) == [], f"{cli} outlived the hook by 3 s"
+        assert processes_of(cli, home) == [], f"{cli} outlived the hook by 10 s"
         log = state / "routing-log.jsonl"
-        while not log.exists() and time.monotonic() - sent < 10:
+        while not log.exists() and time.monotonic() - sent < 60:
             time.sleep(0.05)
         [entry] = [routing_log.parse(json.loads(x)) for x in log.read_text().splitlines()]
         assert isinstance(entry, routing_log.CallEntry)

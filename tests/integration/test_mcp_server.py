@@ -398,16 +398,19 @@ def test_the_server_killed_mid_ask_leaves_no_provider(tmp_path: Path, fakes: Pat
             [job] = store.all_jobs()
             os.kill(job.worker_pid or 0, signal.SIGKILL)  # the server process itself
             began = time.monotonic()
-            while alive(pids(fakes, "codex")[-1]):
-                assert time.monotonic() - began < 3, "codex outlived the server by 3 s"
+            while alive(pids(fakes, "codex")[-1]):  # killed the moment the pipe closes
+                assert time.monotonic() - began < 10, "codex outlived the server by 10 s"
                 await anyio.sleep(0.05)
             group.cancel_scope.cancel()
         return True
 
     with pytest.raises(BaseException):  # noqa: B017, PT011 - the client loses its server
         with_server(work, server_env(fakes), tmp_path)
-    [job] = store.all_jobs()
-    assert job.state == "failed"
+    # The watchdog records the job's end after the kill: wait for that record.
+    deadline = time.monotonic() + 60
+    while (job := next(store.all_jobs())).state != "failed":
+        assert time.monotonic() < deadline and not job.finished, job
+        time.sleep(0.05)
 
 
 # --- the job runtime as tools ----------------------------------------------------------------
