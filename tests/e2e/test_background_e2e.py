@@ -123,6 +123,7 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
 class Delivered:
     sandbox: Sandbox
     stub: StubAnthropic
+    models: StubModels
     run: ClaudeRun | None = None
 
 
@@ -144,8 +145,14 @@ def assert_delivered_once(found: Delivered, how: str) -> None:
             if b.get("type") == "tool_result"
         )
     ]
-    # Claude was not held up: its next request came right after the routed call.
-    assert answered[0].received_at - call["received_at"] < 2.0
+    # Claude was not held up: it asked its next question before the provider had answered
+    # (the provider's reply waits DELAY seconds; a hook that waited for it would come after).
+    [asked] = found.models.model_requests()
+    assert call["received_at"] < answered[0].received_at < asked.finished, (
+        call["received_at"],
+        answered[0].received_at,
+        asked,
+    )
     notice = tool_result_text(
         next(
             b
@@ -182,7 +189,7 @@ def test_print_mode_gets_the_answer_from_the_stop_hook(
         run = sandbox.prompt("OMCM e2e: explore the project", timeout=120)
     assert run.returncode == 0, run.describe()
     assert run.result["result"] == "DONE: got the explorer's answer", run.describe()
-    assert_delivered_once(Delivered(sandbox, stub, run), "stop")
+    assert_delivered_once(Delivered(sandbox, stub, slow_model, run), "stop")
 
 
 def test_an_interactive_session_is_woken_with_the_answer(
@@ -196,7 +203,7 @@ def test_an_interactive_session_is_woken_with_the_answer(
             term.wait_for("WAITING for the explorer", timeout=60)
             term.wait_for("DONE: got the explorer's answer", timeout=60)
             time.sleep(3)  # nothing is delivered a second time
-    assert_delivered_once(Delivered(sandbox, stub), "rewake")
+    assert_delivered_once(Delivered(sandbox, stub, slow_model), "rewake")
 
 
 def test_an_answer_the_session_missed_comes_at_the_next_session_start(
