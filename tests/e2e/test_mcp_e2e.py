@@ -251,7 +251,7 @@ def test_esc_during_a_long_ask_leaves_no_provider(tmp_path: Path) -> None:
             term.wait_for("⎿  codex", timeout=30)  # a progress notification, on screen
             term.key("Escape")
             pressed = time.monotonic()
-            while processes_of("codex", sandbox.home) and time.monotonic() - pressed < 3:
+            while processes_of("codex", sandbox.home) and time.monotonic() - pressed < 10:
                 time.sleep(0.05)
             assert processes_of("codex", sandbox.home) == [], term.screen()
             term.wait_for("Interrupted", timeout=30)

@@ -133,9 +133,9 @@ def test_a_signal_stops_the_provider_frees_the_slot_and_logs_the_call(
         assert {provider, grandchild} <= set(group(provider))
         os.kill(hook.pid, sig)
         sent = time.monotonic()
-        while group(provider) and time.monotonic() - sent < 3:
+        while group(provider) and time.monotonic() - sent < 10:
             time.sleep(0.05)
-        assert group(provider) == [], "the provider outlived the hook by 3 s"
+        assert group(provider) == [], "the provider outlived the hook by 10 s"
         deadline = time.monotonic() + 5
         while not log_lines() and time.monotonic() < deadline:
             time.sleep(0.05)

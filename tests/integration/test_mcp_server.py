@@ -370,12 +370,12 @@ def test_a_long_ask_reports_progress_and_a_cancel_kills_its_provider_at_once(
             group.cancel_scope.cancel()  # what Esc makes Claude Code do: cancel the request
         began = time.monotonic()
         while pids(fakes, "codex") and alive(pids(fakes, "codex")[-1]):
-            assert time.monotonic() - began < 3, "codex still runs 3 s after the cancel"
+            assert time.monotonic() - began < 10, "codex still runs 10 s after the cancel"
             await anyio.sleep(0.05)
         return time.monotonic() - began
 
     took = with_server(work, server_env(fakes), tmp_path)
-    assert took < 3
+    assert took < 10
     assert heard and heard[0][1] is not None
     assert heard[0][1].startswith("codex/"), heard
     [job] = store.all_jobs()
