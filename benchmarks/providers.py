@@ -41,7 +41,9 @@ def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
 
     provider = PROVIDERS[name]
     with StubModels() as stub:
-        setup = SETUPS[name](stub.url, root / name / "home")
+        # opencode parses its own models catalog, as a user's does (the tests skip it).
+        real = {"catalog": True} if name == "opencode" else {}
+        setup = SETUPS[name](stub.url, root / name / "home", **real)
         env = child_env(setup)
         project = root / name / "project"
         project.mkdir(parents=True)
@@ -104,7 +106,7 @@ def measure(name: str, runs: int, root: Path) -> dict[str, Any]:
 
 def measure_ollama(runs: int, root: Path) -> dict[str, Any]:
     """A call to a local model through OpenCode, cold (the model answers at once)."""
-    from tests.e2e.stub_models import StubModels, _home_env, pinned_bin
+    from tests.e2e.stub_models import StubModels, opencode_home_env, pinned_bin
 
     from omcm.core import proc
     from omcm.providers import PROVIDERS
@@ -113,9 +115,8 @@ def measure_ollama(runs: int, root: Path) -> dict[str, Any]:
 
     provider = PROVIDERS["ollama"]
     with StubModels(ollama=("qwen3:8b",)) as stub:
-        env = proc.child_env(_home_env(root / "ollama" / "home"))
-        for var in ("MODELS_FETCH", "AUTOUPDATE", "DEFAULT_PLUGINS", "SHARE", "LSP_DOWNLOAD"):
-            env[f"OPENCODE_DISABLE_{var}"] = "1"
+        # opencode's own models catalog, as a user's opencode has it.
+        env = proc.child_env(opencode_home_env(root / "ollama" / "home", catalog=True))
         project = root / "ollama" / "project"
         project.mkdir(parents=True)
         settings = OllamaSettings.parse(

@@ -20,7 +20,7 @@ import tomli_w
 from omcm.calls import routing_log
 from tests.e2e.claude import NEWEST, SUBAGENT_TOOL, Sandbox
 from tests.e2e.stub_anthropic import StubAnthropic, tool_result_text, tool_results
-from tests.e2e.stub_models import Reply, StubModels, StubUsage, _home_env, pinned_bin
+from tests.e2e.stub_models import Reply, StubModels, StubUsage, opencode_home_env, pinned_bin
 from tests.e2e.test_routing_e2e import CallsScript, agent_call
 from tests.integration.hookrun import run_hook
 
@@ -50,9 +50,7 @@ def write_config(root: Path, agent: str, host: str) -> dict[str, str]:
         "providers": {"ollama": table(agent, host)},
     }
     (config / "config.toml").write_text(tomli_w.dumps(data))
-    env = _home_env(root / "home")
-    for var in ("MODELS_FETCH", "AUTOUPDATE", "DEFAULT_PLUGINS", "SHARE", "LSP_DOWNLOAD"):
-        env[f"OPENCODE_DISABLE_{var}"] = "1"
+    env = opencode_home_env(root / "home")
     (root / "home" / ".codex").mkdir(exist_ok=True)
     env["CODEX_HOME"] = str(root / "home" / ".codex")
     env["OMCM_CONFIG_DIR"] = str(config)

@@ -20,7 +20,7 @@ import pytest
 
 from omcm.config import validate
 from tests.e2e.claude import REPO
-from tests.e2e.stub_models import Reply, StubModels, _home_env, pinned_bin
+from tests.e2e.stub_models import Reply, StubModels, opencode_home_env, pinned_bin
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +64,7 @@ def test_every_sh_block_runs(ollama: StubModels, tmp_path: Path) -> None:
     scripts = blocks("sh")
     assert len(scripts) == 3, scripts
     home = tmp_path / "home"
-    env = _home_env(home)
+    env = opencode_home_env(home)
     fake = tmp_path / "fake-bin"
     fake.mkdir()
     (fake / "systemctl").write_text(SYSTEMCTL)
@@ -77,8 +77,6 @@ def test_every_sh_block_runs(ollama: StubModels, tmp_path: Path) -> None:
         OLLAMA_HOST=ollama.url,
         GIT_CONFIG_NOSYSTEM="1",
     )
-    for var in ("MODELS_FETCH", "AUTOUPDATE", "DEFAULT_PLUGINS", "SHARE", "LSP_DOWNLOAD"):
-        env[f"OPENCODE_DISABLE_{var}"] = "1"
     project = tmp_path / "project"
     (project / "docs").mkdir(parents=True)
     (project / "src").mkdir()
