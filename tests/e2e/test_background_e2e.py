@@ -103,10 +103,38 @@ def user(root: Path, api_url: str, models: StubModels, **settings: Any) -> Sandb
 
 
 def jobs_of(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """``omcm jobs --all --json``: the jobs as their user sees them."""
     done = sandbox.omcm("jobs", "--all", "--json")
     assert done.returncode == 0, done.stderr
     found: list[dict[str, Any]] = json.loads(done.stdout)
+    _last_read[sandbox.state_dir] = (_job_files(sandbox), time.monotonic(), found)
     return found
+
+
+# Per state dir: the job files as of the last `omcm jobs`, when it ran, what it listed.
+_last_read: dict[Path, tuple[dict[str, tuple[int, int]], float, list[dict[str, Any]]]] = {}
+
+
+def _job_files(sandbox: Sandbox) -> dict[str, tuple[int, int]]:
+    found = {}
+    for path in (sandbox.state_dir / "jobs").glob("*/*"):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        found[str(path)] = (info.st_mtime_ns, info.st_size)
+    return found
+
+
+def jobs_when_changed(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """:func:`jobs_of` for a wait loop: asked again only once a job's files changed, or
+    2 s after the last time (reading also files a job whose worker died as failed). Each
+    ``omcm jobs`` costs a third of a second of CPU; a loop asking five times a second kept
+    most of a core busy while the jobs it waited for needed it."""
+    last = _last_read.get(sandbox.state_dir)
+    if last and time.monotonic() - last[1] < 2 and _job_files(sandbox) == last[0]:
+        return last[2]
+    return jobs_of(sandbox)
 
 
 def wait_for(check: Any, timeout: float, what: str) -> Any:
@@ -219,7 +247,7 @@ def test_an_answer_the_session_missed_comes_at_the_next_session_start(
             wait_for(lambda: not term.alive(), 30, "the session to end")
         [job] = jobs_of(sandbox)
         assert (job["state"], job["delivered"]) == ("running", ""), job
-        wait_for(lambda: jobs_of(sandbox)[0]["state"] == "done", 60, "the job to end")
+        wait_for(lambda: jobs_when_changed(sandbox)[0]["state"] == "done", 60, "the job to end")
         assert processes_of("codex", sandbox.home) == []
         stub.clear()
         run = sandbox.prompt("hello again", timeout=60)
@@ -251,7 +279,7 @@ def start_job(sandbox: Sandbox, prompt: str) -> str:
 
 
 def running(sandbox: Sandbox, job_id: str) -> dict[str, Any] | None:
-    found = [j for j in jobs_of(sandbox) if j["id"] == job_id and j["state"] == "running"]
+    found = [j for j in jobs_when_changed(sandbox) if j["id"] == job_id and j["state"] == "running"]
     return found[0] if found else None
 
 
@@ -294,7 +322,9 @@ def test_killing_codexs_own_process_ends_the_job_at_once_with_its_native_binary(
     # Before the fix the job waited for the orphaned binary, which the hanging model never
     # lets end: any bound well short of forever tells the two apart on a busy machine too.
     wait_for(lambda: not processes_of("codex", sandbox.home), 30, "the native binary to go too")
-    ended = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "failed"], 30, "the end")
+    ended = wait_for(
+        lambda: [j for j in jobs_when_changed(sandbox) if j["state"] == "failed"], 30, "the end"
+    )
     [attempt] = ended[0]["attempts"]
     assert (attempt["outcome"], attempt["exit_code"]) == ("crash", -9)
 
@@ -310,7 +340,9 @@ def test_a_damaged_record_keeps_its_answer_with_the_real_codex(
     os.truncate(record, record.stat().st_size // 2)
     listed = jobs_of(sandbox)  # read while damaged: shown, not hidden
     assert [(j["id"], j["state"]) for j in listed] in ([(job_id, "damaged")], [(job_id, "running")])
-    done = wait_for(lambda: [j for j in jobs_of(sandbox) if j["state"] == "done"], 30, "the answer")
+    done = wait_for(
+        lambda: [j for j in jobs_when_changed(sandbox) if j["state"] == "done"], 30, "the answer"
+    )
     assert done[0]["id"] == job_id
     result = sandbox.omcm("result", job_id)
     assert result.returncode == 0 and ANSWER in result.stdout
@@ -367,7 +399,8 @@ def test_thirty_jobs_at_once_all_run_once_within_the_slot_cap(tmp_path: Path) ->
         assert len(set(ids)) == 30
         wait_for(
             lambda: (
-                all(j["state"] == "done" for j in jobs_of(sandbox)) and len(jobs_of(sandbox)) == 30
+                len(jobs := jobs_when_changed(sandbox)) == 30
+                and all(j["state"] == "done" for j in jobs)
             ),
             180,
             "thirty jobs to end",
@@ -389,7 +422,7 @@ def test_the_job_commands_inside_claude_code(version: str, tmp_path: Path) -> No
         sandbox.version = version
         sandbox.cli = claude_cli(version)
         job_id = start_job(sandbox, "Count the modules.")
-        wait_for(lambda: jobs_of(sandbox)[0]["state"] == "done", 60, "the job to end")
+        wait_for(lambda: jobs_when_changed(sandbox)[0]["state"] == "done", 60, "the job to end")
     said: dict[str, str] = {}
     with StubAnthropic(TurnScript(then=Reply.text("Shown."))) as stub:
         sandbox.api_url = stub.url
