@@ -199,6 +199,9 @@ def test_github_install_builds_its_env_under_plugin_data(
     sys.stderr.write(f"\n[omcm e2e] first run incl. env build: {run.seconds:.1f}s\n")
     [build] = builds(data_dir)
     assert f"building {data_dir / 'venv'} from {install_path} with " in build
+    # A base Python whose pip has --python (22.3+) installs into an environment made
+    # without a pip of its own (no ensurepip).
+    assert (python.parent / "pip").exists() != pip_installs_elsewhere(build.split(" with ")[-1])
     assert run.system_messages() == []
     server = run.payloads("PreToolUseMcp")  # OMCM's hook saw the tool call...
     assert server and all(p["python"] == str(python) for p in server), run.describe()
@@ -276,6 +279,14 @@ def ask_codex(sandbox: Sandbox) -> tuple[ClaudeRun, list[dict[str, Any]]]:
             config.unlink()
     assert run.returncode == 0, run.describe()
     return run, script.results
+
+
+def pip_installs_elsewhere(base: str) -> bool:
+    """Whether the pip of ``base`` (a Python) has ``--python``: pip 22.3 or newer."""
+    code = "import pip; print(pip.__version__)"
+    out = subprocess.run([base, "-c", code], capture_output=True, text=True, check=True).stdout
+    major, minor = (int(part) for part in out.split(".")[:2])
+    return (major, minor) >= (22, 3)
 
 
 def claude_version(version: str) -> tuple[int, ...]:
