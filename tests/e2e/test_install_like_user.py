@@ -373,7 +373,7 @@ def test_omcm_python_without_omcm_tells_what_to_run(
     ), message
     assert message.endswith(
         "Run 'omcm doctor', or reinstall: python3 -m pip --python "
-        f"{bare_python} install '{install_path}'"
+        f"{bare_python} install '{install_path}[mcp]'"
     ), message
 
 

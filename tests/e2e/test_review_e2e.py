@@ -170,6 +170,11 @@ def test_a_high_finding_fails_the_commit_and_is_printed(
         "pre-commit",
         "routed",
     )
+    # pre-commit's environment for the hook has omcm without the MCP SDK (an extra).
+    [python] = pre_commit_home.glob("repo*/py_env-*/bin/python")
+    has = "import importlib.util as u; print(bool(u.find_spec('omcm')), bool(u.find_spec('mcp')))"
+    found = subprocess.run([python, "-c", has], capture_output=True, text=True, check=True)
+    assert found.stdout.split() == ["True", "False"]
 
 
 def test_no_findings_lets_the_commit_through(

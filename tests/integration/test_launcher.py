@@ -266,7 +266,7 @@ def test_missing_environment_says_start_a_new_session(
     assert message == (
         f"OMCM's Python environment is not ready ({venv} is missing). Start a new Claude Code "
         f"session to build it, or run: python3 -m venv '{venv}' && '{venv}/bin/pip' install "
-        f"'{plugin_copy}'"
+        f"'{plugin_copy}[mcp]'"
     )
     assert list(data.iterdir()) == []  # only SessionStart builds
 
@@ -349,7 +349,7 @@ def test_session_start_without_any_python_says_what_to_install(
     assert message == (
         "OMCM needs Python 3.11 or newer and found none on PATH. Install it, then start a new "
         "session, or set OMCM_PYTHON to a Python that has omcm installed "
-        f"(pip install {plugin_copy})."
+        f"(pip install '{plugin_copy}[mcp]')."
     )
     assert not (Path(env["CLAUDE_PLUGIN_DATA"]) / "venv.building").exists()
 
@@ -373,7 +373,7 @@ def test_session_start_reports_a_failed_build_with_its_log(
     venv, log = data / "venv", data / "venv-build.log"
     assert message == (
         f"OMCM could not build its Python environment in {venv} (log: {log}). Run: python3 -m "
-        f"venv '{venv}' && '{venv}/bin/pip' install '{plugin_copy}' — or set OMCM_PYTHON to a "
+        f"venv '{venv}' && '{venv}/bin/pip' install '{plugin_copy}[mcp]' — or set OMCM_PYTHON to a "
         "Python that has omcm installed."
     )
     assert f"building {venv} from {plugin_copy}" in log.read_text()
@@ -445,9 +445,9 @@ def test_a_python_without_omcm_says_so(
     assert message == (
         f"OMCM's stop hook could not run with OMCM_PYTHON={venv_python} (ModuleNotFoundError: "
         "No module named 'omcm'). Run 'omcm doctor', or reinstall: python3 -m pip --python "
-        f"{venv_python} install '{REPO}'"
+        f"{venv_python} install '{REPO}[mcp]'"
     )
     assert not (venv_python.parent.parent / ".omcm-sys-path").exists()
     (venv_python.parent / "pip").write_text("#!/bin/sh\n")
     message = system_message(launch("stop", json.dumps(payload("Stop", str(tmp_path))), env))
-    assert message.endswith(f"reinstall: {venv_python} -m pip install '{REPO}'")
+    assert message.endswith(f"reinstall: {venv_python} -m pip install '{REPO}[mcp]'")

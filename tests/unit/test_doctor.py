@@ -68,6 +68,30 @@ def test_the_hooks_environment_is_found_where_claude_code_keeps_plugin_data(
     assert check.status == doctor.OK, check
 
 
+def test_a_hooks_environment_without_the_mcp_sdk_says_what_installs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """omcm installed without its ``mcp`` extra runs the hooks, not the MCP server."""
+    python = tmp_path / "env" / "bin" / "python"  # omcm from the checkout, no site-packages
+    python.parent.mkdir(parents=True)
+    src = Path(doctor.__file__).parents[2]
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{src}" exec "{sys.executable}" -S "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setenv("OMCM_PYTHON", str(python))
+    checks = {c.name: c for c in doctor.run_checks("/plugins/omcm")}
+    assert checks["hooks env"].status == doctor.OK, checks["hooks env"]
+    sdk = checks["mcp server"]
+    assert sdk.status == doctor.WARN
+    assert sdk.detail == (
+        f"no MCP SDK in {python}: the ask and consensus tools cannot start "
+        "(omcm was installed without its mcp extra)"
+    )
+    assert sdk.fix == f"python3 -m pip --python {python} install '/plugins/omcm[mcp]'"
+    monkeypatch.setenv("OMCM_PYTHON", sys.executable)  # the checkout's own: it has the SDK
+    [sdk] = [c for c in doctor.run_checks() if c.name == "mcp server"]
+    assert (sdk.status, sdk.detail) == (doctor.OK, f"the MCP SDK is installed in {sys.executable}")
+
+
 def test_the_hooks_environment_of_a_checkout_is_its_venv(tmp_path: Path) -> None:
     root = tmp_path / "checkout"
     (root / ".venv" / "bin").mkdir(parents=True)
@@ -111,7 +135,7 @@ def test_a_pool_for_a_provider_that_cannot_serve_is_refused(
 
 def test_the_fix_installs_with_a_pip_the_environment_can_use(tmp_path: Path) -> None:
     """The launcher's environment may have no pip of its own: another pip installs into it."""
-    from omcm.cli.doctor import pip_install
+    from omcm.core.paths import pip_install
 
     python = tmp_path / "env" / "bin" / "python"
     python.parent.mkdir(parents=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from importlib.resources import files as package_files
 from pathlib import Path
 
 import pytest
 
 from omcm.config.schema import MCP_TOOLS
+from omcm.core.paths import pip_install
 from omcm.mcp import compare, files, tools
 from omcm.mcp.compare import Answer
 
@@ -180,3 +182,32 @@ def test_agreeing_answers_and_answers_without_a_verdict() -> None:
 def test_a_url_is_not_taken_for_a_file() -> None:
     assert compare.paths("see https://example.org/a/page.html and setup.cfg") == {"setup.cfg"}
     assert compare.paths("e.g. this, i.e. that, v1.2") == set()
+
+
+def test_a_server_without_the_sdk_says_what_installs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """omcm installed without its ``mcp`` extra: the server says so, frees SessionStart
+    from waiting for it (its mark goes) and exits 1, without a traceback."""
+    import importlib.util
+
+    import omcm.mcp
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else real(name, *a)
+    )
+    mark = tmp_path / "mcp-start" / "4242"
+    mark.parent.mkdir()
+    mark.write_text("4242\n")
+    monkeypatch.setenv("OMCM_MCP_STARTING", str(mark))
+    monkeypatch.setenv("CLAUDE_PLUGIN_ROOT", "/plugins/omcm")
+    with pytest.raises(SystemExit) as stopped:
+        omcm.mcp.start()
+    assert stopped.value.code == 1
+    assert not mark.exists()
+    assert capsys.readouterr().err == (
+        f"omcm MCP server: the MCP SDK is not installed in {sys.executable} (omcm was "
+        f"installed without its mcp extra). Run: {pip_install(sys.executable)} "
+        "'/plugins/omcm[mcp]'\n"
+    )

@@ -41,17 +41,8 @@ def run_checks(plugin_root: str | None = None) -> list[Check]:
     config = _safe_config()
     for name in REGISTERED:
         checks.append(_provider(name, config.providers[name]))
-    checks.append(_hooks_env(plugin_root))
+    checks.extend(_hooks_env(plugin_root))
     return checks
-
-
-def pip_install(python: str) -> str:
-    """The command that pip-installs into ``python``'s environment: its own pip, or, for an
-    environment made without one (the launcher's, when the base Python's pip could install
-    into it), a pip that installs there with ``--python`` (pip 22.3+)."""
-    if os.path.exists(os.path.join(os.path.dirname(python), "pip")):
-        return f"{python} -m pip install"
-    return f"python3 -m pip --python {python} install"
 
 
 def _python() -> Check:
@@ -62,7 +53,7 @@ def _python() -> Check:
 
 def _packages() -> Check:
     found, missing = [f"omcm {__version__}"], []
-    for name in ("pydantic", "platformdirs", "tomlkit", "rich", "genai-prices"):
+    for name in ("pydantic", "platformdirs", "tomlkit", "rich", "genai-prices", "msgspec"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -72,7 +63,7 @@ def _packages() -> Check:
             "packages",
             FAIL,
             f"missing: {', '.join(missing)}",
-            f"{pip_install(sys.executable)} omcm",
+            f"{paths.pip_install(sys.executable)} omcm",
         )
     return Check("packages", OK, ", ".join(found))
 
@@ -176,28 +167,51 @@ def _version(program: str, *, quiet: bool) -> str:
     return f"{lines[0] if result.ok and lines else 'version not known'} at {where}"
 
 
-def _hooks_env(plugin_root: str | None) -> Check:
+def _hooks_env(plugin_root: str | None) -> list[Check]:
+    """The hooks' environment imports omcm; and has the MCP SDK (the ``mcp`` extra) that
+    the plugin's MCP server (the ``ask`` and ``consensus`` tools) runs on."""
     python, origin = hooks_python(plugin_root)
     if not python:
-        return Check(
-            "hooks env",
-            WARN,
-            f"not built yet (looked in {origin})",
-            "start a Claude Code session with the plugin (SessionStart builds it), "
-            "or run /omcm:fusion-setup",
-        )
-    result = proc.run(
-        [python, "-c", "import omcm.hooks.runner, omcm; print(omcm.__version__)"], timeout=30
+        return [
+            Check(
+                "hooks env",
+                WARN,
+                f"not built yet (looked in {origin})",
+                "start a Claude Code session with the plugin (SessionStart builds it), "
+                "or run /omcm:fusion-setup",
+            )
+        ]
+    code = (
+        "import importlib.util, omcm.hooks.runner, omcm; "
+        "print(omcm.__version__, importlib.util.find_spec('mcp') is not None)"
     )
+    result = proc.run([python, "-c", code], timeout=30)
     if not result.ok:
-        return Check(
-            "hooks env",
-            FAIL,
-            f"{python} ({origin}) cannot import omcm: "
-            f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
-            f"{pip_install(python)} omcm",
+        return [
+            Check(
+                "hooks env",
+                FAIL,
+                f"{python} ({origin}) cannot import omcm: "
+                f"{(result.stderr.strip().splitlines() or [result.error])[-1]}",
+                f"{paths.pip_install(python)} omcm",
+            )
+        ]
+    version, sdk = [*result.stdout.split(), "", ""][:2]
+    checks = [Check("hooks env", OK, f"omcm {version} via {python} ({origin})")]
+    if sdk == "True":
+        checks.append(Check("mcp server", OK, f"the MCP SDK is installed in {python}"))
+    else:
+        target = f"{plugin_root}[mcp]" if plugin_root else "omcm[mcp]"
+        checks.append(
+            Check(
+                "mcp server",
+                WARN,
+                f"no MCP SDK in {python}: the ask and consensus tools cannot start "
+                "(omcm was installed without its mcp extra)",
+                f"{paths.pip_install(python)} '{target}'",
+            )
         )
-    return Check("hooks env", OK, f"omcm {result.stdout.strip()} via {python} ({origin})")
+    return checks
 
 
 def render(checks: list[Check]) -> str:

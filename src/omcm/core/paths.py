@@ -136,3 +136,12 @@ def fast_start(module: str, function: str, where: list[str]) -> list[str]:
         f"    import site\n    site.main()\n    {load}\n{function}()"
     )
     return ["-S", "-P", "-c", code]
+
+
+def pip_install(python: str) -> str:
+    """The command that pip-installs into ``python``'s environment: its own pip, or, for an
+    environment made without one (the launcher's, when the base Python's pip could install
+    into it), a pip that installs there with ``--python`` (pip 22.3+)."""
+    if os.path.exists(os.path.join(os.path.dirname(python), "pip")):
+        return f"{python} -m pip install"
+    return f"python3 -m pip --python {python} install"

@@ -6,5 +6,33 @@
 - :mod:`~omcm.mcp.compare`: a ``consensus``'s comparison, made without a model;
 - :mod:`~omcm.mcp.server`: the stdio server (the MCP Python SDK): progress, cancellation.
 
-Only the server imports the SDK, and no hook imports this package.
+Only the server imports the SDK (the ``mcp`` extra), and no hook imports this package.
 """
+
+from __future__ import annotations
+
+
+def start() -> None:
+    """Serve on stdio (what ``.mcp.json`` starts, through the hook launcher); where omcm
+    was installed without its ``mcp`` extra, say so and what installs it, and exit 1."""
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        import os
+        import sys
+
+        from omcm.core import paths, server_start
+
+        server_start.done()  # SessionStart does not wait for a server that never serves
+        root = os.environ.get("CLAUDE_PLUGIN_ROOT")
+        target = f"{root}[mcp]" if root else "omcm[mcp]"
+        print(
+            f"omcm MCP server: the MCP SDK is not installed in {sys.executable} (omcm was "
+            f"installed without its mcp extra). Run: {paths.pip_install(sys.executable)} "
+            f"'{target}'",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    from omcm.mcp.server import main
+
+    main()

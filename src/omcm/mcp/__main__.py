@@ -1,5 +1,5 @@
 """``python -m omcm.mcp``: the MCP server on stdio (what ``.mcp.json`` starts)."""
 
-from omcm.mcp.server import main
+from omcm.mcp import start
 
-main()
+start()
