@@ -9,6 +9,7 @@ gemini speaking their CLIs' JSON, which hold a run until the test opens a gate f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -390,22 +391,29 @@ def test_a_long_ask_reports_progress_and_a_cancel_kills_its_provider_at_once(
 
 
 def test_the_server_killed_mid_ask_leaves_no_provider(tmp_path: Path, fakes: Path) -> None:
+    killed: dict[str, float] = {}  # codex's pid, and when the server was killed
+
     async def work(client: ClientSession) -> Any:
         async with anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "ask", {"prompt": "HOLD", "provider": "codex"})
             while not pids(fakes, "codex"):
                 await anyio.sleep(0.05)
             [job] = store.all_jobs()
+            killed.update(codex=pids(fakes, "codex")[-1], at=time.monotonic())
             os.kill(job.worker_pid or 0, signal.SIGKILL)  # the server process itself
-            began = time.monotonic()
-            while alive(pids(fakes, "codex")[-1]):  # killed the moment the pipe closes
-                assert time.monotonic() - began < 10, "codex outlived the server by 10 s"
+            while alive(int(killed["codex"])) and time.monotonic() - killed["at"] < 10:
                 await anyio.sleep(0.05)
             group.cancel_scope.cancel()
         return True
 
-    with pytest.raises(BaseException):  # noqa: B017, PT011 - the client loses its server
+    # Whether the client notices first that its server is gone (its call fails, which ends
+    # the work above) or the work ends first is a race, and not what this test is about.
+    with contextlib.suppress(Exception):
         with_server(work, server_env(fakes), tmp_path)
+    assert killed, "codex never started"
+    while alive(int(killed["codex"])):  # killed the moment the pipe closes
+        assert time.monotonic() - killed["at"] < 10, "codex outlived the server by 10 s"
+        time.sleep(0.05)
     # The watchdog records the job's end after the kill: wait for that record.
     deadline = time.monotonic() + 60
     while (job := next(store.all_jobs())).state != "failed":
