@@ -232,7 +232,8 @@ def first_session_asks_codex(sandbox: Sandbox) -> ClaudeRun:
     if failed and sandbox.version == PREVIOUS:
         assert "Request timed out" in failed[0] and results == [], run.describe()
         # 2.1.197 filed the server as needing authentication, which would keep it out of
-        # the next sessions too; SessionStart, once the build was done, took it out again.
+        # the next sessions too; SessionStart once the build was done, or SessionEnd where
+        # the filing came after SessionStart had looked, took it out again.
         cache = sandbox.home / ".claude" / "mcp-needs-auth-cache.json"
         assert "plugin:omcm:omcm" not in json.loads(cache.read_text()), cache.read_text()
         first = run

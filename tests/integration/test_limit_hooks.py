@@ -74,7 +74,9 @@ def transcript(tmp_path: Path, *entries: dict[str, Any]) -> Path:
     return path
 
 
-def session_end(path: Path | str, cwd: Path) -> dict[str, Any] | None:
+def session_end(
+    path: Path | str, cwd: Path, env: dict[str, str] | None = None
+) -> dict[str, Any] | None:
     result, _ = run_hook(
         "session-end",
         {
@@ -84,6 +86,7 @@ def session_end(path: Path | str, cwd: Path) -> dict[str, Any] | None:
             "hook_event_name": "SessionEnd",
             "reason": "other",
         },
+        env=env,
     )
     return result
 
@@ -213,3 +216,15 @@ def test_a_call_let_through_for_an_invalid_config_is_logged(tmp_path: Path) -> N
     assert line["error"] == problem
     counters = state_file("fusion-state.json")["sessions"][SID]
     assert counters["calls"] == 1
+
+
+def test_a_session_end_takes_omcms_server_out_of_the_failed_servers(tmp_path: Path) -> None:
+    """2.1.197 may file the server as failed after SessionStart looked (its 60 s limit ran
+    out during a slow first build): SessionEnd takes it out for the next session."""
+    cache = tmp_path / "claude" / "mcp-needs-auth-cache.json"
+    cache.parent.mkdir()
+    other = {"timestamp": 1796212979726, "id": "b"}
+    cache.write_text(json.dumps({"plugin:omcm:omcm": {"timestamp": 1, "id": "a"}, "gh": other}))
+    env = {"CLAUDE_CONFIG_DIR": str(cache.parent)}
+    assert session_end(transcript(tmp_path, answer(time.time() - 60)), tmp_path, env) is None
+    assert json.loads(cache.read_text()) == {"gh": other}

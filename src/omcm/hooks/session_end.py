@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from omcm.core import fastjson, sessions
+from omcm.core import fastjson, server_start, sessions
 from omcm.hooks.payloads import HookPayload
 
 TYPE_CHECKING = False
@@ -36,6 +36,11 @@ TAIL = 256 * 1024
 
 def handle(payload: SessionEndPayload) -> dict[str, Any] | None:
     sessions.record_event(payload)
+    # Claude Code 2.1.197 files OMCM's MCP server as failed when its 60 s limit runs out
+    # while the first session's environment build holds the server back; that may come
+    # after SessionStart took an earlier failure out (a busy machine), and by this session's
+    # end it has come. Taken out here too, the next session starts the server again.
+    server_start.forget_failure()
     sessions.forget_calls(payload.session_id)
     sessions.forget_review_store(payload.session_id)
     rejected_at = last_limit_error(payload.transcript_path)
