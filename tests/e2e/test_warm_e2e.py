@@ -11,7 +11,6 @@ its processes.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from omcm.providers import pool
 from omcm.providers.base import PoolSettings, ProviderRequest, ProviderResult, WarmSettings
 from tests.e2e.stub_models import SETUPS, Reply, StubModels, child_env, pinned_bin
 from tests.integration.hookrun import run_hook
+from tests.processes import group_members, running
 
 pytestmark = pytest.mark.e2e
 
@@ -103,21 +103,6 @@ def wait_for(check: Callable[[], object], within: float = 20.0) -> Any:
     raise AssertionError(f"not within {within}s")
 
 
-def group_alive(pgid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry))
-    return found
-
-
 def test_calls_run_on_one_warm_server_each_in_a_session_of_its_own(
     cli: str, stub: StubModels, tmp_path: Path
 ) -> None:
@@ -175,9 +160,11 @@ def test_a_pool_left_alone_stops_with_every_process(
     warm.call()
     [live] = pool.pools()
     server = live.servers[0].pid
-    assert server and group_alive(server)
+    assert server
+    members = group_members(server)  # by pid and start time: the pgid may be reused soon
+    assert members
     wait_for(lambda: not pool.pools(), within=20)
-    wait_for(lambda: not group_alive(server), within=5)
+    wait_for(lambda: not running(members), within=5)
 
     def supervisor_gone() -> bool:
         try:

@@ -19,6 +19,7 @@ from omcm.core import paths
 from omcm.core.errors import OmcmError
 from omcm.jobs import delivery, store, worker
 from omcm.routing.engine import Decision, Route
+from tests.processes import group_members, running
 
 
 def new_call(door: str = "hook") -> RoutedCall:
@@ -250,21 +251,6 @@ def slow_provider(tmp_path: Path) -> Path:
     return script
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs (a killed one waiting to be reaped is gone)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 def test_cancel_stops_the_worker_and_the_provider_group(slow_provider: Path) -> None:
     """``cancel`` returns once the worker has stopped the provider (or, after its grace,
     once it killed both): nothing of the group runs on, however busy the machine."""
@@ -275,12 +261,14 @@ def test_cancel_stops_the_worker_and_the_provider_group(slow_provider: Path) -> 
         assert time.monotonic() < deadline, "the worker never started the provider"
         time.sleep(0.05)
     pgid = store.load(job.id).provider_pgid
-    assert pgid is not None and group_alive(pgid)
+    assert pgid is not None
+    members = group_members(pgid)  # by pid and start time: the pgid may be reused soon
+    assert members
     ended = worker.cancel(job.id)
     deadline = time.monotonic() + 30  # a SIGKILLed process can take a moment to be scheduled
-    while group_alive(pgid) and time.monotonic() < deadline:
+    while running(members) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not group_alive(pgid)
+    assert not running(members)
     assert (ended.state, ended.reason) == ("cancelled", "cancelled with omcm cancel")
     [attempt] = ended.attempts
     assert (attempt.provider, attempt.outcome) == ("codex", "cancelled")
