@@ -67,6 +67,29 @@ def test_a_killed_wrapper_ends_the_run_and_its_native_child_at_once(tmp_path: Pa
     assert not alive(native_pid), "the native child outlived its wrapper"
 
 
+def test_a_cancel_while_the_run_is_being_recorded_takes_the_run_down(tmp_path: Path) -> None:
+    """A cancelling signal that came while ``on_start`` recorded the run (``omcm cancel``
+    right after the job showed its provider) left the provider's group running for good."""
+    native = tmp_path / "native"
+
+    def recorded(pid: int) -> None:
+        wait_for(native)
+        raise proc.Cancelled("cancelled with omcm cancel")
+
+    script = f"sh -c 'echo $$ > \"{native}\"; exec sleep 60' &\nwait\n"
+    try:
+        proc.run(["sh", "-c", script], timeout=60, on_start=recorded)
+    except proc.Cancelled:
+        pass
+    else:
+        raise AssertionError("the cancel was lost")
+    native_pid = int(native.read_text())
+    deadline = time.monotonic() + 5
+    while alive(native_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(native_pid), "the run outlived its cancel"
+
+
 def test_output_and_exit_of_an_ordinary_run() -> None:
     done = proc.run(["sh", "-c", "cat; echo err >&2; exit 3"], input="in\n" * 50_000, timeout=30)
     assert (done.returncode, done.stdout, done.stderr) == (3, "in\n" * 50_000, "err\n")

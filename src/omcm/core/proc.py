@@ -220,10 +220,18 @@ def run(
                 not_found=True,
                 error=f"{argv[0]}: {why}",
             )
-        if guard:
-            guard.watch(child.pid, epitaph)
-        if on_start is not None:
-            on_start(child.pid)
+        try:
+            if guard:
+                guard.watch(child.pid, epitaph)
+            if on_start is not None:
+                on_start(child.pid)
+        except BaseException:
+            # A cancel or a crash before the wait (a cancelling signal while on_start records
+            # the run, as `omcm cancel` right after the job showed its provider): the run goes
+            # too, else nothing would ever stop it.
+            _stop_group(child, 0.0)
+            _close_pipes(child)
+            raise
         return _wait(
             child, argv, input, started=started, timeout=timeout, cancel=cancel, on_line=on_line
         )
@@ -245,8 +253,10 @@ def _wait(
     """Wait for the child itself to exit (not for its pipes to close: a native binary it
     started may hold them), then take its whole group down with it at once."""
     deadline = started + timeout
-    output = _Output(child, input, on_line)
+    output: _Output | None = None
     try:
+        # Inside the try: a cancelling signal while the pumps start must take the run down.
+        output = _Output(child, input, on_line)
         while True:
             left = deadline - time.monotonic()
             try:
@@ -271,7 +281,10 @@ def _wait(
                     raise Cancelled(why) from None
     except BaseException:
         _stop_group(child, 0.0)  # a cancel or a crash here: no grace for the run
-        output.collect()
+        if output is not None:
+            output.collect()
+        else:
+            _close_pipes(child)
         raise
     # The child is gone: whatever it left in its group (a native child of a killed
     # wrapper, helpers) goes now, so its pipes close and nothing runs on unseen.
@@ -335,6 +348,15 @@ def _feed(pipe: Any, text: str) -> None:
         pipe.close()
     except (OSError, ValueError):
         pass  # the child exited without reading it all
+
+
+def _close_pipes(child: subprocess.Popen[str]) -> None:
+    for pipe in (child.stdin, child.stdout, child.stderr):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
 
 def _stop_group(child: subprocess.Popen[str], grace: float) -> None:
