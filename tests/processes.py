@@ -2,7 +2,8 @@
 
 A pid alone does not name a process for long: ``pid_max`` is 32,768 on the CI machine and
 the suite starts far more processes than that, so a group's id may belong to a new group
-seconds after the old one died (a cancel test once saw its killed provider "alive" 30 s on).
+soon after the old one died, and a test asking "is the group gone?" by its id alone could
+be answered by a stranger.
 """
 
 from __future__ import annotations
