@@ -220,20 +220,22 @@ def run(
                 not_found=True,
                 error=f"{argv[0]}: {why}",
             )
-        try:
+
+        def begin() -> None:
             if guard:
                 guard.watch(child.pid, epitaph)
             if on_start is not None:
                 on_start(child.pid)
-        except BaseException:
-            # A cancel or a crash before the wait (a cancelling signal while on_start records
-            # the run, as `omcm cancel` right after the job showed its provider): the run goes
-            # too, else nothing would ever stop it.
-            _stop_group(child, 0.0)
-            _close_pipes(child)
-            raise
+
         return _wait(
-            child, argv, input, started=started, timeout=timeout, cancel=cancel, on_line=on_line
+            child,
+            argv,
+            input,
+            started=started,
+            timeout=timeout,
+            cancel=cancel,
+            on_line=on_line,
+            begin=begin,
         )
     finally:
         if guard:
@@ -249,13 +251,19 @@ def _wait(
     timeout: float,
     cancel: Callable[[], str] | None,
     on_line: Callable[[str], None] | None = None,
+    begin: Callable[[], None] | None = None,
 ) -> ProcResult:
     """Wait for the child itself to exit (not for its pipes to close: a native binary it
-    started may hold them), then take its whole group down with it at once."""
+    started may hold them), then take its whole group down with it at once. ``begin``
+    (the watchdog's watch, ``on_start``) runs first, inside the same clean-up."""
     deadline = started + timeout
     output: _Output | None = None
     try:
-        # Inside the try: a cancelling signal while the pumps start must take the run down.
+        # Inside the try: a cancelling signal that lands while the run is being recorded
+        # (`omcm cancel` right after the job showed its provider) or while the pumps start
+        # must take the run down too, else nothing would ever stop it.
+        if begin is not None:
+            begin()
         output = _Output(child, input, on_line)
         while True:
             left = deadline - time.monotonic()
