@@ -201,14 +201,13 @@ def _hooks_env(plugin_root: str | None) -> list[Check]:
     if sdk == "True":
         checks.append(Check("mcp server", OK, f"the MCP SDK is installed in {python}"))
     else:
-        target = f"{plugin_root}[mcp]" if plugin_root else "omcm[mcp]"
         checks.append(
             Check(
                 "mcp server",
                 WARN,
                 f"no MCP SDK in {python}: the ask and consensus tools cannot start "
                 "(omcm was installed without its mcp extra)",
-                f"{paths.pip_install(python)} '{target}'",
+                paths.install_extra(python, "mcp", plugin_root),
             )
         )
     return checks

@@ -145,3 +145,9 @@ def pip_install(python: str) -> str:
     if os.path.exists(os.path.join(os.path.dirname(python), "pip")):
         return f"{python} -m pip install"
     return f"python3 -m pip --python {python} install"
+
+
+def install_extra(python: str, extra: str, root: str | None = None) -> str:
+    """The command that installs omcm with ``extra`` into ``python``'s environment: from
+    the plugin copy ``root`` when known, else by name."""
+    return f"{pip_install(python)} '{root or 'omcm'}[{extra}]'"

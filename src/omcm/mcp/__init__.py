@@ -24,12 +24,10 @@ def start() -> None:
         from omcm.core import paths, server_start
 
         server_start.done()  # SessionStart does not wait for a server that never serves
-        root = os.environ.get("CLAUDE_PLUGIN_ROOT")
-        target = f"{root}[mcp]" if root else "omcm[mcp]"
+        fix = paths.install_extra(sys.executable, "mcp", os.environ.get("CLAUDE_PLUGIN_ROOT"))
         print(
             f"omcm MCP server: the MCP SDK is not installed in {sys.executable} (omcm was "
-            f"installed without its mcp extra). Run: {paths.pip_install(sys.executable)} "
-            f"'{target}'",
+            f"installed without its mcp extra). Run: {fix}",
             file=sys.stderr,
         )
         raise SystemExit(1)
