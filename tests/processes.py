@@ -21,14 +21,37 @@ def stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
+def pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
 def group_members(pgid: int) -> dict[int, str]:
     """The running processes of group ``pgid`` (zombies awaiting their reaper count as
     gone), each with its start time."""
     found = {}
-    for entry in os.listdir("/proc"):
-        fields = stat(int(entry)) if entry.isdigit() else None
+    for pid in pids():
+        fields = stat(pid)
         if fields and int(fields[2]) == pgid and fields[0] != "Z":
-            found[int(entry)] = fields[19]
+            found[pid] = fields[19]
+    return found
+
+
+def descendants(root: int) -> dict[int, str]:
+    """``root`` and every process below it, each with its start time."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for pid in pids():
+        fields = stat(pid)
+        if fields:
+            children.setdefault(int(fields[1]), []).append(pid)
+            starts[pid] = fields[19]
+    found: dict[int, str] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in starts and pid not in found:
+            found[pid] = starts[pid]
+            todo.extend(children.get(pid, []))
     return found
 
 

@@ -20,6 +20,7 @@ import pytest
 from omcm.providers import PROVIDERS
 from omcm.providers.base import ProviderSettings, Usage
 from tests.e2e.stub_models import ANSWER, Reply, StubModels, pinned_bin, run_provider
+from tests.processes import descendants, group_members, running
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +101,7 @@ def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
             ):
                 time.sleep(0.05)
             if started:
-                seen.update(_descendants(started[0]))
+                seen.update(descendants(started[0]))
 
         watcher = threading.Thread(target=watch)
         watcher.start()
@@ -115,8 +116,8 @@ def test_a_hanging_model_is_killed_at_the_timeout_with_its_process_group(
     assert (parsed.outcome, parsed.error) == ("timeout", f"timed out after {timeout}s")
     assert len(stub.model_requests()) > asked, "the CLI never reached the stub before the timeout"
     assert len(seen) >= PROCESSES[cli], seen
-    assert _alive(seen) == {}, "processes of the killed CLI survived"
-    assert _group_members(started[0]) == []
+    assert running(seen) == {}, "processes of the killed CLI survived"
+    assert group_members(started[0]) == {}
 
 
 @pytest.mark.parametrize(("sandbox", "written"), [("read-only", False), ("workspace-write", True)])
@@ -176,60 +177,6 @@ def test_closing_the_stub_releases_a_hanging_request() -> None:
     caller.join(timeout=60)
     assert not caller.is_alive()  # the closed connection ended the call, it did not hang
     assert errors  # the connection closed without an answer
-
-
-# -- /proc helpers (Linux) -------------------------------------------------------------------
-
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: state, ppid, pgrp, ..."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
-def _pids() -> list[int]:
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-
-
-def _descendants(root: int) -> dict[int, str]:
-    """``root`` and every process below it, with their start times (pids get reused)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for pid in _pids():
-        fields = _stat(pid)
-        if fields:
-            children.setdefault(int(fields[1]), []).append(pid)
-            starts[pid] = fields[19]
-    found: dict[int, str] = {}
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        if pid in starts and pid not in found:
-            found[pid] = starts[pid]
-            todo.extend(children.get(pid, []))
-    return found
-
-
-def _alive(processes: dict[int, str]) -> dict[int, str]:
-    """Those of ``processes`` still running (zombies awaiting their reaper count as gone)."""
-    alive = {}
-    for pid, start in processes.items():
-        fields = _stat(pid)
-        if fields and fields[19] == start and fields[0] != "Z":
-            alive[pid] = fields[0]
-    return alive
-
-
-def _group_members(pgid: int) -> list[int]:
-    return [
-        pid
-        for pid in _pids()
-        if (fields := _stat(pid)) and int(fields[2]) == pgid and fields[0] != "Z"
-    ]
 
 
 def test_codex_login_is_read_from_the_real_cli_without_writing(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from omcm.calls import routing_log, slots
 from omcm.core import paths
+from tests.processes import group_members, stat
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_PYTHON = REPO / ".venv" / "bin" / "python"
@@ -38,23 +39,12 @@ wait
 
 def alive(pid: int) -> bool:
     """Running (a zombie waiting to be reaped by init counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    fields = stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def group(pgid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getpgid(int(entry)) == pgid and alive(int(entry)):
-                    found.append(int(entry))
-            except (ProcessLookupError, PermissionError):
-                continue
-    return found
+    return list(group_members(pgid))
 
 
 @pytest.fixture

@@ -401,8 +401,6 @@ def test_the_server_killed_mid_ask_leaves_no_provider(tmp_path: Path, fakes: Pat
             [job] = store.all_jobs()
             killed.update(codex=pids(fakes, "codex")[-1], at=time.monotonic())
             os.kill(job.worker_pid or 0, signal.SIGKILL)  # the server process itself
-            while alive(int(killed["codex"])) and time.monotonic() - killed["at"] < 10:
-                await anyio.sleep(0.05)
             group.cancel_scope.cancel()
         return True
 
