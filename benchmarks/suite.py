@@ -9,6 +9,12 @@ types and every test), and the slowest 20 tests it reports are printed with the 
 The figures in the README's Benchmarks section come from here. ``OMCM_TEST_WORKERS`` sets
 the number of test workers (four by default; a checkout from before pytest-xdist runs its
 tests one at a time whatever it says).
+
+The development machine's speed changes from hour to hour (other guests on its host), so
+two figures tell runs apart: a fixed pure-Python workload timed just before and just after
+the suite (best of three: the machine's speed then), and the CPU-seconds the whole system
+spent while the suite ran (Linux: from ``/proc/stat``; the suite's own work, whatever the
+speed). Compare checkouts run one after the other, not figures from different days.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ def main() -> int:
     if setup.returncode:
         print(f"suite: scripts/setup --e2e failed in {checkout}", file=sys.stderr)
         return 1
+    speed_before = reference_seconds()
+    busy = busy_cpu_seconds()
     started = time.monotonic()
     proc = subprocess.run(
         [str(checkout / "scripts" / "test"), "--durations", "20", "-q"],
@@ -51,6 +59,8 @@ def main() -> int:
         check=False,
     )
     wall = time.monotonic() - started
+    busy = busy_cpu_seconds() - busy
+    speed_after = reference_seconds()
     output = proc.stdout + proc.stderr
     if args.log:
         args.log.write_text(output)
@@ -61,10 +71,37 @@ def main() -> int:
     if summary:
         outcome, seconds = summary[-1]
         print(f"pytest: {outcome} in {float(seconds):.0f} s")
+    if busy >= 0:
+        print(f"system CPU while it ran: {busy:.0f} CPU-s")
+    print(f"reference workload: {speed_before:.2f} s before, {speed_after:.2f} s after")
     print("slowest 20:")
     for seconds, phase, test in slowest[:20]:
         print(f"  {float(seconds):7.1f} s  {phase:8}  {test}")
     return proc.returncode
+
+
+REFERENCE = "total = 0\nfor i in range(4_000_000):\n    total += i * i % 7"
+
+
+def reference_seconds() -> float:
+    """The best of three timings of a fixed pure-Python loop, in a fresh interpreter."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-S", "-c", REFERENCE], check=True)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU-seconds all cores have spent on work since boot, time stolen by the host not counted
+    (-1 where /proc/stat is missing)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return -1.0
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _commit(checkout: Path) -> str:
