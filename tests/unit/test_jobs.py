@@ -272,3 +272,69 @@ def test_cancel_stops_the_worker_and_the_provider_group(slow_provider: Path) -> 
     assert (ended.state, ended.reason) == ("cancelled", "cancelled with omcm cancel")
     [attempt] = ended.attempts
     assert (attempt.provider, attempt.outcome) == ("codex", "cancelled")
+
+
+def own_group(command: str, members: int) -> tuple[subprocess.Popen[bytes], dict[int, str]]:
+    """``sh -c command`` as the first process of a new group, once ``members`` of the group
+    run (by pid and start time)."""
+    leader = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+    deadline = time.monotonic() + 30
+    while len(found := group_members(leader.pid)) != members:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.02)
+    return leader, found
+
+
+def test_cancel_of_a_job_whose_worker_died_kills_its_provider_group() -> None:
+    """No worker to stop it: ``cancel`` kills the recorded group itself."""
+    job = new_job(source="cli")
+    leader, members = own_group("sleep 60 & sleep 60", 3)
+    store.mark_running(job.id, "codex", leader.pid)
+    try:
+        ended = worker.cancel(job.id)
+        deadline = time.monotonic() + 30
+        while running(members) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(members)
+        assert (ended.state, ended.reason) == ("cancelled", "cancelled with omcm cancel")
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def test_cancel_kills_a_group_whose_first_process_ended() -> None:
+    """The group's first process (the id's owner) has ended and only its child runs: the
+    id still names the job's group (Linux gives it to no new process while the group lives)."""
+    job = new_job(source="cli")
+    leader = subprocess.Popen(["sh", "-c", "sleep 60 & exit 0"], start_new_session=True)
+    store.mark_running(job.id, "codex", leader.pid)
+    leader.wait()  # the leader is gone (reaped); its child runs on in the group
+    members = group_members(leader.pid)
+    assert len(members) == 1
+    worker.cancel(job.id)
+    deadline = time.monotonic() + 30
+    while running(members) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(members)
+
+
+def test_cancel_leaves_alone_a_group_that_took_a_dead_providers_id() -> None:
+    """The provider's group ended long ago and its number now leads somebody else's group
+    (pids wrap): cancelling the stale job must not kill that group."""
+    job = new_job(source="cli")
+    stranger, _ = own_group("sleep 60", 1)
+    try:
+        store.mark_running(job.id, "codex", stranger.pid)
+
+        def earlier(record: store.JobRecord) -> None:  # the job's own provider, started before
+            assert record.provider_started is not None
+            record.provider_started -= 600
+
+        store.update(job.id, earlier)
+        ended = worker.cancel(job.id)
+        assert (ended.state, ended.reason) == ("cancelled", "cancelled with omcm cancel")
+        assert stranger.poll() is None
+        assert store.provider_group(store.load(job.id)) is None
+    finally:
+        stranger.kill()
+        stranger.wait()

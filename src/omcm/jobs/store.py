@@ -95,6 +95,7 @@ class JobRecord(state.StateRecord):
     worker_pid: int | None = None
     worker_started: float | None = None  # the worker's process start time (liveness)
     provider_pgid: int | None = None
+    provider_started: float | None = None  # its leader's start time (a reused id is not it)
     provider: str = ""
     model: str = ""
     tokens: Tokens = Tokens()
@@ -209,7 +210,29 @@ def worker_alive(record: JobRecord) -> bool:
     if record.worker_pid is None or record.worker_started is None:
         return False
     started = process_start(record.worker_pid)
-    return started is not None and abs(started - record.worker_started) < 2.0
+    return started is not None and _same_start(started, record.worker_started)
+
+
+def provider_group(record: JobRecord) -> int | None:
+    """The job's provider process group, to kill; None where its id may name another group.
+
+    A group's id is its first process's pid, and Linux hands that number to no new process
+    while any member of the group lives. So the id is the job's group while a process of
+    that pid is the one that started it, or none is; a process of that pid that started at
+    another time means the group ended and the number went to somebody else.
+    """
+    pgid = record.provider_pgid
+    if not pgid:
+        return None
+    leader = process_start(pgid)
+    if leader is None or record.provider_started is None:  # or a record from before the check
+        return pgid
+    return pgid if _same_start(leader, record.provider_started) else None
+
+
+def _same_start(seen: float, recorded: float) -> bool:
+    """Two start times of one process (``ps`` reads to the second where /proc is missing)."""
+    return abs(seen - recorded) < 2.0
 
 
 # --- records -----------------------------------------------------------------------------
@@ -438,9 +461,10 @@ def register_worker(job_id: str, pid: int) -> JobRecord | None:
 def mark_running(job_id: str, provider: str, pgid: int) -> None:
     """A provider process of the job started (its group is what cancelling kills)."""
     now = time.time()
+    started = process_start(pgid)
 
     def change(record: JobRecord) -> None:
-        record.provider_pgid = pgid
+        record.provider_pgid, record.provider_started = pgid, started
         if record.state == "queued":
             record.state, record.reason = "running", f"{provider} started"
             record.started_at = record.started_at or now

@@ -264,8 +264,9 @@ def cancel(job_id: str) -> store.JobRecord:
     if not current.finished:
         if current.worker_pid and store.worker_alive(current):
             _signal(current.worker_pid, signal.SIGKILL, group=False)
-        if current.provider_pgid:  # the worker did not get to it (its watchdog would)
-            _signal(current.provider_pgid, signal.SIGKILL, group=True)
+        group = store.provider_group(current)
+        if group:  # the worker did not get to it (its watchdog would)
+            _signal(group, signal.SIGKILL, group=True)
         store.finish(job_id, "cancelled", "cancelled with omcm cancel")
     return store.load(job_id, check=False)
 
