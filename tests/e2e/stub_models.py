@@ -315,9 +315,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._done()
 
     def _done(self) -> None:
-        """The request ends (for :attr:`StubModels.max_in_flight`) before its last bytes go
-        out: a client that has its answer may send the next request at once, and that one
-        must not find this one still counted."""
+        """The request ends (for :attr:`StubModels.max_in_flight`) before the bytes a client
+        can act on go out (a JSON reply's headers, a stream's last event): a client that has
+        its answer may send the next request at once, and that one must not find this one
+        still counted."""
         index, self._open = self._open, None
         if index is not None:
             self.server.stub._end(index)
@@ -347,8 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         for name, value in headers:
             self.send_header(name, value)
+        self._done()  # before the headers: a client may act on them without the body
         self.end_headers()
-        self._done()
         self.wfile.write(data)
 
     def _send_error(self, dialect: str, reply: Reply) -> None:
