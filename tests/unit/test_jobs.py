@@ -274,10 +274,11 @@ def test_cancel_stops_the_worker_and_the_provider_group(slow_provider: Path) -> 
     assert (attempt.provider, attempt.outcome) == ("codex", "cancelled")
 
 
-def own_group(command: str, members: int) -> tuple[subprocess.Popen[bytes], dict[int, str]]:
-    """``sh -c command`` as the first process of a new group, once ``members`` of the group
-    run (by pid and start time)."""
-    leader = subprocess.Popen(["sh", "-c", command], start_new_session=True)
+def own_group(argv: list[str], members: int) -> tuple[subprocess.Popen[bytes], dict[int, str]]:
+    """``argv`` as the first process of a new group, once the group's ``members`` processes
+    run (by pid and start time). ``argv`` must make exactly that many: a ``sh -c`` whose last
+    command is a builtin, so that the shell cannot ``exec`` it."""
+    leader = subprocess.Popen(argv, start_new_session=True)
     deadline = time.monotonic() + 30
     while len(found := group_members(leader.pid)) != members:
         assert time.monotonic() < deadline, found
@@ -288,7 +289,7 @@ def own_group(command: str, members: int) -> tuple[subprocess.Popen[bytes], dict
 def test_cancel_of_a_job_whose_worker_died_kills_its_provider_group() -> None:
     """No worker to stop it: ``cancel`` kills the recorded group itself."""
     job = new_job(source="cli")
-    leader, members = own_group("sleep 60 & sleep 60", 3)
+    leader, members = own_group(["sh", "-c", "sleep 60 & wait"], 2)
     store.mark_running(job.id, "codex", leader.pid)
     try:
         ended = worker.cancel(job.id)
@@ -322,7 +323,7 @@ def test_cancel_leaves_alone_a_group_that_took_a_dead_providers_id() -> None:
     """The provider's group ended long ago and its number now leads somebody else's group
     (pids wrap): cancelling the stale job must not kill that group."""
     job = new_job(source="cli")
-    stranger, _ = own_group("sleep 60", 1)
+    stranger, _ = own_group(["sleep", "60"], 1)
     try:
         store.mark_running(job.id, "codex", stranger.pid)
 
