@@ -170,9 +170,10 @@ def test_a_server_slow_to_start_still_serves_the_first_turn(
     again: a server that takes longer to start (a busy machine's SDK imports) would leave the
     session without its tools, so SessionStart waits for it."""
     python = tmp_path / "slow-python"
+    slept = tmp_path / "server-slept"  # the test's premise: the server did start late
     python.write_text(
         "#!/bin/sh\n"
-        'case "$*" in *omcm.mcp.server*) sleep 4 ;; esac\n'
+        f'case "$*" in *"from omcm.mcp import"*) sleep 4; : > "{slept}" ;; esac\n'
         f'exec "{sys.executable}" "$@"\n'
     )
     python.chmod(0o755)
@@ -183,6 +184,7 @@ def test_a_server_slow_to_start_still_serves_the_first_turn(
     assert run.returncode == 0, run.describe()
     assert len(script.results) == 1, run.describe()
     assert tool_result_text(script.results[0]).startswith(ANSWER), script.results
+    assert slept.exists(), "the launcher no longer starts the server the way this test slows"
     assert run.seconds > 4  # the first turn did wait for the server
     # The mark is gone with the server's start.
     [marks] = sandbox.home.rglob("mcp-start")
