@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -399,6 +399,42 @@ class Sandbox:
         _parse_output(run, output_format)
         return run
 
+    def prompts(
+        self,
+        prompts: list[str],
+        *,
+        timeout: float = 120,
+        env: Mapping[str, str | None] | None = None,
+    ) -> list[ClaudeRun]:
+        """Several prompts typed in one session (``claude -p --input-format stream-json``, the
+        plugin loaded with ``--plugin-dir``): one run per prompt, each with its own ``result``
+        (the process, its output and its debug log are shared). Slash commands and their `!`
+        lines run as they do for a single ``-p`` prompt (2.1.62, 2.1.197 and 2.1.332)."""
+        self._runs += 1
+        debug_file = self.root / f"claude-debug-{self._runs}.log"
+        argv = [str(self.cli), "-p", "--input-format", "stream-json"]
+        argv += ["--output-format", "stream-json", "--verbose", "--debug-file", str(debug_file)]
+        argv += ["--plugin-dir", str(REPO)]
+        if not self.mcp:
+            argv.append("--strict-mcp-config")
+        lines = [{"type": "user", "message": {"role": "user", "content": text}} for text in prompts]
+        stdin = "".join(json.dumps(line) + "\n" for line in lines)
+        started = time.monotonic()
+        proc = run_process(argv, self.project, self.env(**(env or {})), timeout, stdin=stdin)
+        whole = ClaudeRun(
+            argv=argv,
+            returncode=proc.returncode,
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+            seconds=time.monotonic() - started,
+            debug_file=debug_file,
+            sandbox=self,
+        )
+        _parse_output(whole, "stream-json")
+        results = [event for event in whole.events if event.get("type") == "result"]
+        assert len(results) == len(prompts), whole.describe()
+        return [replace(whole, result=result) for result in results]
+
     def traced_payloads(self, event: str | None = None) -> list[dict[str, Any]]:
         """Payloads OMCM's hooks received, in order; the delivery hook's (``PreToolUseWait``,
         run asynchronously beside PreToolUse, so in no fixed order) only when asked for."""
@@ -491,21 +527,22 @@ class Sandbox:
 
 
 def run_process(
-    argv: list[str], cwd: Path, env: dict[str, str], timeout: float
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a CLI in its own process group; on timeout the whole group (hooks too) is killed."""
+    """Run a CLI in its own process group (``stdin``: its whole input, else none); on timeout
+    the whole group (hooks too) is killed."""
     with subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     ) as proc:
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            stdout, stderr = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()

@@ -129,6 +129,20 @@ def last_user_text(request: Request) -> str:
     )
 
 
+def command_texts(requests: list[Request], commands: list[str]) -> dict[str, str]:
+    """For each slash command (``/omcm:jobs``), what the model was handed when it was typed:
+    the user text of the first main-conversation request that names it ("" if none did)."""
+    said = dict.fromkeys(commands, "")
+    for request in requests:
+        if not is_main_conversation(request):
+            continue
+        text = last_user_text(request)
+        for command in commands:
+            if not said[command] and f"<command-name>{command}</command-name>" in text:
+                said[command] = text
+    return said
+
+
 def tool_results(request: Request, tool_use_id: str | None = None) -> list[dict[str, Any]]:
     """``tool_result`` blocks since the model last spoke (only ``tool_use_id``'s, if given)."""
     return [

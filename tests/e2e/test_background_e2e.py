@@ -414,8 +414,9 @@ def test_thirty_jobs_at_once_all_run_once_within_the_slot_cap(tmp_path: Path) ->
 
 @pytest.mark.parametrize("version", ["2.1.332", "2.1.197"])
 def test_the_job_commands_inside_claude_code(version: str, tmp_path: Path) -> None:
-    """/omcm:jobs lists it, /omcm:result ID gives its answer, /omcm:cancel-job ID stops one."""
-    from tests.e2e.stub_anthropic import TurnScript, last_user_text
+    """/omcm:jobs lists it, /omcm:result ID gives its answer, /omcm:cancel-job ID stops one
+    (typed one after the other in one session)."""
+    from tests.e2e.stub_anthropic import TurnScript, command_texts
 
     with StubModels(ModelReply(text=ANSWER, usage=USAGE)) as models:
         sandbox = user(tmp_path, "http://127.0.0.1:9", models)
@@ -423,16 +424,12 @@ def test_the_job_commands_inside_claude_code(version: str, tmp_path: Path) -> No
         sandbox.cli = claude_cli(version)
         job_id = start_job(sandbox, "Count the modules.")
         wait_for(lambda: jobs_when_changed(sandbox)[0]["state"] == "done", 60, "the job to end")
-    said: dict[str, str] = {}
+    typed = ["/omcm:jobs", f"/omcm:result {job_id[-6:]}", f"/omcm:cancel-job {job_id}"]
     with StubAnthropic(TurnScript(then=Reply.text("Shown."))) as stub:
         sandbox.api_url = stub.url
-        for command in ("/omcm:jobs", f"/omcm:result {job_id[-6:]}", f"/omcm:cancel-job {job_id}"):
-            run = sandbox.prompt(command, timeout=60)
+        for run in sandbox.prompts(typed, timeout=90):
             assert run.result.get("result") == "Shown.", run.describe()
-            said[command.split()[0]] = last_user_text(
-                next(r for r in stub.requests if is_main_conversation(r))
-            )
-            stub.clear()
+        said = command_texts(stub.requests, [command.split()[0] for command in typed])
     assert job_id in said["/omcm:jobs"] and "done" in said["/omcm:jobs"]
     assert ANSWER in said["/omcm:result"]
     assert (

@@ -3,7 +3,8 @@
 Claude Code 2.1.197 (and 2.1.62 for the slash commands and autopilot), loaded with
 ``--plugin-dir <repo>``, against the stub API. Each fixture is one fake user doing
 one thing across one or two ``claude -p`` runs (the second one ``--resume``s the
-session); the tests read those runs.
+session), or typing several commands in one session (``--input-format stream-json``);
+the tests read those runs.
 
 Observed on both versions: a command's `` !`…` `` line runs *before* the
 UserPromptSubmit hook (the hook gets the typed ``/omcm:…`` text), and its output
@@ -46,6 +47,7 @@ from tests.e2e.stub_anthropic import (
     Request,
     StubAnthropic,
     TurnScript,
+    command_texts,
     context_text,
     is_main_conversation,
     is_subagent,
@@ -112,21 +114,27 @@ class CommandRun:
 def command_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_python: Path
 ) -> dict[str, CommandRun]:
-    """The commands the other fixtures do not run, each once, as one user."""
+    """The commands the other fixtures do not run, each once, as one user: typed one after
+    the other in one session, but ``/omcm:ulw`` in a second one (the tests read the mode each
+    session ends with)."""
     version = request.param
     runs = {}
     with StubAnthropic(TurnScript(then=Reply.text("Command handled."))) as stub:
         sandbox = Sandbox(tmp_path_factory.mktemp(f"commands-{version}"), version, stub.url)
-        for prompt in (
-            "/omcm:fusion-status",
-            "/omcm:fusion-setup",
-            "/omcm:hud-setup",
-            "/omcm:hulw fix the flaky tests",
-            "/omcm:ulw fix the flaky tests",
+        for session in (
+            [
+                "/omcm:fusion-status",
+                "/omcm:fusion-setup",
+                "/omcm:hud-setup",
+                "/omcm:hulw fix the flaky tests",
+            ],
+            ["/omcm:ulw fix the flaky tests"],
         ):
-            run = sandbox.prompt(prompt)
-            turns = main_turns(stub.requests)
-            runs[prompt.split()[0]] = CommandRun(run, last_user_text(turns[0]) if turns else "")
+            typed = [prompt.split()[0] for prompt in session]
+            done = sandbox.prompts(session)
+            said = command_texts(stub.requests, typed)
+            for name, run in zip(typed, done, strict=True):
+                runs[name] = CommandRun(run, said[name])
             stub.clear()
     return runs
 
