@@ -259,7 +259,7 @@ def test_esc_during_a_long_ask_leaves_no_provider(tmp_path: Path) -> None:
             term.wait_for("Interrupted", timeout=30)
             # The run writes its line once its provider is gone and its pumps have ended;
             # wait for it while the server lives (closing the terminal SIGKILLs its tree).
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 10
             while not mcp_lines(sandbox) and time.monotonic() < deadline:
                 time.sleep(0.1)
     [line] = mcp_lines(sandbox)
